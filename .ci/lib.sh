@@ -1,0 +1,48 @@
+# Shared helpers for the scripts in .ci/: progress lines and idempotent installs.
+# Every install checks first, so a second run costs seconds.
+
+CECYBER_T0=${CECYBER_T0:-$(date +%s)}
+export CECYBER_T0
+
+step() {
+  local now; now=$(date +%s)
+  printf '\n\033[1m[cecyber %4ss] %s\033[0m\n' "$((now - CECYBER_T0))" "$*"
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
+wasm_bindgen_version() {
+  grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p'
+}
+
+need_rust_wasm() {
+  command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    step "Adding the wasm32 target (one time)"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want; want=$(wasm_bindgen_version)
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    step "Installing wasm-bindgen-cli $want (one time, about 4 minutes on 2 cores)"
+    # No --locked: its lock file pins crates some registries lack (see BUILD.md).
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+need_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    step "Installing Chromium from Debian's packages (one time)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  fi
+}
+
+need_e2e_packages() {
+  if [ ! -x end2end/node_modules/.bin/playwright ]; then
+    step "Installing the end-to-end test packages (npm)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}

@@ -1,0 +1,5 @@
+//! Server functions, grouped by domain. Each checks the session and role on the server first.
+
+pub mod auth;
+pub mod users;
+pub mod vms;

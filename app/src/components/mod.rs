@@ -1,0 +1,6 @@
+//! Reusable pieces of the interface.
+
+pub mod error_box;
+pub mod layout;
+pub mod power;
+pub mod tasks;

@@ -1,0 +1,62 @@
+//! Human-readable numbers for tables: bytes, percentages, durations.
+
+/// `1536` → `1.5 KiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// A 0..1 fraction as a percentage with one decimal.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// Seconds as `3d 4h`, `4h 5m`, `5m 6s`; zero is `-`.
+pub fn uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match () {
+        _ if secs == 0 => "-".into(),
+        _ if d > 0 => format!("{d}d {h}h"),
+        _ if h > 0 => format!("{h}h {m}m"),
+        _ if m > 0 => format!("{m}m {s}s"),
+        _ => format!("{s}s"),
+    }
+}
+
+/// `used / total` as a fraction, 0 when the total is unknown.
+pub fn ratio(used: u64, total: u64) -> f64 {
+    if total == 0 { 0.0 } else { used as f64 / total as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(4 * 1024 * 1024 * 1024), "4.0 GiB");
+    }
+
+    #[test]
+    fn formats_uptime() {
+        assert_eq!(uptime(0), "-");
+        assert_eq!(uptime(59), "59s");
+        assert_eq!(uptime(3600 + 120), "1h 2m");
+        assert_eq!(uptime(2 * 86_400 + 5 * 3600), "2d 5h");
+    }
+
+    #[test]
+    fn percent_and_ratio() {
+        assert_eq!(percent(0.1234), "12.3%");
+        assert_eq!(ratio(1, 0), 0.0);
+        assert_eq!(ratio(1, 4), 0.25);
+    }
+}

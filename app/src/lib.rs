@@ -1,0 +1,87 @@
+//! Cecyber's Leptos application: the shell, the routes, pages, components and server functions.
+//!
+//! Server-only code lives in `ssr` (feature `ssr`); the browser build (feature `hydrate`) never
+//! sees the database, the sessions or the Proxmox VE client.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use crate::{
+    components::layout::Layout,
+    model::Session,
+    pages::{
+        login::LoginPage, not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage,
+        vm_list::VmListPage,
+    },
+};
+
+/// The HTML document around the application.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The session of the page request: computed on the server (by the session middleware, which
+/// puts it in the request's extensions) and handed to the browser with the page.
+fn page_session() -> Session {
+    let session = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<Session>().cloned())
+                .unwrap_or(Session { user: None, demo: false })
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            Session { user: None, demo: false }
+        }
+    });
+    session.into_inner()
+}
+
+/// The application: routes under a common layout, and the login page on its own.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(page_session());
+    view! {
+        <Stylesheet id="leptos" href="/pkg/cecyber.css" />
+        <Title text="Cecyber" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=VmListPage />
+                    <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
+                    <Route path=path!("/users") view=UsersPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

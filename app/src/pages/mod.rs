@@ -1,0 +1,7 @@
+//! One module per page.
+
+pub mod login;
+pub mod not_found;
+pub mod users;
+pub mod vm_detail;
+pub mod vm_list;

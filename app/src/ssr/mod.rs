@@ -1,0 +1,17 @@
+//! Server-only code: state, database, users, sessions, and access checks.
+
+pub mod clusters;
+pub mod db;
+pub mod guard;
+pub mod passwords;
+pub mod sessions;
+pub mod state;
+pub mod users;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,24 @@
+//! The state every request handler and server function shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::SqlitePool;
+
+use super::{clusters::Clusters, sessions::SessionSettings};
+
+/// Shared application state, cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos's own options (site root, output name).
+    pub leptos_options: LeptosOptions,
+    /// The database.
+    pub db: SqlitePool,
+    /// The Proxmox VE clusters Cecyber manages.
+    pub clusters: Arc<Clusters>,
+    /// Session cookie settings.
+    pub sessions: SessionSettings,
+    /// True when running against the built-in simulator.
+    pub demo: bool,
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Starts Cecyber in demo mode for the end-to-end tests, with a fresh database each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${1:-3300}
+data=target/e2e
+rm -rf "$data" && mkdir -p "$data"
+export CECYBER_LISTEN="127.0.0.1:$port"
+export CECYBER_DATABASE_URL="sqlite://$data/cecyber.db"
+export CECYBER_SITE_ROOT=target/site
+export CECYBER_ADMIN_PASSWORD=e2e-admin-secret
+export CECYBER_LOGIN_FAILURE_DELAY_MS=1000
+exec target/debug/cecyber

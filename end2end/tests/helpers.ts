@@ -1,0 +1,20 @@
+// Shared steps for the end-to-end specs.
+import { expect, Page } from '@playwright/test';
+
+/** The admin password start-server.sh gives the demo server. */
+export const ADMIN_PASSWORD = 'e2e-admin-secret';
+
+/** Logs in through the login form and waits for the VM list. */
+export async function login(page: Page, username: string, password: string) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('vm-table')).toBeVisible();
+  await expect(page.getByTestId('current-user')).toHaveText(username);
+}
+
+/** Waits until the page is hydrated (the WASM app took over the server-rendered HTML). */
+export async function waitForHydration(page: Page) {
+  await page.waitForFunction(() => (window as any).__cecyber_hydrated === true);
+}

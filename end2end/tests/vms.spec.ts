@@ -1,0 +1,82 @@
+// The VM list, power actions with their tasks, and the VM page.
+// Run: cd end2end && npx playwright test vms.spec.ts
+import { test, expect } from '@playwright/test';
+import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
+
+test.beforeEach(async ({ page }) => {
+  await login(page, 'admin', ADMIN_PASSWORD);
+  await waitForHydration(page);
+});
+
+test('the list shows the simulated VMs, and filters and sorts them', async ({ page }) => {
+  const rows = page.locator('[data-testid="vm-table"] tbody tr');
+  await expect(rows.first()).toBeVisible();
+  const count = await rows.count();
+  expect(count).toBeGreaterThanOrEqual(10);
+  await expect(page.locator('tbody tr[data-status="running"]').first()).toBeVisible();
+  await expect(page.locator('tbody tr[data-status="stopped"]').first()).toBeVisible();
+
+  // Filter by the first VM's id: exactly that row remains.
+  const firstId = await rows.first().getAttribute('data-vmid');
+  await page.getByTestId('vm-filter').fill(firstId!);
+  await expect(rows).toHaveCount(1);
+  await page.getByTestId('vm-filter').fill('');
+  await expect(rows).toHaveCount(count);
+
+  // Status filter.
+  await page.getByTestId('status-filter').selectOption('running');
+  const statuses = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status')));
+  expect(statuses.length).toBeGreaterThan(0);
+  expect(new Set(statuses)).toEqual(new Set(['running']));
+  await page.getByTestId('status-filter').selectOption('all');
+
+  // Sort by id descending.
+  await page.getByRole('button', { name: /^ID/ }).click();
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-vmid'))));
+  expect(ids).toEqual([...ids].sort((a, b) => b - a));
+});
+
+test('starting a stopped VM shows the task and ends with the VM running', async ({ page }) => {
+  const stopped = page.locator('tbody tr[data-status="stopped"]:has(button[data-action="start"])').first();
+  const vmid = await stopped.getAttribute('data-vmid');
+  await stopped.locator('button[data-action="start"]').click();
+
+  const task = page.getByTestId('task-panel').locator('li').first();
+  await expect(task).toContainText(`Start VM ${vmid}`);
+  await expect(task).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(task).toContainText('OK');
+  await expect(page.locator(`tbody tr[data-vmid="${vmid}"]`)).toHaveAttribute('data-status', 'running');
+});
+
+test('stopping asks for confirmation first, and cancel does nothing', async ({ page }) => {
+  const running = page.locator('tbody tr[data-status="running"]').first();
+  const vmid = await running.getAttribute('data-vmid');
+  await running.locator('button[data-action="stop"]').click();
+  const dialog = page.getByTestId('confirm-dialog');
+  await expect(dialog).toContainText(`Stop VM ${vmid}`);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByTestId('task-panel').locator('li')).toHaveCount(0);
+
+  await running.locator('button[data-action="stop"]').click();
+  await page.getByTestId('confirm').click();
+  const task = page.getByTestId('task-panel').locator('li').first();
+  await expect(task).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(page.locator(`tbody tr[data-vmid="${vmid}"]`)).toHaveAttribute('data-status', 'stopped');
+});
+
+test('the VM page shows status/current', async ({ page }) => {
+  const row = page.locator('tbody tr[data-status="running"]').first();
+  const vmid = await row.getAttribute('data-vmid');
+  await row.locator('a').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(`VM ${vmid}`);
+  await expect(page.getByTestId('detail-status')).toHaveText('running');
+  await expect(page.locator('table.facts')).toContainText('Memory');
+});
+
+test('a VM that does not exist gets a clear error', async ({ page }) => {
+  await page.goto('/vms/demo/pve1/999999');
+  await expect(page.getByRole('alert')).toContainText(/not found|does not exist/i);
+  await page.goto('/vms/demo/no..de/100');
+  await expect(page.getByRole('alert')).toContainText(/invalid node name/i);
+});

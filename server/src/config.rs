@@ -1,0 +1,409 @@
+//! Configuration: defaults → TOML file → `CECYBER_` environment variables → command-line flags.
+//!
+//! Every layer is merged into one TOML table before it is read, so each key can come from any
+//! layer. Nested keys use `__` in environment variables (`CECYBER_DEMO__VMS=40`,
+//! `CECYBER_CLUSTERS__0__URLS=https://a:8006,https://b:8006`). Unknown keys are reported, not
+//! silently ignored.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use pve::client::{ClientConfig, Credentials, TlsTrust};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// Command-line flags; each overrides the same key from the file and the environment.
+#[derive(Debug, Default, Clone, Parser)]
+#[command(name = "cecyber", version, about = "Cecyber — a web control panel for Proxmox VE")]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, env = "CECYBER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:3000.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Database URL, e.g. sqlite://cecyber.db.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Directory with the built site (pkg/ and public files).
+    #[arg(long)]
+    pub site_root: Option<String>,
+    /// Run against the built-in simulated cluster even when clusters are configured.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Database URL (SQLite by default).
+    pub database_url: String,
+    /// Directory the site (wasm, JS, CSS, public files) is served from.
+    pub site_root: String,
+    /// How long a login lasts, in hours.
+    pub session_hours: u64,
+    /// Force the cookie's `Secure` flag on or off; unset means "when served over HTTPS".
+    pub secure_cookies: Option<bool>,
+    /// Password for the first `admin` account (otherwise a random one is printed once).
+    pub admin_password: Option<String>,
+    /// Milliseconds to wait before refusing a failed login (against guessing).
+    pub login_failure_delay_ms: u64,
+    /// Settings of the built-in simulated cluster (demo mode).
+    pub demo: DemoConfig,
+    /// Managed clusters; none means demo mode.
+    pub clusters: Vec<ClusterConfig>,
+    /// Forces demo mode (set by `--demo`).
+    pub force_demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: "sqlite://cecyber.db".into(),
+            site_root: "target/site".into(),
+            session_hours: 12,
+            secure_cookies: None,
+            admin_password: None,
+            login_failure_delay_ms: 1000,
+            demo: DemoConfig::default(),
+            clusters: Vec::new(),
+            force_demo: false,
+        }
+    }
+}
+
+impl Config {
+    /// True when Cecyber should run against its built-in simulator.
+    pub fn is_demo(&self) -> bool {
+        self.force_demo || self.clusters.is_empty()
+    }
+}
+
+/// The simulated cluster of demo mode.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DemoConfig {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Number of VMs.
+    pub vms: usize,
+    /// Seed of the simulated metrics.
+    pub seed: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { nodes: 3, vms: 12, seed: 42 }
+    }
+}
+
+/// One Proxmox VE cluster.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Name shown in the panel and used in its URLs.
+    pub name: String,
+    /// API addresses of the cluster's nodes, tried in order (`https://pve1:8006`).
+    pub urls: Vec<String>,
+    /// API token id, `user@realm!tokenid`.
+    pub token_id: Option<String>,
+    /// API token secret.
+    pub token_secret: Option<String>,
+    /// User for ticket login, `user@realm`.
+    pub username: Option<String>,
+    /// Password for ticket login.
+    pub password: Option<String>,
+    /// PEM file with the CA that signed the nodes' certificates.
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 fingerprint of the certificate to pin (PVE's default certificate is self-signed).
+    pub fingerprint: Option<String>,
+    /// Connect timeout in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Per-request timeout in seconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+impl fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ClusterConfig")
+            .field("name", &self.name)
+            .field("urls", &self.urls)
+            .field("token_id", &self.token_id)
+            .field("token_secret", &redact(&self.token_secret))
+            .field("username", &self.username)
+            .field("password", &redact(&self.password))
+            .field("ca_file", &self.ca_file)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl ClusterConfig {
+    /// The client settings for this cluster, or what is wrong with the entry.
+    pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
+        let bad = |msg: String| ConfigError(format!("cluster {:?}: {msg}", self.name));
+        let credentials = match (&self.token_id, &self.token_secret, &self.username, &self.password) {
+            (Some(id), Some(secret), None, None) => Credentials::Token { token_id: id.clone(), secret: secret.clone() },
+            (None, None, Some(user), Some(password)) => {
+                Credentials::Password { username: user.clone(), password: password.clone() }
+            }
+            _ => return Err(bad("set either token_id and token_secret, or username and password".into())),
+        };
+        let tls = match (&self.ca_file, &self.fingerprint) {
+            (None, None) => TlsTrust::System,
+            (Some(file), None) => TlsTrust::CaFile(file.clone()),
+            (None, Some(fp)) => TlsTrust::Fingerprint(fp.clone()),
+            (Some(_), Some(_)) => return Err(bad("set ca_file or fingerprint, not both".into())),
+        };
+        Ok(ClientConfig {
+            endpoints: self.urls.clone(),
+            credentials,
+            tls,
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: &str| ConfigError(format!("cluster {:?}: {msg}", self.name));
+        let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.name.is_empty() || self.name.len() > 64 || !self.name.chars().all(name_ok) {
+            return Err(bad("names are 1 to 64 letters, digits, '-' or '_'"));
+        }
+        if self.urls.is_empty() {
+            return Err(bad("needs at least one API URL in `urls`"));
+        }
+        if let Some(url) = self.urls.iter().find(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+            return Err(bad(&format!("URL {url:?} must start with https:// (or http://)")));
+        }
+        self.client_config().map(|_| ())
+    }
+}
+
+/// A configuration that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Reads every layer and returns the configuration and warnings (unknown keys).
+pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> Result<(Config, Vec<String>), ConfigError> {
+    let mut table = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            text.parse::<Table>().map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+        }
+        None => Table::new(),
+    };
+    for (key, value) in env {
+        if let Some(rest) = key.strip_prefix("CECYBER_")
+            && rest != "CONFIG"
+        {
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            set_path(&mut table, &path, env_value(&path, &value))?;
+        }
+    }
+    for (key, value) in [("listen", &cli.listen), ("database_url", &cli.database_url), ("site_root", &cli.site_root)] {
+        if let Some(v) = value {
+            table.insert(key.into(), Value::String(v.clone()));
+        }
+    }
+    if cli.demo {
+        table.insert("force_demo".into(), Value::Boolean(true));
+    }
+    let mut warnings = Vec::new();
+    let config: Config = serde_ignored::deserialize(Value::Table(table), |path| {
+        warnings.push(format!("unknown configuration key `{path}` ignored"));
+    })
+    .map_err(|e| ConfigError(e.to_string()))?;
+    let mut names = std::collections::HashSet::new();
+    for cluster in &config.clusters {
+        cluster.validate()?;
+        if !names.insert(cluster.name.as_str()) {
+            return Err(ConfigError(format!("cluster name {:?} is used twice", cluster.name)));
+        }
+    }
+    Ok((config, warnings))
+}
+
+/// Environment values are text; numbers and booleans are recognised, `urls` is a comma list.
+fn env_value(path: &[String], raw: &str) -> Value {
+    if path.last().is_some_and(|k| k == "urls") {
+        return Value::Array(raw.split(',').map(|s| Value::String(s.trim().to_owned())).collect());
+    }
+    let secret_or_text = path.last().is_some_and(|k| {
+        matches!(k.as_str(), "password" | "token_secret" | "admin_password" | "token_id" | "username" | "name")
+    });
+    if !secret_or_text {
+        if let Ok(n) = raw.parse::<i64>() {
+            return Value::Integer(n);
+        }
+        if let Ok(b) = raw.parse::<bool>() {
+            return Value::Boolean(b);
+        }
+    }
+    Value::String(raw.to_owned())
+}
+
+/// Sets `path` (table keys, or array indexes for numeric segments) in `table`.
+fn set_path(table: &mut Table, path: &[String], value: Value) -> Result<(), ConfigError> {
+    let (first, rest) = path.split_first().ok_or_else(|| ConfigError("empty key".into()))?;
+    if rest.is_empty() {
+        table.insert(first.clone(), value);
+        return Ok(());
+    }
+    let slot = table.entry(first.clone()).or_insert_with(|| {
+        if rest[0].parse::<usize>().is_ok() { Value::Array(Vec::new()) } else { Value::Table(Table::new()) }
+    });
+    set_in_value(slot, rest, value, first)
+}
+
+fn set_in_value(slot: &mut Value, path: &[String], value: Value, key: &str) -> Result<(), ConfigError> {
+    match slot {
+        Value::Table(t) => set_path(t, path, value),
+        Value::Array(items) => {
+            let index: usize = path[0]
+                .parse()
+                .map_err(|_| ConfigError(format!("`{key}` is a list: use a number after it, not {:?}", path[0])))?;
+            if index > items.len() + 16 {
+                return Err(ConfigError(format!("`{key}` index {index} is too far past the end of the list")));
+            }
+            while items.len() <= index {
+                items.push(Value::Table(Table::new()));
+            }
+            let rest = &path[1..];
+            if rest.is_empty() {
+                items[index] = value;
+                Ok(())
+            } else {
+                set_in_value(&mut items[index], rest, value, key)
+            }
+        }
+        _ => Err(ConfigError(format!("`{key}` is not a table"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_mean_demo_on_loopback() {
+        let (config, warnings) = load(&Cli::default(), env(&[])).unwrap();
+        assert!(config.is_demo());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn file_then_env_then_cli() {
+        let dir = std::env::temp_dir().join(format!("cecyber-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            r#"
+            listen = "0.0.0.0:8080"
+            session_hours = 4
+            [[clusters]]
+            name = "prod"
+            urls = ["https://pve1:8006"]
+            token_id = "cecyber@pve!panel"
+            token_secret = "s3cret"
+            fingerprint = "AA:BB"
+            "#,
+        )
+        .unwrap();
+        let cli = Cli { config: Some(file), database_url: Some("sqlite://cli.db".into()), ..Cli::default() };
+        let (config, _) = load(
+            &cli,
+            env(&[
+                ("CECYBER_SESSION_HOURS", "8"),
+                ("CECYBER_DATABASE_URL", "sqlite://env.db"),
+                ("CECYBER_CLUSTERS__0__URLS", "https://a:8006, https://b:8006"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8080", "file beats default");
+        assert_eq!(config.session_hours, 8, "env beats file");
+        assert_eq!(config.database_url, "sqlite://cli.db", "cli beats env");
+        assert_eq!(config.clusters[0].urls, ["https://a:8006", "https://b:8006"]);
+        assert!(!config.is_demo());
+        let client = config.clusters[0].client_config().unwrap();
+        assert!(matches!(client.tls, TlsTrust::Fingerprint(ref f) if f == "AA:BB"));
+        assert!(!format!("{:?}", config.clusters[0]).contains("s3cret"), "secrets are redacted");
+    }
+
+    #[test]
+    fn clusters_from_env_alone() {
+        let (config, _) = load(
+            &Cli::default(),
+            env(&[
+                ("CECYBER_CLUSTERS__0__NAME", "lab"),
+                ("CECYBER_CLUSTERS__0__URLS", "https://10.0.0.1:8006"),
+                ("CECYBER_CLUSTERS__0__USERNAME", "root@pam"),
+                ("CECYBER_CLUSTERS__0__PASSWORD", "12345678"),
+            ]),
+        )
+        .unwrap();
+        let client = config.clusters[0].client_config().unwrap();
+        assert!(matches!(client.credentials, Credentials::Password { ref password, .. } if password == "12345678"));
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_bad_clusters_fail() {
+        let (_, warnings) = load(&Cli::default(), env(&[("CECYBER_LISTN", "x")])).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("listn"));
+
+        let err = load(
+            &Cli::default(),
+            env(&[("CECYBER_CLUSTERS__0__NAME", "x"), ("CECYBER_CLUSTERS__0__URLS", "pve1:8006")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("must start with https://"), "{err}");
+
+        let err = load(
+            &Cli::default(),
+            env(&[("CECYBER_CLUSTERS__0__NAME", "x"), ("CECYBER_CLUSTERS__0__URLS", "https://a")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("token_id and token_secret"), "{err}");
+    }
+
+    #[test]
+    fn cli_demo_flag_forces_demo() {
+        let cli = Cli { demo: true, ..Cli::default() };
+        let (config, _) = load(
+            &cli,
+            env(&[
+                ("CECYBER_CLUSTERS__0__NAME", "lab"),
+                ("CECYBER_CLUSTERS__0__URLS", "https://a"),
+                ("CECYBER_CLUSTERS__0__TOKEN_ID", "a@pve!b"),
+                ("CECYBER_CLUSTERS__0__TOKEN_SECRET", "c"),
+            ]),
+        )
+        .unwrap();
+        assert!(config.is_demo());
+    }
+}

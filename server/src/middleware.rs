@@ -1,0 +1,75 @@
+//! Request checks that apply to every route: login required for pages, same-origin writes,
+//! and security headers.
+
+use app::{
+    model::Session,
+    ssr::{sessions, state::AppState},
+};
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+
+/// Paths served to anyone: the login page's assets and the health check.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.starts_with("/vendor/")
+        || matches!(path, "/favicon.svg" | "/favicon.ico" | "/healthz" | "/robots.txt")
+}
+
+/// Pages need a live session (else → `/login`); the login page is skipped when logged in.
+/// The page's `Session` is put into the request for the server-side render. Server functions
+/// (`/api/…`) are not redirected: each checks the session and role itself.
+pub async fn session_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if is_public(&path) || path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let user = match sessions::token_from_headers(request.headers()) {
+        Some(token) => match sessions::lookup(&state.db, &token).await {
+            Ok(user) => user,
+            Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        },
+        None => None,
+    };
+    match (path.as_str(), user.is_some()) {
+        ("/login", true) => return Redirect::to("/").into_response(),
+        ("/login", false) => {}
+        (_, false) => return Redirect::to("/login").into_response(),
+        _ => {}
+    }
+    request.extensions_mut().insert(Session { user, demo: state.demo });
+    next.run(request).await
+}
+
+/// Refuses cross-origin writes: a non-GET request whose `Origin` is not this host.
+/// (The session cookie is `SameSite=Strict` as well; this is the second lock.)
+pub async fn same_origin_writes(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let origin_host = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest).to_owned());
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        if let Some(origin_host) = origin_host
+            && Some(origin_host.as_str()) != host
+        {
+            tracing::warn!(origin = %origin_host, "cross-origin write refused");
+            return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Headers that keep the panel out of frames and stop content sniffing.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}

@@ -1,0 +1,124 @@
+//! Start-up: the database, the first admin, and the clusters — real, or the built-in simulator.
+//!
+//! This is the one place where real or simulated Proxmox VE is chosen.
+
+use std::{sync::Arc, time::Duration};
+
+use app::ssr::{
+    clusters::{Cluster, Clusters},
+    db,
+    sessions::SessionSettings,
+    state::AppState,
+    users,
+};
+use leptos::prelude::LeptosOptions;
+use pve::{
+    client::{ClientConfig, Credentials, HttpClient, TlsTrust},
+    sim::{SimConfig, SimHandle, Simulator},
+};
+
+use crate::config::Config;
+
+/// Everything the server runs on; keeps the simulator alive in demo mode.
+pub struct Runtime {
+    /// Shared state for the router.
+    pub state: AppState,
+    /// The in-process simulator, in demo mode.
+    pub simulator: Option<SimHandle>,
+    /// The admin password, when it was generated on this start (printed once).
+    pub generated_admin_password: Option<String>,
+}
+
+/// A start-up failure, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Database {
+        /// The configured URL.
+        url: String,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// The demo simulator did not start.
+    #[error("the simulated cluster could not start: {0}")]
+    Simulator(std::io::Error),
+    /// A cluster client could not be built.
+    #[error("cluster {name}: {source}")]
+    Client {
+        /// Cluster name.
+        name: String,
+        /// The cause.
+        source: pve::Error,
+    },
+    /// The first admin could not be created.
+    #[error("could not create the first admin user: {0}")]
+    Admin(app::error::AppError),
+}
+
+/// Builds the runtime from the configuration.
+pub async fn start(config: &Config) -> Result<Runtime, StartError> {
+    let db = db::connect(&config.database_url)
+        .await
+        .map_err(|source| StartError::Database { url: config.database_url.clone(), source })?;
+    let generated_admin_password = users::ensure_first_admin(&db, config.admin_password.as_deref())
+        .await
+        .map_err(StartError::Admin)?;
+    let (clusters, simulator) = if config.is_demo() { demo_clusters(config).await? } else { real_clusters(config)? };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("cecyber")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let state = AppState {
+        leptos_options,
+        db,
+        clusters: Arc::new(Clusters::new(clusters)),
+        sessions: SessionSettings {
+            ttl: Duration::from_secs(config.session_hours.max(1) * 3600),
+            secure_cookie: config.secure_cookies,
+            login_failure_delay: Duration::from_millis(config.login_failure_delay_ms),
+        },
+        demo: config.is_demo(),
+    };
+    Ok(Runtime { state, simulator, generated_admin_password })
+}
+
+fn real_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), StartError> {
+    let clusters = config
+        .clusters
+        .iter()
+        .map(|c| {
+            let client_config = c.client_config().map_err(|e| StartError::Client {
+                name: c.name.clone(),
+                source: pve::Error::Connect { message: e.to_string() },
+            })?;
+            let api = HttpClient::new(client_config)
+                .map_err(|source| StartError::Client { name: c.name.clone(), source })?;
+            Ok(Cluster { name: c.name.clone(), api: Arc::new(api) })
+        })
+        .collect::<Result<_, StartError>>()?;
+    Ok((clusters, None))
+}
+
+/// Starts the simulator on a loopback port and talks to it over real HTTP, like to a real PVE.
+async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), StartError> {
+    let sim_config = SimConfig {
+        nodes: config.demo.nodes,
+        vms: config.demo.vms,
+        seed: config.demo.seed,
+        root_password: app::ssr::users::random_password(),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(sim_config).await.map_err(StartError::Simulator)?;
+    let client = HttpClient::new(ClientConfig {
+        endpoints: vec![sim.base_url()],
+        credentials: Credentials::Password { username: "root@pam".into(), password: sim.root_password().to_owned() },
+        tls: TlsTrust::System,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+    })
+    .map_err(|source| StartError::Client { name: "demo".into(), source })?;
+    Ok((vec![Cluster { name: "demo".into(), api: Arc::new(client) }], Some(sim)))
+}

@@ -1,0 +1,250 @@
+//! The whole server over real HTTP against the built-in simulator: login, roles, the VM list,
+//! power actions and their tasks, bad input, and an unreachable cluster.
+//! Run: `cargo test -p server --test http`
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::Value;
+use server::{
+    config::{Cli, Config, load},
+    router, runtime,
+};
+
+const ADMIN_PASSWORD: &str = "test-admin-password";
+
+struct TestServer {
+    base: String,
+    _runtime: runtime::Runtime,
+}
+
+async fn start(env: &[(&str, &str)]) -> TestServer {
+    let dir = std::env::temp_dir().join(format!("cecyber-http-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut vars: Vec<(String, String)> = vec![
+        ("CECYBER_DATABASE_URL".into(), format!("sqlite://{}/t.db", dir.display())),
+        ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+        ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "300".into()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let (config, _): (Config, _) = load(&Cli::default(), vars).unwrap();
+    let runtime = runtime::start(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router::app(runtime.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestServer { base, _runtime: runtime }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+}
+
+impl TestServer {
+    async fn call(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    async fn login(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = browser();
+        let (status, body) = self.call(&client, "login", &[("username", username), ("password", password)]).await;
+        assert!(status.is_success() || status.is_redirection(), "login failed: {status} {body}");
+        client
+    }
+}
+
+fn error_kind(body: &Value) -> String {
+    match body {
+        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
+    let server = start(&[]).await;
+    let client = browser();
+    for (user, password) in [("admin", "wrong"), ("nobody", "wrong")] {
+        let started = Instant::now();
+        let (status, body) = server.call(&client, "login", &[("username", user), ("password", password)]).await;
+        assert!(!status.is_success());
+        assert_eq!(body, Value::String("BadCredentials".into()), "same answer for user {user}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+    let (_, body) = server.call(&client, "vms_list", &[]).await;
+    assert_eq!(body, Value::String("Unauthenticated".into()));
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_and_pages_need_it() {
+    let server = start(&[]).await;
+    let anonymous = browser();
+    let page = anonymous.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/login");
+
+    let response = anonymous
+        .post(format!("{}/api/login", server.base))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("cecyber_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback");
+
+    let home = anonymous.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Demo — simulated cluster"), "demo banner rendered on the server");
+    assert!(html.contains("/pkg/cecyber.js"), "hydration script");
+
+    let login_again = anonymous.get(format!("{}/login", server.base)).send().await.unwrap();
+    assert_eq!(login_again.headers()["location"], "/", "logged-in users skip the login page");
+}
+
+#[tokio::test]
+async fn operator_starts_a_stopped_vm_and_follows_its_task() {
+    let server = start(&[]).await;
+    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let (status, list) = server.call(&admin, "vms_list", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let vms = list["vms"].as_array().unwrap();
+    assert!(vms.len() >= 10, "the simulated cluster has about a dozen VMs");
+    assert!(list["problems"].as_array().unwrap().is_empty());
+    let stopped = vms
+        .iter()
+        .find(|v| v["status"] == "stopped" && v["template"] == false)
+        .expect("a stopped VM");
+    let (node, vmid) = (stopped["node"].as_str().unwrap(), stopped["vmid"].to_string());
+
+    let (status, task) =
+        server.call(&admin, "vm_power", &[("cluster", "demo"), ("node", node), ("vmid", &vmid), ("action", "start")]).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let upid = task["upid"].as_str().unwrap().to_owned();
+    assert!(upid.starts_with(&format!("UPID:{node}:")) && upid.contains(":qmstart:"), "{upid}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let progress = loop {
+        let (_, progress) = server.call(&admin, "task_progress", &[("cluster", "demo"), ("upid", &upid)]).await;
+        if progress["running"] == false {
+            break progress;
+        }
+        assert!(Instant::now() < deadline, "task did not finish");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(progress["exitstatus"], "OK");
+
+    let (_, detail) = server.call(&admin, "vm_detail", &[("cluster", "demo"), ("node", node), ("vmid", &vmid)]).await;
+    assert_eq!(detail["status"]["status"], "running", "{detail}");
+}
+
+#[tokio::test]
+async fn viewers_may_look_but_the_server_refuses_their_actions() {
+    let server = start(&[]).await;
+    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let (status, body) = server
+        .call(&admin, "users_create", &[("username", "vera"), ("password", "viewer-pass"), ("role", "viewer")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let viewer = server.login("vera", "viewer-pass").await;
+    let (status, list) = server.call(&viewer, "vms_list", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let vm = &list["vms"][0];
+    let (node, vmid) = (vm["node"].as_str().unwrap(), vm["vmid"].to_string());
+    for action in ["start", "stop", "shutdown", "reboot"] {
+        let (status, body) = server
+            .call(&viewer, "vm_power", &[("cluster", "demo"), ("node", node), ("vmid", &vmid), ("action", action)])
+            .await;
+        assert!(!status.is_success());
+        assert_eq!(error_kind(&body), "Forbidden", "{body}");
+    }
+    let (_, body) = server.call(&viewer, "users_list", &[]).await;
+    assert_eq!(error_kind(&body), "Forbidden");
+    let (_, body) = server
+        .call(&viewer, "users_create", &[("username", "eve"), ("password", "12345678"), ("role", "admin")])
+        .await;
+    assert_eq!(error_kind(&body), "Forbidden");
+}
+
+#[tokio::test]
+async fn bad_targets_get_clear_errors() {
+    let server = start(&[]).await;
+    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("cluster", "demo"), ("node", "pve1/../x"), ("vmid", "100")], "InvalidInput"),
+        (&[("cluster", "demo"), ("node", "pve1"), ("vmid", "abc")], "InvalidInput"),
+        (&[("cluster", "demo"), ("node", "pve1"), ("vmid", "999999")], "NotFound"),
+        (&[("cluster", "nope"), ("node", "pve1"), ("vmid", "100")], "NotFound"),
+    ];
+    for (form, kind) in cases {
+        let (status, body) = server.call(&admin, "vm_detail", form).await;
+        assert!(!status.is_success());
+        assert_eq!(error_kind(&body), kind, "{form:?} → {body}");
+    }
+    let (_, body) = server
+        .call(&admin, "vm_power", &[("cluster", "demo"), ("node", "pve1"), ("vmid", "100"), ("action", "explode")])
+        .await;
+    assert_eq!(error_kind(&body), "InvalidInput");
+}
+
+#[tokio::test]
+async fn cross_origin_writes_are_refused() {
+    let server = start(&[]).await;
+    let response = browser()
+        .post(format!("{}/api/login", server.base))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
+    // A closed port: connections are refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = start(&[
+        ("CECYBER_CLUSTERS__0__NAME", "down"),
+        ("CECYBER_CLUSTERS__0__URLS", &url),
+        ("CECYBER_CLUSTERS__0__TOKEN_ID", "root@pam!cecyber"),
+        ("CECYBER_CLUSTERS__0__TOKEN_SECRET", "00000000-0000-0000-0000-000000000000"),
+        ("CECYBER_CLUSTERS__0__CONNECT_TIMEOUT_SECS", "2"),
+    ])
+    .await;
+    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let (status, list) = server.call(&admin, "vms_list", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list["vms"].as_array().unwrap().is_empty());
+    assert_eq!(list["problems"][0]["cluster"], "down");
+    let message = list["problems"][0]["message"].as_str().unwrap();
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(!message.contains("00000000-0000"), "no secret in messages");
+
+    let (_, body) = server.call(&admin, "vm_detail", &[("cluster", "down"), ("node", "pve1"), ("vmid", "100")]).await;
+    assert_eq!(error_kind(&body), "Unavailable", "{body}");
+    // The server still answers.
+    let health = browser().get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}

@@ -1,0 +1,16 @@
+//! Everything Cecyber knows about Proxmox VE, and nothing about Leptos.
+//!
+//! `ids` and `types` are plain serde types that compile to wasm32, so the browser shares them.
+//! `client` (feature `client`) is the native HTTP client; `sim` (feature `sim`) is the simulator.
+
+pub mod error;
+pub mod ids;
+pub mod types;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use error::{Error, Result};

@@ -1,0 +1,202 @@
+//! A Proxmox VE simulator: an axum server that answers `/api2/json/...` the way a real PVE 9.1
+//! cluster does (shapes, status codes, error texts, task life cycle, permissions).
+//!
+//! Its truth is the real PVE API (schema, recordings and PVE's sources), never this crate's own
+//! client types: every answer is built with `serde_json`.
+//!
+//! Layout (each area extends on its own):
+//! - `model`: the cluster (nodes, VMs, storages), generated from a seed;
+//! - `auth`: users, API tokens, tickets, CSRF tokens, ACLs and privileges;
+//! - `routes`: one module per API area (`access`, `cluster`, `nodes`, `qemu`, `tasks`);
+//! - `tasks`: the task store (UPIDs, logs, exit status) and the worker that runs tasks;
+//! - `power`: what `status/{start,stop,…}` do to a VM;
+//! - `metrics`: reproducible, lively usage values from the seed and the wall clock;
+//! - `control`: `/_sim/...` endpoints for tests (fault injection, reset);
+//! - `http`: PVE's response headers, the 401 delay and serving (plain HTTP; HTTPS comes later).
+//!
+//! Start it with [`Simulator::start`], or mount [`router`] in-process.
+//!
+//! Known differences from a real PVE: the HTTP reason phrase is the standard one (axum cannot
+//! set PVE's, which is the message's first line); every error answer carries that text in an
+//! extra `x-pve-sim-reason` header instead. Tickets are signed with HMAC-SHA256, not RSA.
+//! Usage values are computed live rather than refreshed every 10 s by pvestatd.
+
+mod auth;
+mod control;
+mod http;
+mod metrics;
+mod model;
+mod params;
+mod power;
+mod reply;
+mod routes;
+mod state;
+mod tasks;
+mod util;
+mod view;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use control::Faults;
+pub use state::SimState;
+
+/// User name of the API token the simulator creates for `root@pam` (privilege separation off).
+pub const API_TOKEN_ID: &str = "root@pam!cecyber";
+
+/// What the simulated cluster looks like and how the server behaves.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Number of nodes, named `pve1` … `pveN` (at least 1).
+    pub nodes: usize,
+    /// Number of VMs, VM IDs from 100; the last one is a template when there are at least two.
+    pub vms: usize,
+    /// Seed for everything generated: names, placement, sizes, which VMs run, metric curves.
+    pub seed: u64,
+    /// Password of `root@pam`.
+    pub root_password: String,
+    /// Password of the read-only user `auditor@pve` (role PVEAuditor on `/`).
+    pub auditor_password: String,
+    /// Secret of the API token `root@pam!cecyber`; generated when `None`.
+    pub api_token_secret: Option<String>,
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Speed-up of task durations: 1.0 = realistic (start ~2 s), 10.0 = ten times faster.
+    pub task_speed: f64,
+    /// How long every 401 answer is held back (pveproxy uses 3 s).
+    pub auth_failure_delay: Duration,
+}
+
+impl Default for SimConfig {
+    /// 3 nodes, 12 VMs, seed 42, a random root password, loopback on a free port, realistic
+    /// task durations and PVE's 3 s delay on 401 answers.
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            vms: 12,
+            seed: 42,
+            root_password: util::random_password(16),
+            auditor_password: "auditor".to_owned(),
+            api_token_secret: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            task_speed: 1.0,
+            auth_failure_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    /// Shows everything but the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("nodes", &self.nodes)
+            .field("vms", &self.vms)
+            .field("seed", &self.seed)
+            .field("root_password", &"<redacted>")
+            .field("auditor_password", &"<redacted>")
+            .field(
+                "api_token_secret",
+                &self.api_token_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("bind", &self.bind)
+            .field("task_speed", &self.task_speed)
+            .field("auth_failure_delay", &self.auth_failure_delay)
+            .finish()
+    }
+}
+
+/// Entry point: starts a simulator server.
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds `config.bind`, builds the cluster and serves the API until the returned handle is
+    /// shut down or dropped.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let state = SimState::new(&config);
+        let app = router(state.clone());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let server = tokio::spawn(http::serve_plain(listener, app, stop_rx));
+        tracing::info!(%addr, "pve-sim listening");
+        Ok(SimHandle {
+            addr,
+            state,
+            stop: Some(stop_tx),
+            server: Some(server),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server (without waiting).
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: SimState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`, without `/api2/json`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Password of `root@pam`.
+    pub fn root_password(&self) -> &str {
+        self.state.root_password()
+    }
+
+    /// The API token: (`root@pam!cecyber`, secret).
+    pub fn api_token(&self) -> (String, String) {
+        self.state.api_token()
+    }
+
+    /// The read-only user: (`auditor@pve`, password).
+    pub fn auditor(&self) -> (String, String) {
+        self.state.auditor()
+    }
+
+    /// The shared state, e.g. to inject faults without HTTP.
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for open requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The whole simulator as an axum router (PVE API under `/api2/json`, control under `/_sim`),
+/// for in-process use, e.g. with `tower::ServiceExt::oneshot`.
+pub fn router(state: SimState) -> axum::Router {
+    routes::router(state)
+}

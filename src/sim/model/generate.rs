@@ -1,0 +1,226 @@
+//! Builds the cluster from a seed: the same seed always gives the same nodes, VMs, placement,
+//! sizes and run states.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use super::{Model, Node, Power, Storage, Vm};
+use crate::sim::util::mix;
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// A kind of guest: name, ostype, tags, memory (GiB), cores, disk (GiB), guest agent.
+type Archetype = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    u64,
+    u32,
+    u64,
+    bool,
+);
+
+const CATALOGUE: &[Archetype] = &[
+    ("web01", "l26", &["prod", "web"], 4, 2, 32, true),
+    ("web02", "l26", &["prod", "web"], 4, 2, 32, true),
+    ("db-primary", "l26", &["db", "prod"], 16, 4, 128, true),
+    ("db-replica", "l26", &["db", "prod"], 16, 4, 128, true),
+    ("mail", "l26", &["prod"], 4, 2, 64, true),
+    ("gitlab", "l26", &["dev"], 8, 4, 100, true),
+    ("k8s-cp-1", "l26", &["k8s"], 4, 2, 40, true),
+    ("k8s-worker-1", "l26", &["k8s"], 8, 4, 80, true),
+    ("k8s-worker-2", "l26", &["k8s"], 8, 4, 80, true),
+    ("win2022-dc", "win11", &["prod", "windows"], 8, 4, 80, true),
+    (
+        "win11-desktop",
+        "win11",
+        &["dev", "windows"],
+        8,
+        4,
+        64,
+        false,
+    ),
+    ("monitoring", "l26", &["monitoring"], 4, 2, 50, true),
+    ("backup-proxy", "l26", &["backup"], 2, 2, 32, true),
+    ("nextcloud", "l26", &["prod", "web"], 4, 2, 200, true),
+    ("vpn-gw", "l26", &["net"], 1, 1, 8, false),
+    ("dns1", "l26", &["net"], 1, 1, 8, true),
+    ("ci-runner", "l26", &["dev"], 8, 8, 100, true),
+    (
+        "win2019-erp",
+        "win10",
+        &["prod", "windows"],
+        16,
+        4,
+        120,
+        true,
+    ),
+    ("opnsense-fw", "other", &["net"], 2, 2, 16, false),
+    ("solaris-lab", "solaris", &["lab"], 4, 2, 40, false),
+    ("redis", "l26", &["db"], 2, 2, 16, true),
+    ("elastic", "l26", &["monitoring"], 16, 4, 200, true),
+    ("legacy-app", "l26", &[], 2, 1, 32, false),
+];
+
+const TEMPLATE: Archetype = ("tpl-debian-13", "l26", &["template"], 2, 2, 16, true);
+
+/// Generates nodes `pve1..pveN` and `vms` VMs (IDs from 100), as of Unix time `now`.
+pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut node_list: Vec<Node> = (1..=nodes.max(1))
+        .map(|i| make_node(i, &mut rng, now))
+        .collect();
+    node_list.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let regular = if vms >= 2 { vms - 1 } else { vms };
+    let mut kinds: Vec<&Archetype> = CATALOGUE.iter().collect();
+    kinds.shuffle(&mut rng);
+    let mut running: Vec<bool> = (0..regular).map(|i| i < regular.div_ceil(2)).collect();
+    running.shuffle(&mut rng);
+    let offset = rng.gen_range(0..node_list.len());
+
+    let mut vm_map = BTreeMap::new();
+    for i in 0..vms {
+        let vmid = 100 + u32::try_from(i).unwrap_or(u32::MAX - 100);
+        let is_template = vms >= 2 && i == vms - 1;
+        let (kind, round) = if is_template {
+            (&TEMPLATE, 0)
+        } else {
+            (kinds[i % kinds.len()], i / kinds.len())
+        };
+        let node = &node_list[(i + offset) % node_list.len()];
+        let on = !is_template && running[i];
+        vm_map.insert(
+            vmid,
+            make_vm(vmid, kind, round, is_template, on, node, &mut rng, now),
+        );
+    }
+
+    Model {
+        seed,
+        cluster_name: "democluster".to_owned(),
+        nodes: node_list,
+        vms: vm_map,
+        storages: vec![
+            Storage {
+                id: "local",
+                plugintype: "dir",
+                content: "iso,import,vztmpl,backup",
+                shared: false,
+            },
+            Storage {
+                id: "local-lvm",
+                plugintype: "lvmthin",
+                content: "images,rootdir",
+                shared: false,
+            },
+        ],
+    }
+}
+
+fn make_node(i: usize, rng: &mut StdRng, now: i64) -> Node {
+    let maxcpu = *[8u32, 12, 16, 24, 32].choose(rng).unwrap_or(&16);
+    let nominal_gib = *[32u64, 64, 128, 256].choose(rng).unwrap_or(&64);
+    // The kernel reserves some memory: MemTotal is a little below the nominal size.
+    let maxmem = nominal_gib * GIB / 1000 * 978;
+    let maxdisk = *[100u64, 240, 480, 960].choose(rng).unwrap_or(&240) * 1_000_000_000 / 1000 * 938;
+    let lvm_size = *[400u64, 800, 1600, 3200].choose(rng).unwrap_or(&800) * 1_000_000_000;
+    let boot_time = now - rng.gen_range(7 * 86_400..90 * 86_400);
+    let fp: Vec<String> = (0..32u64)
+        .map(|b| format!("{:02X}", mix(rng.r#gen::<u64>() ^ b) & 0xff))
+        .collect();
+    Node {
+        name: format!("pve{i}"),
+        ip: format!("10.10.0.{}", 10 + i),
+        maxcpu,
+        maxmem,
+        maxdisk,
+        lvm_size,
+        boot_time,
+        fingerprint: fp.join(":"),
+        online: true,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_vm(
+    vmid: u32,
+    kind: &Archetype,
+    round: usize,
+    template: bool,
+    running: bool,
+    node: &Node,
+    rng: &mut StdRng,
+    now: i64,
+) -> Vm {
+    let (name, ostype, tags, mem_gib, cores, disk_gib, agent) = *kind;
+    let name = if round == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}-{}", round + 1)
+    };
+    // Some Linux guests balloon down to half their memory.
+    let balloon_mib = (ostype == "l26" && rng.gen_bool(0.3)).then_some(mem_gib * 512);
+    let node_uptime = now - node.boot_time;
+    let started_at = now - rng.gen_range(600..node_uptime.max(601));
+    Vm {
+        vmid,
+        node: node.name.clone(),
+        name,
+        ostype,
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        template,
+        sockets: 1,
+        cores,
+        memory_mib: mem_gib * 1024,
+        balloon_mib,
+        disk_gib,
+        agent,
+        power: if running {
+            Power::Running
+        } else {
+            Power::Stopped
+        },
+        started_at,
+        pid: rng.gen_range(1_000..4_000_000),
+        lock: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reproducible_and_shaped() {
+        let a = generate(3, 12, 42, 1_800_000_000);
+        let b = generate(3, 12, 42, 1_800_000_000);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert_eq!(
+            a.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["pve1", "pve2", "pve3"]
+        );
+        assert_eq!(a.vms.len(), 12);
+        assert_eq!(*a.vms.keys().next().unwrap(), 100);
+        let templates: Vec<_> = a.vms.values().filter(|v| v.template).collect();
+        assert_eq!(templates.len(), 1);
+        assert_eq!(templates[0].power, Power::Stopped);
+        let running = a.vms.values().filter(|v| v.power == Power::Running).count();
+        assert_eq!(running, 6);
+        assert!(a.nodes.iter().all(|n| a.vms_on(&n.name).count() >= 3));
+        let c = generate(3, 12, 7, 1_800_000_000);
+        assert_ne!(format!("{:?}", a.vms), format!("{:?}", c.vms));
+    }
+
+    #[test]
+    fn many_vms_get_unique_names() {
+        let m = generate(2, 60, 1, 1_800_000_000);
+        let mut names: Vec<_> = m.vms.values().map(|v| v.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 60);
+    }
+}

@@ -1,0 +1,334 @@
+//! `POST /nodes/{node}/qemu/{vmid}/status/{start,stop,shutdown,reboot,suspend,resume}` as
+//! qemu-server does them: the checks made before the worker is forked (errors answered at once
+//! with 500), the worker's checks under the VM's config lock (errors end the task), a realistic
+//! duration, and the state change when the task ends.
+
+use std::time::Duration;
+
+use super::model::{Model, Power, config_missing, config_not_on_node};
+use super::params::{Format, NODE, Params, Spec, VMID};
+use super::reply::ApiError;
+use super::tasks::{Outcome, TaskCtx};
+use super::util::{mix, now_secs};
+
+/// A power action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Start,
+    Stop,
+    Shutdown,
+    Reboot,
+    Suspend,
+    Resume,
+}
+
+const START: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::string("force-cpu").optional(),
+    Spec::string("machine").optional(),
+    Spec::string("migratedfrom").format(Format::Node).optional(),
+    Spec::string("migration_network").optional(),
+    Spec::string("migration_type")
+        .one_of(&["secure", "insecure"])
+        .optional(),
+    Spec::string("nets-host-mtu").optional(),
+    Spec::boolean("skiplock").optional(),
+    Spec::string("stateuri").max_len(128).optional(),
+    Spec::string("targetstorage").optional(),
+    Spec::integer("timeout").min(0).optional(),
+    Spec::boolean("with-conntrack-state").optional(),
+];
+const STOP: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::boolean("keepActive").optional(),
+    Spec::string("migratedfrom").format(Format::Node).optional(),
+    Spec::boolean("overrule-shutdown").optional(),
+    Spec::boolean("skiplock").optional(),
+    Spec::integer("timeout").min(0).optional(),
+];
+const SHUTDOWN: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::boolean("forceStop").optional(),
+    Spec::boolean("keepActive").optional(),
+    Spec::boolean("skiplock").optional(),
+    Spec::integer("timeout").min(0).optional(),
+];
+const REBOOT: &[Spec] = &[NODE, VMID, Spec::integer("timeout").min(0).optional()];
+const SUSPEND: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::boolean("skiplock").optional(),
+    Spec::string("statestorage").optional(),
+    Spec::boolean("todisk").optional(),
+];
+const RESUME: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::boolean("nocheck").optional(),
+    Spec::boolean("skiplock").optional(),
+];
+
+impl Action {
+    /// The action named by the last path segment.
+    pub(crate) fn from_segment(s: &str) -> Option<Self> {
+        Some(match s {
+            "start" => Self::Start,
+            "stop" => Self::Stop,
+            "shutdown" => Self::Shutdown,
+            "reboot" => Self::Reboot,
+            "suspend" => Self::Suspend,
+            "resume" => Self::Resume,
+            _ => return None,
+        })
+    }
+
+    /// The endpoint's parameter schema.
+    pub(crate) fn params(self) -> &'static [Spec] {
+        match self {
+            Self::Start => START,
+            Self::Stop => STOP,
+            Self::Shutdown => SHUTDOWN,
+            Self::Reboot => REBOOT,
+            Self::Suspend => SUSPEND,
+            Self::Resume => RESUME,
+        }
+    }
+
+    /// Options only `root@pam` may pass ("Only root may use this option.").
+    fn root_only(self) -> &'static [&'static str] {
+        match self {
+            Self::Start => &[
+                "stateuri",
+                "skiplock",
+                "migratedfrom",
+                "migration_type",
+                "migration_network",
+                "targetstorage",
+                "force-cpu",
+                "with-conntrack-state",
+                "nets-host-mtu",
+            ],
+            Self::Stop => &["skiplock", "keepActive", "migratedfrom"],
+            Self::Shutdown => &["skiplock", "keepActive"],
+            Self::Reboot => &[],
+            Self::Suspend => &["skiplock"],
+            Self::Resume => &["skiplock", "nocheck"],
+        }
+    }
+
+    /// Task type: `qmstart`, `qmstop`, …; suspend is `qmpause`, or `qmsuspend` to disk.
+    fn task_type(self, todisk: bool) -> &'static str {
+        match self {
+            Self::Start => "qmstart",
+            Self::Stop => "qmstop",
+            Self::Shutdown => "qmshutdown",
+            Self::Reboot => "qmreboot",
+            Self::Suspend if todisk => "qmsuspend",
+            Self::Suspend => "qmpause",
+            Self::Resume => "qmresume",
+        }
+    }
+
+    /// How long the work takes on a real node (before `task_speed`).
+    fn duration(self, todisk: bool) -> Duration {
+        Duration::from_millis(match self {
+            Self::Start => 2000,
+            Self::Stop => 1000,
+            Self::Shutdown => 3000,
+            Self::Reboot => 4000,
+            Self::Suspend if todisk => 5000,
+            Self::Suspend => 1000,
+            Self::Resume => 500,
+        })
+    }
+}
+
+/// The API-side checks before the worker is forked: root-only options, and for reboot,
+/// suspend, resume and paused shutdown the state checks qemu-server makes synchronously.
+pub(crate) fn precheck(
+    model: &Model,
+    authid: &str,
+    node: &str,
+    vmid: u32,
+    action: Action,
+    params: &Params,
+) -> Result<(), ApiError> {
+    for opt in action.root_only() {
+        let set = params.get(opt).is_some_and(|v| !v.is_empty() && v != "0");
+        if set && authid != "root@pam" {
+            return Err(ApiError::param(opt, "Only root may use this option."));
+        }
+    }
+    let vm = model.vm_on(node, vmid);
+    let paused = vm.is_some_and(|vm| vm.power == Power::Paused);
+    let suspended_to_disk = vm.is_some_and(|vm| vm.lock.as_deref() == Some("suspended"));
+    match action {
+        Action::Shutdown if paused && !params.flag("forceStop") => {
+            Err(ApiError::fail("VM is paused - cannot shutdown"))
+        }
+        Action::Reboot if paused => Err(ApiError::fail("VM is paused - cannot shutdown")),
+        Action::Resume if suspended_to_disk => Ok(()),
+        Action::Reboot | Action::Suspend | Action::Resume => match vm {
+            None => Err(ApiError::fail(config_not_on_node(node, vmid))),
+            Some(vm) if !vm.has_process() => Err(ApiError::fail(format!("VM {vmid} not running"))),
+            Some(_) => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Forks the task for `action` and returns its UPID.
+pub(crate) fn launch(
+    st: &super::state::SimState,
+    authid: &str,
+    node: &str,
+    vmid: u32,
+    action: Action,
+    params: &Params,
+) -> Result<String, ApiError> {
+    let todisk = params.flag("todisk");
+    let skiplock = params.flag("skiplock");
+    let node_name = node.to_owned();
+    super::tasks::spawn(
+        st,
+        node,
+        action.task_type(todisk),
+        &vmid.to_string(),
+        authid,
+        move |ctx| run(ctx, node_name, vmid, action, todisk, skiplock),
+    )
+}
+
+/// What the worker found under the config lock.
+enum Plan {
+    /// Nothing to do (e.g. stopping a stopped VM): the task ends OK at once.
+    Nothing,
+    /// Do the work, then change the state; `resuming` when starting from a suspended state.
+    Work { resuming: bool },
+}
+
+fn set_lock(ctx: &TaskCtx, node: &str, vmid: u32, lock: Option<&str>) {
+    if let Some(mut world) = ctx.world()
+        && let Some(vm) = world.model.vm_on_mut(node, vmid)
+    {
+        vm.lock = lock.map(str::to_owned);
+    }
+}
+
+async fn run(
+    ctx: TaskCtx,
+    node: String,
+    vmid: u32,
+    action: Action,
+    todisk: bool,
+    skiplock: bool,
+) -> Outcome {
+    let _lock = match ctx.st.lock_vm(vmid).await {
+        Ok(guard) => guard,
+        Err(e) => return Outcome::Error(e),
+    };
+    let plan = match ctx.world() {
+        Some(world) => plan(&world.model, &node, vmid, action, skiplock),
+        None => return Outcome::Ok,
+    };
+    let resuming = match plan {
+        Err(e) => return Outcome::Error(e),
+        Ok(Plan::Nothing) => return Outcome::Ok,
+        Ok(Plan::Work { resuming }) => resuming,
+    };
+    if resuming {
+        ctx.log("Resuming suspended VM");
+    }
+    if action == Action::Suspend && todisk {
+        set_lock(&ctx, &node, vmid, Some("suspending"));
+    }
+    tokio::time::sleep(ctx.st.scaled(action.duration(todisk))).await;
+    if action == Action::Suspend && todisk {
+        ctx.log("State saved, quitting");
+    }
+    if let Some(mut world) = ctx.world() {
+        let seed = world.model.seed;
+        if let Some(vm) = world.model.vm_on_mut(&node, vmid) {
+            let now = now_secs();
+            let fresh_process = |vm: &mut super::model::Vm| {
+                vm.power = Power::Running;
+                vm.started_at = now;
+                vm.pid = 1000 + (mix(seed ^ u64::from(vmid) ^ now as u64) % 4_000_000) as u32;
+            };
+            match action {
+                Action::Start | Action::Reboot => fresh_process(vm),
+                Action::Resume if vm.lock.as_deref() == Some("suspended") => {
+                    vm.lock = None;
+                    fresh_process(vm);
+                }
+                Action::Resume => vm.power = Power::Running,
+                Action::Stop | Action::Shutdown => vm.power = Power::Stopped,
+                Action::Suspend if todisk => {
+                    vm.power = Power::Stopped;
+                    vm.lock = Some("suspended".to_owned());
+                }
+                Action::Suspend => vm.power = Power::Paused,
+            }
+            if action == Action::Start && vm.lock.as_deref() == Some("suspended") {
+                vm.lock = None;
+            }
+        }
+    }
+    Outcome::Ok
+}
+
+/// The worker's checks, in qemu-server's order.
+fn plan(
+    model: &Model,
+    node: &str,
+    vmid: u32,
+    action: Action,
+    skiplock: bool,
+) -> Result<Plan, String> {
+    let vm = model.vm_on(node, vmid);
+    let locked = |vm: &super::model::Vm| match &vm.lock {
+        Some(l) if !skiplock && l != "suspended" => Err(format!("VM is locked ({l})")),
+        _ => Ok(()),
+    };
+    match action {
+        Action::Start => {
+            let vm = vm.ok_or_else(|| config_missing(node, vmid))?;
+            if vm.template {
+                return Err("you can't start a vm if it's a template".to_owned());
+            }
+            locked(vm)?;
+            if vm.has_process() {
+                return Err(format!("VM {vmid} already running"));
+            }
+            Ok(Plan::Work {
+                resuming: vm.lock.as_deref() == Some("suspended"),
+            })
+        }
+        Action::Stop | Action::Shutdown | Action::Reboot | Action::Suspend | Action::Resume => {
+            let vm = vm.ok_or_else(|| config_not_on_node(node, vmid))?;
+            if action == Action::Resume && vm.lock.as_deref() == Some("suspended") {
+                return Ok(Plan::Work { resuming: true });
+            }
+            if !vm.has_process() {
+                return match action {
+                    Action::Suspend | Action::Resume => Err(format!("VM {vmid} not running")),
+                    _ => Ok(Plan::Nothing),
+                };
+            }
+            locked(vm)?;
+            let already = match action {
+                Action::Suspend => vm.power == Power::Paused,
+                Action::Resume => vm.power == Power::Running,
+                _ => false,
+            };
+            Ok(if already {
+                Plan::Nothing
+            } else {
+                Plan::Work { resuming: false }
+            })
+        }
+    }
+}

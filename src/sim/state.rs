@@ -1,0 +1,238 @@
+//! The simulator's shared state behind one cloneable handle: settings, users, the cluster model
+//! with its tasks, fault settings and per-VM config locks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use super::auth::{AuthDb, Principal};
+use super::control::Faults;
+use super::model::{Model, Power, generate};
+use super::reply::ApiError;
+use super::tasks::{Task, TaskStore};
+use super::util::now_secs;
+use super::{API_TOKEN_ID, SimConfig};
+
+/// PVE's `lock_config` waits this long for a VM's lock.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shared state of one simulator; cheap to clone.
+#[derive(Clone)]
+pub struct SimState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    nodes: usize,
+    vms: usize,
+    seed: u64,
+    task_speed: f64,
+    auth_failure_delay: Duration,
+    root_password: String,
+    auditor_password: String,
+    auth: AuthDb,
+    world: Mutex<World>,
+    faults: Mutex<Faults>,
+    vm_locks: Mutex<HashMap<u32, Arc<AsyncMutex<()>>>>,
+}
+
+/// What changes while the simulator runs.
+pub(crate) struct World {
+    pub model: Model,
+    pub tasks: TaskStore,
+    /// Increases on every reset; tasks from before a reset do not touch the new world.
+    pub generation: u64,
+}
+
+impl SimState {
+    /// Builds the cluster described by `config` (the server address is not used here).
+    pub fn new(config: &SimConfig) -> Self {
+        let inner = Inner {
+            nodes: config.nodes,
+            vms: config.vms,
+            seed: config.seed,
+            task_speed: if config.task_speed > 0.0 {
+                config.task_speed
+            } else {
+                1.0
+            },
+            auth_failure_delay: config.auth_failure_delay,
+            root_password: config.root_password.clone(),
+            auditor_password: config.auditor_password.clone(),
+            auth: AuthDb::new(config),
+            world: Mutex::new(fresh_world(config.nodes, config.vms, config.seed, 0)),
+            faults: Mutex::new(Faults::default()),
+            vm_locks: Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Password of `root@pam`.
+    pub fn root_password(&self) -> &str {
+        &self.inner.root_password
+    }
+
+    /// The API token: (`root@pam!cecyber`, secret).
+    pub fn api_token(&self) -> (String, String) {
+        let secret = self
+            .inner
+            .auth
+            .token_secret(API_TOKEN_ID)
+            .unwrap_or_default();
+        (API_TOKEN_ID.to_owned(), secret.to_owned())
+    }
+
+    /// The read-only user: (`auditor@pve`, password).
+    pub fn auditor(&self) -> (String, String) {
+        (
+            "auditor@pve".to_owned(),
+            self.inner.auditor_password.clone(),
+        )
+    }
+
+    /// Current fault settings.
+    pub fn faults(&self) -> Faults {
+        lock(&self.inner.faults).clone()
+    }
+
+    /// Replaces the fault settings; fails for an unknown `node_offline` or a bad rate.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&faults.error_rate) {
+            return Err(format!(
+                "error_rate {} is not between 0 and 1",
+                faults.error_rate
+            ));
+        }
+        {
+            let mut world = self.world();
+            if let Some(name) = &faults.node_offline
+                && world.model.node(name).is_none()
+            {
+                return Err(format!("no node '{name}'"));
+            }
+            for node in &mut world.model.nodes {
+                node.online = faults.node_offline.as_deref() != Some(node.name.as_str());
+            }
+        }
+        *lock(&self.inner.faults) = faults;
+        Ok(())
+    }
+
+    /// Back to the state right after start: a fresh cluster from the seed, no tasks but the
+    /// generated history, no faults. Tickets and the token stay valid.
+    pub fn reset(&self) {
+        let mut world = self.world();
+        let generation = world.generation + 1;
+        *world = fresh_world(
+            self.inner.nodes,
+            self.inner.vms,
+            self.inner.seed,
+            generation,
+        );
+        drop(world);
+        *lock(&self.inner.faults) = Faults::default();
+    }
+
+    /// Users, tokens and privileges.
+    pub(crate) fn auth(&self) -> &AuthDb {
+        &self.inner.auth
+    }
+
+    /// The model and tasks; never hold the guard across an `.await`.
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.inner.world)
+    }
+
+    /// How long a 401 answer is held back.
+    pub(crate) fn auth_failure_delay(&self) -> Duration {
+        self.inner.auth_failure_delay
+    }
+
+    /// A realistic duration, divided by the configured task speed.
+    pub(crate) fn scaled(&self, d: Duration) -> Duration {
+        d.div_f64(self.inner.task_speed)
+    }
+
+    /// 403 unless `who` has all `privs` on `path`.
+    pub(crate) fn check(
+        &self,
+        who: &Principal,
+        path: &str,
+        privs: &[&str],
+    ) -> Result<(), ApiError> {
+        self.inner.auth.check(&who.authid, path, privs)
+    }
+
+    /// True if `who` has `privilege` on `path`.
+    pub(crate) fn can(&self, who: &Principal, path: &str, privilege: &str) -> bool {
+        self.inner.auth.has(&who.authid, path, privilege)
+    }
+
+    /// pveproxy's `proxyto => 'node'`: an unknown node fails the host name lookup (500), an
+    /// offline node cannot be reached (595, no body).
+    pub(crate) fn proxy_to(&self, node: &str) -> Result<(), ApiError> {
+        match self.world().model.node(node) {
+            Some(n) if n.online => Ok(()),
+            Some(_) => Err(ApiError::proxy(595, "No route to host")),
+            None => Err(ApiError::fail(format!(
+                "hostname lookup '{node}' failed - failed to get address info for: {node}: \
+                 Name or service not known"
+            ))),
+        }
+    }
+
+    /// Takes VM `vmid`'s config lock, waiting up to 10 s (scaled) like `lock_config`.
+    pub(crate) async fn lock_vm(&self, vmid: u32) -> Result<OwnedMutexGuard<()>, String> {
+        let m = lock(&self.inner.vm_locks).entry(vmid).or_default().clone();
+        tokio::time::timeout(self.scaled(LOCK_TIMEOUT), m.lock_owned())
+            .await
+            .map_err(|_| {
+                format!("can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout")
+            })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A freshly generated cluster, with a finished `qmstart` task for each running VM.
+fn fresh_world(nodes: usize, vms: usize, seed: u64, generation: u64) -> World {
+    let now = now_secs();
+    let model = generate(nodes, vms, seed, now);
+    let mut tasks = TaskStore::default();
+    let mut history: Vec<_> = model
+        .vms
+        .values()
+        .filter(|vm| vm.power == Power::Running)
+        .collect();
+    history.sort_by_key(|vm| vm.started_at);
+    for vm in history {
+        let Some(node) = model.node(&vm.node) else {
+            continue;
+        };
+        let start = vm.started_at - 2;
+        let pid = 1000 + vm.pid % 60_000;
+        tasks.insert(Task {
+            upid: String::new(),
+            node: vm.node.clone(),
+            pid,
+            pstart: u64::try_from(start - node.boot_time).unwrap_or(0) * 100,
+            starttime: start,
+            kind: "qmstart".to_owned(),
+            id: vm.vmid.to_string(),
+            user: "root@pam".to_owned(),
+            log: Vec::new(),
+            end: Some((vm.started_at, "OK".to_owned())),
+        });
+    }
+    World {
+        model,
+        tasks,
+        generation,
+    }
+}
