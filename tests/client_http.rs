@@ -63,7 +63,7 @@ impl Fake {
     fn count(&self, method: &Method, path: &str) -> usize {
         let seen = self.seen.lock().unwrap();
         seen.iter()
-            .filter(|s| &s.method == method && s.path == path)
+            .filter(|s| s.method == *method && s.path == path)
             .count()
     }
 
@@ -71,7 +71,7 @@ impl Fake {
         let seen = self.seen.lock().unwrap();
         seen.iter()
             .rev()
-            .find(|s| &s.method == method && s.path == path)
+            .find(|s| s.method == *method && s.path == path)
             .unwrap()
             .clone()
     }

@@ -272,13 +272,13 @@ fn describe(e: &rustls::Error) -> String {
 /// Finds a TLS failure anywhere in `err`'s source chain and turns it into [`Error::Tls`].
 pub(crate) fn tls_error(err: &(dyn StdError + 'static)) -> Option<Error> {
     let tls = find_rustls_error(err)?;
-    if let rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) = tls {
-        if let Some(r) = inner.downcast_ref::<Rejected>() {
-            return Some(Error::Tls {
-                message: r.reason.clone(),
-                presented_fingerprint: Some(r.presented.clone()),
-            });
-        }
+    if let rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) = tls
+        && let Some(r) = inner.downcast_ref::<Rejected>()
+    {
+        return Some(Error::Tls {
+            message: r.reason.clone(),
+            presented_fingerprint: Some(r.presented.clone()),
+        });
     }
     Some(Error::Tls {
         message: describe(tls),

@@ -83,7 +83,7 @@ fn to_bool(v: Loose) -> Result<Option<bool>, String> {
 fn to_u64(v: Loose) -> Option<u64> {
     match v {
         Loose::U(n) => Some(n),
-        Loose::F(f) if f.is_finite() && f >= 0.0 && f < 1.9e19 => Some(f.round() as u64),
+        Loose::F(f) if (0.0..1.9e19).contains(&f) => Some(f.round() as u64),
         Loose::S(s) => {
             let t = s.trim();
             t.parse::<u64>()
