@@ -24,7 +24,7 @@ pub enum Error {
     ///
     /// Retry: not safe as such. The HTTP client already logs in again once by itself; if this
     /// still comes back, the credentials need fixing.
-    #[error("Proxmox VE refused the login: {message}")]
+    #[error("Proxmox VE refused the credentials: {message}")]
     Unauthorized {
         /// PVE's reason, or a description of what was refused.
         message: String,

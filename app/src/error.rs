@@ -67,7 +67,8 @@ impl From<pve::Error> for AppError {
             E::NotFound { message } => AppError::NotFound(message),
             E::Forbidden { message, .. } => AppError::Pve(message),
             E::InvalidParameters { message, errors } => {
-                let details: Vec<String> = errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                let details: Vec<String> =
+                    errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 AppError::Pve(format!("{} {}", message.trim(), details.join("; ")))
             }
             E::Unauthorized { .. } => {

@@ -9,7 +9,11 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// A 0..1 fraction as a percentage with one decimal.
@@ -31,7 +35,11 @@ pub fn uptime(secs: u64) -> String {
 
 /// `used / total` as a fraction, 0 when the total is unknown.
 pub fn ratio(used: u64, total: u64) -> f64 {
-    if total == 0 { 0.0 } else { used as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        used as f64 / total as f64
+    }
 }
 
 #[cfg(test)]

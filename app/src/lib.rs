@@ -55,11 +55,17 @@ fn page_session() -> Session {
         {
             use_context::<axum::http::request::Parts>()
                 .and_then(|parts| parts.extensions.get::<Session>().cloned())
-                .unwrap_or(Session { user: None, demo: false })
+                .unwrap_or(Session {
+                    user: None,
+                    demo: false,
+                })
         }
         #[cfg(not(feature = "ssr"))]
         {
-            Session { user: None, demo: false }
+            Session {
+                user: None,
+                demo: false,
+            }
         }
     });
     session.into_inner()

@@ -42,7 +42,9 @@ impl std::str::FromStr for Role {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?} (viewer, operator or admin)")),
+            other => Err(format!(
+                "unknown role {other:?} (viewer, operator or admin)"
+            )),
         }
     }
 }
@@ -196,11 +198,19 @@ mod tests {
 
     #[test]
     fn task_success_needs_ok_or_warnings() {
-        let done = |s: &str| TaskProgress { running: false, exitstatus: Some(s.into()), log: vec![] };
+        let done = |s: &str| TaskProgress {
+            running: false,
+            exitstatus: Some(s.into()),
+            log: vec![],
+        };
         assert!(done("OK").succeeded());
         assert!(done("WARNINGS: 2").succeeded());
         assert!(!done("VM 100 already running").succeeded());
-        let running = TaskProgress { running: true, exitstatus: None, log: vec![] };
+        let running = TaskProgress {
+            running: true,
+            exitstatus: None,
+            log: vec![],
+        };
         assert!(!running.succeeded());
     }
 }

@@ -9,6 +9,10 @@ pub fn hydrate() {
     leptos::mount::hydrate_body(app::App);
     // A marker for the end-to-end tests: clicks before hydration would be lost.
     if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &JsValue::from_str("__cecyber_hydrated"), &JsValue::TRUE);
+        let _ = js_sys::Reflect::set(
+            &window,
+            &JsValue::from_str("__cecyber_hydrated"),
+            &JsValue::TRUE,
+        );
     }
 }

@@ -14,7 +14,11 @@ use toml::{Table, Value};
 
 /// Command-line flags; each overrides the same key from the file and the environment.
 #[derive(Debug, Default, Clone, Parser)]
-#[command(name = "cecyber", version, about = "Cecyber — a web control panel for Proxmox VE")]
+#[command(
+    name = "cecyber",
+    version,
+    about = "Cecyber — a web control panel for Proxmox VE"
+)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, env = "CECYBER_CONFIG")]
@@ -97,7 +101,11 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        Self { nodes: 3, vms: 12, seed: 42 }
+        Self {
+            nodes: 3,
+            vms: 12,
+            seed: 42,
+        }
     }
 }
 
@@ -157,12 +165,25 @@ impl ClusterConfig {
     /// The client settings for this cluster, or what is wrong with the entry.
     pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
         let bad = |msg: String| ConfigError(format!("cluster {:?}: {msg}", self.name));
-        let credentials = match (&self.token_id, &self.token_secret, &self.username, &self.password) {
-            (Some(id), Some(secret), None, None) => Credentials::Token { token_id: id.clone(), secret: secret.clone() },
-            (None, None, Some(user), Some(password)) => {
-                Credentials::Password { username: user.clone(), password: password.clone() }
+        let credentials = match (
+            &self.token_id,
+            &self.token_secret,
+            &self.username,
+            &self.password,
+        ) {
+            (Some(id), Some(secret), None, None) => Credentials::Token {
+                token_id: id.clone(),
+                secret: secret.clone(),
+            },
+            (None, None, Some(user), Some(password)) => Credentials::Password {
+                username: user.clone(),
+                password: password.clone(),
+            },
+            _ => {
+                return Err(bad(
+                    "set either token_id and token_secret, or username and password".into(),
+                ));
             }
-            _ => return Err(bad("set either token_id and token_secret, or username and password".into())),
         };
         let tls = match (&self.ca_file, &self.fingerprint) {
             (None, None) => TlsTrust::System,
@@ -188,8 +209,14 @@ impl ClusterConfig {
         if self.urls.is_empty() {
             return Err(bad("needs at least one API URL in `urls`"));
         }
-        if let Some(url) = self.urls.iter().find(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
-            return Err(bad(&format!("URL {url:?} must start with https:// (or http://)")));
+        if let Some(url) = self
+            .urls
+            .iter()
+            .find(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+        {
+            return Err(bad(&format!(
+                "URL {url:?} must start with https:// (or http://)"
+            )));
         }
         self.client_config().map(|_| ())
     }
@@ -201,12 +228,16 @@ impl ClusterConfig {
 pub struct ConfigError(pub String);
 
 /// Reads every layer and returns the configuration and warnings (unknown keys).
-pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> Result<(Config, Vec<String>), ConfigError> {
+pub fn load(
+    cli: &Cli,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, Vec<String>), ConfigError> {
     let mut table = match &cli.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-            text.parse::<Table>().map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            text.parse::<Table>()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
         }
         None => Table::new(),
     };
@@ -218,7 +249,11 @@ pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> Resul
             set_path(&mut table, &path, env_value(&path, &value))?;
         }
     }
-    for (key, value) in [("listen", &cli.listen), ("database_url", &cli.database_url), ("site_root", &cli.site_root)] {
+    for (key, value) in [
+        ("listen", &cli.listen),
+        ("database_url", &cli.database_url),
+        ("site_root", &cli.site_root),
+    ] {
         if let Some(v) = value {
             table.insert(key.into(), Value::String(v.clone()));
         }
@@ -235,7 +270,10 @@ pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> Resul
     for cluster in &config.clusters {
         cluster.validate()?;
         if !names.insert(cluster.name.as_str()) {
-            return Err(ConfigError(format!("cluster name {:?} is used twice", cluster.name)));
+            return Err(ConfigError(format!(
+                "cluster name {:?} is used twice",
+                cluster.name
+            )));
         }
     }
     Ok((config, warnings))
@@ -244,10 +282,17 @@ pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> Resul
 /// Environment values are text; numbers and booleans are recognised, `urls` is a comma list.
 fn env_value(path: &[String], raw: &str) -> Value {
     if path.last().is_some_and(|k| k == "urls") {
-        return Value::Array(raw.split(',').map(|s| Value::String(s.trim().to_owned())).collect());
+        return Value::Array(
+            raw.split(',')
+                .map(|s| Value::String(s.trim().to_owned()))
+                .collect(),
+        );
     }
     let secret_or_text = path.last().is_some_and(|k| {
-        matches!(k.as_str(), "password" | "token_secret" | "admin_password" | "token_id" | "username" | "name")
+        matches!(
+            k.as_str(),
+            "password" | "token_secret" | "admin_password" | "token_id" | "username" | "name"
+        )
     });
     if !secret_or_text {
         if let Ok(n) = raw.parse::<i64>() {
@@ -262,26 +307,42 @@ fn env_value(path: &[String], raw: &str) -> Value {
 
 /// Sets `path` (table keys, or array indexes for numeric segments) in `table`.
 fn set_path(table: &mut Table, path: &[String], value: Value) -> Result<(), ConfigError> {
-    let (first, rest) = path.split_first().ok_or_else(|| ConfigError("empty key".into()))?;
+    let (first, rest) = path
+        .split_first()
+        .ok_or_else(|| ConfigError("empty key".into()))?;
     if rest.is_empty() {
         table.insert(first.clone(), value);
         return Ok(());
     }
     let slot = table.entry(first.clone()).or_insert_with(|| {
-        if rest[0].parse::<usize>().is_ok() { Value::Array(Vec::new()) } else { Value::Table(Table::new()) }
+        if rest[0].parse::<usize>().is_ok() {
+            Value::Array(Vec::new())
+        } else {
+            Value::Table(Table::new())
+        }
     });
     set_in_value(slot, rest, value, first)
 }
 
-fn set_in_value(slot: &mut Value, path: &[String], value: Value, key: &str) -> Result<(), ConfigError> {
+fn set_in_value(
+    slot: &mut Value,
+    path: &[String],
+    value: Value,
+    key: &str,
+) -> Result<(), ConfigError> {
     match slot {
         Value::Table(t) => set_path(t, path, value),
         Value::Array(items) => {
-            let index: usize = path[0]
-                .parse()
-                .map_err(|_| ConfigError(format!("`{key}` is a list: use a number after it, not {:?}", path[0])))?;
+            let index: usize = path[0].parse().map_err(|_| {
+                ConfigError(format!(
+                    "`{key}` is a list: use a number after it, not {:?}",
+                    path[0]
+                ))
+            })?;
             if index > items.len() + 16 {
-                return Err(ConfigError(format!("`{key}` index {index} is too far past the end of the list")));
+                return Err(ConfigError(format!(
+                    "`{key}` index {index} is too far past the end of the list"
+                )));
             }
             while items.len() <= index {
                 items.push(Value::Table(Table::new()));
@@ -303,7 +364,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -333,25 +397,42 @@ mod tests {
             "#,
         )
         .unwrap();
-        let cli = Cli { config: Some(file), database_url: Some("sqlite://cli.db".into()), ..Cli::default() };
+        let cli = Cli {
+            config: Some(file),
+            database_url: Some("sqlite://cli.db".into()),
+            ..Cli::default()
+        };
         let (config, _) = load(
             &cli,
             env(&[
                 ("CECYBER_SESSION_HOURS", "8"),
                 ("CECYBER_DATABASE_URL", "sqlite://env.db"),
-                ("CECYBER_CLUSTERS__0__URLS", "https://a:8006, https://b:8006"),
+                (
+                    "CECYBER_CLUSTERS__0__URLS",
+                    "https://a:8006, https://b:8006",
+                ),
                 ("OTHER", "x"),
             ]),
         )
         .unwrap();
-        assert_eq!(config.listen.to_string(), "0.0.0.0:8080", "file beats default");
+        assert_eq!(
+            config.listen.to_string(),
+            "0.0.0.0:8080",
+            "file beats default"
+        );
         assert_eq!(config.session_hours, 8, "env beats file");
         assert_eq!(config.database_url, "sqlite://cli.db", "cli beats env");
-        assert_eq!(config.clusters[0].urls, ["https://a:8006", "https://b:8006"]);
+        assert_eq!(
+            config.clusters[0].urls,
+            ["https://a:8006", "https://b:8006"]
+        );
         assert!(!config.is_demo());
         let client = config.clusters[0].client_config().unwrap();
         assert!(matches!(client.tls, TlsTrust::Fingerprint(ref f) if f == "AA:BB"));
-        assert!(!format!("{:?}", config.clusters[0]).contains("s3cret"), "secrets are redacted");
+        assert!(
+            !format!("{:?}", config.clusters[0]).contains("s3cret"),
+            "secrets are redacted"
+        );
     }
 
     #[test]
@@ -367,7 +448,9 @@ mod tests {
         )
         .unwrap();
         let client = config.clusters[0].client_config().unwrap();
-        assert!(matches!(client.credentials, Credentials::Password { ref password, .. } if password == "12345678"));
+        assert!(
+            matches!(client.credentials, Credentials::Password { ref password, .. } if password == "12345678")
+        );
     }
 
     #[test]
@@ -378,22 +461,37 @@ mod tests {
 
         let err = load(
             &Cli::default(),
-            env(&[("CECYBER_CLUSTERS__0__NAME", "x"), ("CECYBER_CLUSTERS__0__URLS", "pve1:8006")]),
+            env(&[
+                ("CECYBER_CLUSTERS__0__NAME", "x"),
+                ("CECYBER_CLUSTERS__0__URLS", "pve1:8006"),
+            ]),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("must start with https://"), "{err}");
+        assert!(
+            err.to_string().contains("must start with https://"),
+            "{err}"
+        );
 
         let err = load(
             &Cli::default(),
-            env(&[("CECYBER_CLUSTERS__0__NAME", "x"), ("CECYBER_CLUSTERS__0__URLS", "https://a")]),
+            env(&[
+                ("CECYBER_CLUSTERS__0__NAME", "x"),
+                ("CECYBER_CLUSTERS__0__URLS", "https://a"),
+            ]),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("token_id and token_secret"), "{err}");
+        assert!(
+            err.to_string().contains("token_id and token_secret"),
+            "{err}"
+        );
     }
 
     #[test]
     fn cli_demo_flag_forces_demo() {
-        let cli = Cli { demo: true, ..Cli::default() };
+        let cli = Cli {
+            demo: true,
+            ..Cli::default()
+        };
         let (config, _) = load(
             &cli,
             env(&[

@@ -9,7 +9,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .init();
     let cli = config::Cli::parse();
     let (config, warnings) = match config::load(&cli, std::env::vars()) {
@@ -38,7 +40,10 @@ async fn main() -> ExitCode {
     };
     print_banner(&config, &runtime);
     let app = router::app(runtime.state.clone());
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
         eprintln!("cecyber: {e}");
         return ExitCode::FAILURE;
     }
@@ -49,15 +54,22 @@ fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
     println!();
     println!("  Cecyber is running on http://{}", config.listen);
     if let Some(sim) = &runtime.simulator {
-        println!("  Demo mode: simulated Proxmox VE cluster at {}", sim.base_url());
+        println!(
+            "  Demo mode: simulated Proxmox VE cluster at {}",
+            sim.base_url()
+        );
     }
     match &runtime.generated_admin_password {
         Some(password) => {
             println!("  First start: log in as  admin  with password  {password}");
             println!("  (shown only now; set CECYBER_ADMIN_PASSWORD to choose it)");
         }
-        None if config.admin_password.is_some() => println!("  Log in as  admin  with the password from CECYBER_ADMIN_PASSWORD"),
-        None => println!("  Log in with your existing account (the admin password was printed at the first start)"),
+        None if config.admin_password.is_some() => {
+            println!("  Log in as  admin  with the password from CECYBER_ADMIN_PASSWORD")
+        }
+        None => println!(
+            "  Log in with your existing account (the admin password was printed at the first start)"
+        ),
     }
     println!();
 }
@@ -68,7 +80,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -16,13 +16,20 @@ use axum::{
 fn is_public(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/vendor/")
-        || matches!(path, "/favicon.svg" | "/favicon.ico" | "/healthz" | "/robots.txt")
+        || matches!(
+            path,
+            "/favicon.svg" | "/favicon.ico" | "/healthz" | "/robots.txt"
+        )
 }
 
 /// Pages need a live session (else → `/login`); the login page is skipped when logged in.
 /// The page's `Session` is put into the request for the server-side render. Server functions
 /// (`/api/…`) are not redirected: each checks the session and role itself.
-pub async fn session_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn session_gate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if is_public(&path) || path.starts_with("/api/") {
         return next.run(request).await;
@@ -30,7 +37,9 @@ pub async fn session_gate(State(state): State<AppState>, mut request: Request, n
     let user = match sessions::token_from_headers(request.headers()) {
         Some(token) => match sessions::lookup(&state.db, &token).await {
             Ok(user) => user,
-            Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+            Err(_) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+            }
         },
         None => None,
     };
@@ -40,7 +49,10 @@ pub async fn session_gate(State(state): State<AppState>, mut request: Request, n
         (_, false) => return Redirect::to("/login").into_response(),
         _ => {}
     }
-    request.extensions_mut().insert(Session { user, demo: state.demo });
+    request.extensions_mut().insert(Session {
+        user,
+        demo: state.demo,
+    });
     next.run(request).await
 }
 
@@ -53,7 +65,10 @@ pub async fn same_origin_writes(request: Request, next: Next) -> Response {
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest).to_owned());
-        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
         if let Some(origin_host) = origin_host
             && Some(origin_host.as_str()) != host
         {
@@ -69,7 +84,13 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }

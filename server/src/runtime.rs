@@ -60,11 +60,18 @@ pub enum StartError {
 pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     let db = db::connect(&config.database_url)
         .await
-        .map_err(|source| StartError::Database { url: config.database_url.clone(), source })?;
+        .map_err(|source| StartError::Database {
+            url: config.database_url.clone(),
+            source,
+        })?;
     let generated_admin_password = users::ensure_first_admin(&db, config.admin_password.as_deref())
         .await
         .map_err(StartError::Admin)?;
-    let (clusters, simulator) = if config.is_demo() { demo_clusters(config).await? } else { real_clusters(config)? };
+    let (clusters, simulator) = if config.is_demo() {
+        demo_clusters(config).await?
+    } else {
+        real_clusters(config)?
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name("cecyber")
         .site_root(config.site_root.clone())
@@ -82,7 +89,11 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         },
         demo: config.is_demo(),
     };
-    Ok(Runtime { state, simulator, generated_admin_password })
+    Ok(Runtime {
+        state,
+        simulator,
+        generated_admin_password,
+    })
 }
 
 fn real_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), StartError> {
@@ -92,11 +103,18 @@ fn real_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), S
         .map(|c| {
             let client_config = c.client_config().map_err(|e| StartError::Client {
                 name: c.name.clone(),
-                source: pve::Error::Connect { message: e.to_string() },
+                source: pve::Error::Connect {
+                    message: e.to_string(),
+                },
             })?;
-            let api = HttpClient::new(client_config)
-                .map_err(|source| StartError::Client { name: c.name.clone(), source })?;
-            Ok(Cluster { name: c.name.clone(), api: Arc::new(api) })
+            let api = HttpClient::new(client_config).map_err(|source| StartError::Client {
+                name: c.name.clone(),
+                source,
+            })?;
+            Ok(Cluster {
+                name: c.name.clone(),
+                api: Arc::new(api),
+            })
         })
         .collect::<Result<_, StartError>>()?;
     Ok((clusters, None))
@@ -111,14 +129,28 @@ async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandl
         root_password: app::ssr::users::random_password(),
         ..SimConfig::default()
     };
-    let sim = Simulator::start(sim_config).await.map_err(StartError::Simulator)?;
+    let sim = Simulator::start(sim_config)
+        .await
+        .map_err(StartError::Simulator)?;
     let client = HttpClient::new(ClientConfig {
         endpoints: vec![sim.base_url()],
-        credentials: Credentials::Password { username: "root@pam".into(), password: sim.root_password().to_owned() },
+        credentials: Credentials::Password {
+            username: "root@pam".into(),
+            password: sim.root_password().to_owned(),
+        },
         tls: TlsTrust::System,
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(30),
     })
-    .map_err(|source| StartError::Client { name: "demo".into(), source })?;
-    Ok((vec![Cluster { name: "demo".into(), api: Arc::new(client) }], Some(sim)))
+    .map_err(|source| StartError::Client {
+        name: "demo".into(),
+        source,
+    })?;
+    Ok((
+        vec![Cluster {
+            name: "demo".into(),
+            api: Arc::new(client),
+        }],
+        Some(sim),
+    ))
 }

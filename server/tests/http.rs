@@ -19,10 +19,17 @@ struct TestServer {
 }
 
 async fn start(env: &[(&str, &str)]) -> TestServer {
-    let dir = std::env::temp_dir().join(format!("cecyber-http-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "cecyber-http-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut vars: Vec<(String, String)> = vec![
-        ("CECYBER_DATABASE_URL".into(), format!("sqlite://{}/t.db", dir.display())),
+        (
+            "CECYBER_DATABASE_URL".into(),
+            format!("sqlite://{}/t.db", dir.display()),
+        ),
         ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
         ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "300".into()),
     ];
@@ -33,19 +40,34 @@ async fn start(env: &[(&str, &str)]) -> TestServer {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router::app(runtime.state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    TestServer { base, _runtime: runtime }
+    TestServer {
+        base,
+        _runtime: runtime,
+    }
 }
 
 fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
 }
 
 impl TestServer {
-    async fn call(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let response = client
             .post(format!("{}/api/{endpoint}", self.base))
             .header("accept", "application/json")
@@ -61,8 +83,17 @@ impl TestServer {
 
     async fn login(&self, username: &str, password: &str) -> reqwest::Client {
         let client = browser();
-        let (status, body) = self.call(&client, "login", &[("username", username), ("password", password)]).await;
-        assert!(status.is_success() || status.is_redirection(), "login failed: {status} {body}");
+        let (status, body) = self
+            .call(
+                &client,
+                "login",
+                &[("username", username), ("password", password)],
+            )
+            .await;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "login failed: {status} {body}"
+        );
         client
     }
 }
@@ -81,9 +112,19 @@ async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
     let client = browser();
     for (user, password) in [("admin", "wrong"), ("nobody", "wrong")] {
         let started = Instant::now();
-        let (status, body) = server.call(&client, "login", &[("username", user), ("password", password)]).await;
+        let (status, body) = server
+            .call(
+                &client,
+                "login",
+                &[("username", user), ("password", password)],
+            )
+            .await;
         assert!(!status.is_success());
-        assert_eq!(body, Value::String("BadCredentials".into()), "same answer for user {user}");
+        assert_eq!(
+            body,
+            Value::String("BadCredentials".into()),
+            "same answer for user {user}"
+        );
         assert!(started.elapsed() >= Duration::from_millis(300));
     }
     let (_, body) = server.call(&client, "vms_list", &[]).await;
@@ -94,7 +135,11 @@ async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
 async fn login_sets_a_strict_http_only_cookie_and_pages_need_it() {
     let server = start(&[]).await;
     let anonymous = browser();
-    let page = anonymous.get(format!("{}/", server.base)).send().await.unwrap();
+    let page = anonymous
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(page.headers()["location"], "/login");
 
@@ -104,19 +149,40 @@ async fn login_sets_a_strict_http_only_cookie_and_pages_need_it() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("cecyber_session="));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain HTTP on loopback");
 
-    let home = anonymous.get(format!("{}/", server.base)).send().await.unwrap();
+    let home = anonymous
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(home.status(), StatusCode::OK);
     let html = home.text().await.unwrap();
-    assert!(html.contains("Demo — simulated cluster"), "demo banner rendered on the server");
+    assert!(
+        html.contains("Demo — simulated cluster"),
+        "demo banner rendered on the server"
+    );
     assert!(html.contains("/pkg/cecyber.js"), "hydration script");
 
-    let login_again = anonymous.get(format!("{}/login", server.base)).send().await.unwrap();
-    assert_eq!(login_again.headers()["location"], "/", "logged-in users skip the login page");
+    let login_again = anonymous
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login_again.headers()["location"],
+        "/",
+        "logged-in users skip the login page"
+    );
 }
 
 #[tokio::test]
@@ -126,23 +192,48 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
     let (status, list) = server.call(&admin, "vms_list", &[]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let vms = list["vms"].as_array().unwrap();
-    assert!(vms.len() >= 10, "the simulated cluster has about a dozen VMs");
+    assert!(
+        vms.len() >= 10,
+        "the simulated cluster has about a dozen VMs"
+    );
     assert!(list["problems"].as_array().unwrap().is_empty());
     let stopped = vms
         .iter()
         .find(|v| v["status"] == "stopped" && v["template"] == false)
         .expect("a stopped VM");
-    let (node, vmid) = (stopped["node"].as_str().unwrap(), stopped["vmid"].to_string());
+    let (node, vmid) = (
+        stopped["node"].as_str().unwrap(),
+        stopped["vmid"].to_string(),
+    );
 
-    let (status, task) =
-        server.call(&admin, "vm_power", &[("cluster", "demo"), ("node", node), ("vmid", &vmid), ("action", "start")]).await;
+    let (status, task) = server
+        .call(
+            &admin,
+            "vm_power",
+            &[
+                ("cluster", "demo"),
+                ("node", node),
+                ("vmid", &vmid),
+                ("action", "start"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{task}");
     let upid = task["upid"].as_str().unwrap().to_owned();
-    assert!(upid.starts_with(&format!("UPID:{node}:")) && upid.contains(":qmstart:"), "{upid}");
+    assert!(
+        upid.starts_with(&format!("UPID:{node}:")) && upid.contains(":qmstart:"),
+        "{upid}"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let progress = loop {
-        let (_, progress) = server.call(&admin, "task_progress", &[("cluster", "demo"), ("upid", &upid)]).await;
+        let (_, progress) = server
+            .call(
+                &admin,
+                "task_progress",
+                &[("cluster", "demo"), ("upid", &upid)],
+            )
+            .await;
         if progress["running"] == false {
             break progress;
         }
@@ -151,7 +242,13 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
     };
     assert_eq!(progress["exitstatus"], "OK");
 
-    let (_, detail) = server.call(&admin, "vm_detail", &[("cluster", "demo"), ("node", node), ("vmid", &vmid)]).await;
+    let (_, detail) = server
+        .call(
+            &admin,
+            "vm_detail",
+            &[("cluster", "demo"), ("node", node), ("vmid", &vmid)],
+        )
+        .await;
     assert_eq!(detail["status"]["status"], "running", "{detail}");
 }
 
@@ -160,7 +257,15 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
     let server = start(&[]).await;
     let admin = server.login("admin", ADMIN_PASSWORD).await;
     let (status, body) = server
-        .call(&admin, "users_create", &[("username", "vera"), ("password", "viewer-pass"), ("role", "viewer")])
+        .call(
+            &admin,
+            "users_create",
+            &[
+                ("username", "vera"),
+                ("password", "viewer-pass"),
+                ("role", "viewer"),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -171,7 +276,16 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
     let (node, vmid) = (vm["node"].as_str().unwrap(), vm["vmid"].to_string());
     for action in ["start", "stop", "shutdown", "reboot"] {
         let (status, body) = server
-            .call(&viewer, "vm_power", &[("cluster", "demo"), ("node", node), ("vmid", &vmid), ("action", action)])
+            .call(
+                &viewer,
+                "vm_power",
+                &[
+                    ("cluster", "demo"),
+                    ("node", node),
+                    ("vmid", &vmid),
+                    ("action", action),
+                ],
+            )
             .await;
         assert!(!status.is_success());
         assert_eq!(error_kind(&body), "Forbidden", "{body}");
@@ -179,7 +293,15 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
     let (_, body) = server.call(&viewer, "users_list", &[]).await;
     assert_eq!(error_kind(&body), "Forbidden");
     let (_, body) = server
-        .call(&viewer, "users_create", &[("username", "eve"), ("password", "12345678"), ("role", "admin")])
+        .call(
+            &viewer,
+            "users_create",
+            &[
+                ("username", "eve"),
+                ("password", "12345678"),
+                ("role", "admin"),
+            ],
+        )
         .await;
     assert_eq!(error_kind(&body), "Forbidden");
 }
@@ -189,10 +311,22 @@ async fn bad_targets_get_clear_errors() {
     let server = start(&[]).await;
     let admin = server.login("admin", ADMIN_PASSWORD).await;
     let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("cluster", "demo"), ("node", "pve1/../x"), ("vmid", "100")], "InvalidInput"),
-        (&[("cluster", "demo"), ("node", "pve1"), ("vmid", "abc")], "InvalidInput"),
-        (&[("cluster", "demo"), ("node", "pve1"), ("vmid", "999999")], "NotFound"),
-        (&[("cluster", "nope"), ("node", "pve1"), ("vmid", "100")], "NotFound"),
+        (
+            &[("cluster", "demo"), ("node", "pve1/../x"), ("vmid", "100")],
+            "InvalidInput",
+        ),
+        (
+            &[("cluster", "demo"), ("node", "pve1"), ("vmid", "abc")],
+            "InvalidInput",
+        ),
+        (
+            &[("cluster", "demo"), ("node", "pve1"), ("vmid", "999999")],
+            "NotFound",
+        ),
+        (
+            &[("cluster", "nope"), ("node", "pve1"), ("vmid", "100")],
+            "NotFound",
+        ),
     ];
     for (form, kind) in cases {
         let (status, body) = server.call(&admin, "vm_detail", form).await;
@@ -200,7 +334,16 @@ async fn bad_targets_get_clear_errors() {
         assert_eq!(error_kind(&body), kind, "{form:?} → {body}");
     }
     let (_, body) = server
-        .call(&admin, "vm_power", &[("cluster", "demo"), ("node", "pve1"), ("vmid", "100"), ("action", "explode")])
+        .call(
+            &admin,
+            "vm_power",
+            &[
+                ("cluster", "demo"),
+                ("node", "pve1"),
+                ("vmid", "100"),
+                ("action", "explode"),
+            ],
+        )
         .await;
     assert_eq!(error_kind(&body), "InvalidInput");
 }
@@ -229,7 +372,10 @@ async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
         ("CECYBER_CLUSTERS__0__NAME", "down"),
         ("CECYBER_CLUSTERS__0__URLS", &url),
         ("CECYBER_CLUSTERS__0__TOKEN_ID", "root@pam!cecyber"),
-        ("CECYBER_CLUSTERS__0__TOKEN_SECRET", "00000000-0000-0000-0000-000000000000"),
+        (
+            "CECYBER_CLUSTERS__0__TOKEN_SECRET",
+            "00000000-0000-0000-0000-000000000000",
+        ),
         ("CECYBER_CLUSTERS__0__CONNECT_TIMEOUT_SECS", "2"),
     ])
     .await;
@@ -242,9 +388,19 @@ async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
     assert!(message.contains("unreachable"), "{message}");
     assert!(!message.contains("00000000-0000"), "no secret in messages");
 
-    let (_, body) = server.call(&admin, "vm_detail", &[("cluster", "down"), ("node", "pve1"), ("vmid", "100")]).await;
+    let (_, body) = server
+        .call(
+            &admin,
+            "vm_detail",
+            &[("cluster", "down"), ("node", "pve1"), ("vmid", "100")],
+        )
+        .await;
     assert_eq!(error_kind(&body), "Unavailable", "{body}");
     // The server still answers.
-    let health = browser().get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let health = browser()
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::auth::{Auth, Session, TicketAuth};
-use super::config::{ClientConfig, TlsTrust};
+use super::config::ClientConfig;
 use super::response::{decode_data, error_from_response};
 use super::retry::RetryPolicy;
 use super::tls;
@@ -43,13 +43,13 @@ struct Endpoint {
 }
 
 /// One API call, before authentication.
-pub(crate) struct Request<'a> {
-    pub(crate) method: Method,
+struct Request<'a> {
+    method: Method,
     /// Path below `/api2/json`, already percent-encoded.
-    pub(crate) path: String,
-    pub(crate) query: &'a [(&'static str, String)],
+    path: String,
+    query: &'a [(&'static str, String)],
     /// Form body of POST and PUT (never logged: it may hold a password).
-    pub(crate) form: &'a [(&'static str, String)],
+    form: &'a [(&'static str, String)],
 }
 
 impl HttpClient {
@@ -77,10 +77,9 @@ impl HttpClient {
             .no_proxy()
             .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("cecyber-pve/", env!("CARGO_PKG_VERSION")));
+        // `None` (system trust) keeps reqwest's built-in public roots.
         if let Some(tls) = tls::client_config(&config.tls)? {
             builder = builder.use_preconfigured_tls(tls);
-        } else if config.tls != TlsTrust::System {
-            unreachable!("only system trust uses the built-in configuration");
         }
         let http = builder.build().map_err(|e| Error::Config {
             message: format!("HTTP client setup failed: {}", root_cause(&e)),

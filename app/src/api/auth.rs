@@ -2,11 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::{error::AppError, model::Session};
 #[cfg(feature = "ssr")]
-use crate::{
-    ssr::{guard, sessions, users},
-};
+use crate::ssr::{guard, sessions, users};
+use crate::{error::AppError, model::Session};
 
 /// Logs in and sets the session cookie. A refusal never says which part was wrong and comes
 /// only after a delay, against guessing.
@@ -29,7 +27,10 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     let token = sessions::create(&state.db, &user, state.sessions.ttl).await?;
     let cookie = sessions::cookie(&state.sessions, &parts.headers, Some(&token));
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.insert_header(SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?);
+    response.insert_header(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+    );
     tracing::info!(user = %user.username, "login");
     redirect_plain_form(&parts, "/");
     Ok(())
@@ -47,7 +48,10 @@ pub async fn logout() -> Result<(), AppError> {
     }
     let cookie = sessions::cookie(&state.sessions, &parts.headers, None);
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.insert_header(SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?);
+    response.insert_header(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+    );
     redirect_plain_form(&parts, "/login");
     Ok(())
 }
@@ -70,5 +74,8 @@ fn redirect_plain_form(parts: &axum::http::request::Parts, to: &str) {
 #[server(prefix = "/api", endpoint = "session")]
 pub async fn current_session() -> Result<Session, AppError> {
     let state = guard::state()?;
-    Ok(Session { user: guard::current_user().await?, demo: state.demo })
+    Ok(Session {
+        user: guard::current_user().await?,
+        demo: state.demo,
+    })
 }

@@ -33,7 +33,9 @@ pub async fn set_user_role(username: String, role: String) -> Result<(), AppErro
     let role: Role = role.parse().map_err(AppError::InvalidInput)?;
     let db = guard::state()?.db;
     if username == admin.username && role != Role::Admin && users::admin_count(&db).await? <= 1 {
-        return Err(AppError::InvalidInput("The last admin cannot give up the admin role.".into()));
+        return Err(AppError::InvalidInput(
+            "The last admin cannot give up the admin role.".into(),
+        ));
     }
     users::set_role(&db, &username, role).await?;
     tracing::info!(by = %admin.username, user = %username, role = role.as_str(), "role changed");
@@ -45,7 +47,9 @@ pub async fn set_user_role(username: String, role: String) -> Result<(), AppErro
 pub async fn delete_user(username: String) -> Result<(), AppError> {
     let admin = guard::require(Role::Admin).await?;
     if username == admin.username {
-        return Err(AppError::InvalidInput("You cannot delete your own account.".into()));
+        return Err(AppError::InvalidInput(
+            "You cannot delete your own account.".into(),
+        ));
     }
     users::delete(&guard::state()?.db, &username).await?;
     tracing::info!(by = %admin.username, user = %username, "user deleted");

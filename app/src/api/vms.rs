@@ -20,16 +20,28 @@ pub async fn list_vms() -> Result<VmList, AppError> {
     guard::require(Role::Viewer).await?;
     let state = guard::state()?;
     let calls = state.clusters.all().iter().map(|c| async move {
-        (c.name.clone(), c.api.cluster_resources(Some(ResourceType::Vm)).await)
+        (
+            c.name.clone(),
+            c.api.cluster_resources(Some(ResourceType::Vm)).await,
+        )
     });
-    let mut list = VmList { vms: Vec::new(), problems: Vec::new() };
+    let mut list = VmList {
+        vms: Vec::new(),
+        problems: Vec::new(),
+    };
     for (cluster, result) in futures::future::join_all(calls).await {
         match result {
-            Ok(resources) => list.vms.extend(resources.iter().filter_map(|r| vm_row(&cluster, r))),
-            Err(err) => list.problems.push(ClusterProblem { cluster, message: AppError::from(err).to_string() }),
+            Ok(resources) => list
+                .vms
+                .extend(resources.iter().filter_map(|r| vm_row(&cluster, r))),
+            Err(err) => list.problems.push(ClusterProblem {
+                cluster,
+                message: AppError::from(err).to_string(),
+            }),
         }
     }
-    list.vms.sort_by(|a, b| (&a.cluster, a.vmid.get()).cmp(&(&b.cluster, b.vmid.get())));
+    list.vms
+        .sort_by(|a, b| (&a.cluster, a.vmid.get()).cmp(&(&b.cluster, b.vmid.get())));
     Ok(list)
 }
 
@@ -41,24 +53,39 @@ pub async fn vm_status(cluster: String, node: String, vmid: String) -> Result<Vm
     let cluster = state.clusters.get(&cluster)?;
     let (node, vmid) = parse_target(&node, &vmid)?;
     let status = cluster.api.qemu_status(&node, vmid).await?;
-    Ok(VmDetail { cluster: cluster.name.clone(), node, status })
+    Ok(VmDetail {
+        cluster: cluster.name.clone(),
+        node,
+        status,
+    })
 }
 
 /// Starts, stops, shuts down or reboots a VM; returns the task to follow.
 #[server(prefix = "/api", endpoint = "vm_power")]
-pub async fn power_action(cluster: String, node: String, vmid: String, action: String) -> Result<TaskRef, AppError> {
+pub async fn power_action(
+    cluster: String,
+    node: String,
+    vmid: String,
+    action: String,
+) -> Result<TaskRef, AppError> {
     use pve::types::PowerAction;
 
     let user = guard::require(Role::Operator).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
     let (node, vmid) = parse_target(&node, &vmid)?;
-    let action: PowerAction = action
-        .parse()
-        .map_err(|_| AppError::InvalidInput(format!("unknown power action {:?}", action.chars().take(32).collect::<String>())))?;
+    let action: PowerAction = action.parse().map_err(|_| {
+        AppError::InvalidInput(format!(
+            "unknown power action {:?}",
+            action.chars().take(32).collect::<String>()
+        ))
+    })?;
     let upid = cluster.api.qemu_power(&node, vmid, action).await?;
     tracing::info!(user = %user.username, cluster = %cluster.name, %node, %vmid, action = action.path_segment(), %upid, "power action");
-    Ok(TaskRef { cluster: cluster.name.clone(), upid })
+    Ok(TaskRef {
+        cluster: cluster.name.clone(),
+        upid,
+    })
 }
 
 /// Progress and the last log lines of a task.
@@ -69,7 +96,9 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
     guard::require(Role::Viewer).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
-    let upid: Upid = upid.parse().map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+    let upid: Upid = upid
+        .parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
     let status = cluster.api.task_status(&upid).await?;
     let log = cluster.api.task_log(&upid, 0, 50).await.unwrap_or_default();
     Ok(TaskProgress {
@@ -80,9 +109,16 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
 }
 
 #[cfg(feature = "ssr")]
-fn parse_target(node: &str, vmid: &str) -> crate::error::AppResult<(pve::ids::NodeName, pve::ids::VmId)> {
-    let node = node.parse().map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
-    let vmid = vmid.parse().map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+fn parse_target(
+    node: &str,
+    vmid: &str,
+) -> crate::error::AppResult<(pve::ids::NodeName, pve::ids::VmId)> {
+    let node = node
+        .parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+    let vmid = vmid
+        .parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
     Ok((node, vmid))
 }
 

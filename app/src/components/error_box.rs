@@ -7,7 +7,9 @@ use crate::error::AppError;
 /// An error message box.
 #[component]
 pub fn ErrorBox(error: AppError) -> impl IntoView {
-    let login_link = error.needs_login().then(|| view! { <a href="/login">"Log in"</a> });
+    let login_link = error
+        .needs_login()
+        .then(|| view! { <a href="/login">"Log in"</a> });
     view! {
         <div class="error" role="alert">
             <span>{error.to_string()}</span>

@@ -39,7 +39,11 @@ fn pending() -> PendingConfirm {
 
 /// Sends the request and puts its task in the task panel.
 fn run(tasks: Tasks, request: PowerRequest) {
-    let id = tasks.add(format!("{} VM {}", request.action.label(), request.vm_label));
+    let id = tasks.add(format!(
+        "{} VM {}",
+        request.action.label(),
+        request.vm_label
+    ));
     leptos::task::spawn_local(async move {
         let result = power_action(
             request.cluster,
@@ -57,7 +61,9 @@ fn run(tasks: Tasks, request: PowerRequest) {
 
 fn consequence(action: PowerAction) -> &'static str {
     match action {
-        PowerAction::Stop => "The VM is killed at once, like pulling the plug. Unsaved data in the guest is lost.",
+        PowerAction::Stop => {
+            "The VM is killed at once, like pulling the plug. Unsaved data in the guest is lost."
+        }
         PowerAction::Shutdown => "The guest OS is asked to shut down (ACPI or guest agent).",
         PowerAction::Reboot => "The guest OS is asked to reboot.",
         PowerAction::Suspend => "The VM is paused.",
@@ -68,25 +74,53 @@ fn consequence(action: PowerAction) -> &'static str {
 /// Buttons for the actions that fit the VM's state; nothing for users without the operator role
 /// (the server checks the role again — hiding is only a convenience).
 #[component]
-pub fn PowerButtons(cluster: String, node: String, vmid: u32, name: String, running: bool, template: bool) -> impl IntoView {
+pub fn PowerButtons(
+    cluster: String,
+    node: String,
+    vmid: u32,
+    name: String,
+    running: bool,
+    template: bool,
+) -> impl IntoView {
     let session = expect_context::<Session>();
     let tasks = expect_context::<Tasks>();
     let pending = pending();
-    let may_act = session.user.as_ref().is_some_and(|u| u.role.allows(Role::Operator));
+    let may_act = session
+        .user
+        .as_ref()
+        .is_some_and(|u| u.role.allows(Role::Operator));
     if !may_act || template {
         return ().into_any();
     }
     let actions: &[PowerAction] = if running {
-        &[PowerAction::Shutdown, PowerAction::Reboot, PowerAction::Stop]
+        &[
+            PowerAction::Shutdown,
+            PowerAction::Reboot,
+            PowerAction::Stop,
+        ]
     } else {
         &[PowerAction::Start]
     };
-    let vm_label = if name.is_empty() { vmid.to_string() } else { format!("{vmid} ({name})") };
+    let vm_label = if name.is_empty() {
+        vmid.to_string()
+    } else {
+        format!("{vmid} ({name})")
+    };
     let buttons = actions
         .iter()
         .map(|&action| {
-            let request = PowerRequest { cluster: cluster.clone(), node: node.clone(), vmid, vm_label: vm_label.clone(), action };
-            let class = if action.is_destructive() { "btn danger" } else { "btn" };
+            let request = PowerRequest {
+                cluster: cluster.clone(),
+                node: node.clone(),
+                vmid,
+                vm_label: vm_label.clone(),
+                action,
+            };
+            let class = if action.is_destructive() {
+                "btn danger"
+            } else {
+                "btn"
+            };
             view! {
                 <button
                     class=class

@@ -4,11 +4,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::{
-    api::vms::follow_task,
-    error::AppError,
-    model::TaskRef,
-};
+use crate::{api::vms::follow_task, error::AppError, model::TaskRef};
 
 /// Where a tracked task stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +51,11 @@ pub struct Tasks {
 impl Tasks {
     /// An empty panel.
     pub fn new() -> Self {
-        Self { list: RwSignal::new(Vec::new()), next_id: StoredValue::new(0), finished: RwSignal::new(0) }
+        Self {
+            list: RwSignal::new(Vec::new()),
+            next_id: StoredValue::new(0),
+            finished: RwSignal::new(0),
+        }
     }
 
     /// Adds a task in the `Requested` state and returns its id.
@@ -63,7 +63,16 @@ impl Tasks {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
         self.list.update(|l| {
-            l.insert(0, TrackedTask { id, label, state: TaskState::Requested, upid: None, last_log: None });
+            l.insert(
+                0,
+                TrackedTask {
+                    id,
+                    label,
+                    state: TaskState::Requested,
+                    upid: None,
+                    last_log: None,
+                },
+            );
             l.truncate(20);
         });
         id
@@ -104,7 +113,11 @@ impl Tasks {
                         t.last_log = p.log.last().cloned();
                         if done {
                             let status = p.exitstatus.clone().unwrap_or_else(|| "unknown".into());
-                            t.state = if succeeded { TaskState::Done(status) } else { TaskState::Failed(status) };
+                            t.state = if succeeded {
+                                TaskState::Done(status)
+                            } else {
+                                TaskState::Failed(status)
+                            };
                         }
                     });
                     done

@@ -15,15 +15,25 @@ pub fn UsersPage() -> impl IntoView {
     let delete = ServerAction::<DeleteUser>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     let users = Resource::new(
-        move || (create.version().get(), delete.version().get(), set_role.version().get()),
+        move || {
+            (
+                create.version().get(),
+                delete.version().get(),
+                set_role.version().get(),
+            )
+        },
         |_| list_users(),
     );
     let action_error = move || {
-        [create.value().get(), delete.value().get(), set_role.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|error| view! { <ErrorBox error /> })
+        [
+            create.value().get(),
+            delete.value().get(),
+            set_role.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|error| view! { <ErrorBox error /> })
     };
     view! {
         <h1>"Users"</h1>
@@ -49,7 +59,11 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn UserTable(list: Vec<UserInfo>, delete: ServerAction<DeleteUser>, set_role: ServerAction<SetUserRole>) -> impl IntoView {
+fn UserTable(
+    list: Vec<UserInfo>,
+    delete: ServerAction<DeleteUser>,
+    set_role: ServerAction<SetUserRole>,
+) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|u| {

@@ -19,7 +19,12 @@ pub fn VmDetailPage() -> impl IntoView {
         move || {
             let p = params.get();
             let get = |k: &str| p.get(k).unwrap_or_default();
-            (get("cluster"), get("node"), get("vmid"), tasks.finished.get())
+            (
+                get("cluster"),
+                get("node"),
+                get("vmid"),
+                tasks.finished.get(),
+            )
         },
         |(cluster, node, vmid, _)| vm_status(cluster, node, vmid),
     );
@@ -42,7 +47,8 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
     let name = s.name.clone().unwrap_or_default();
     let vmid = s.vmid.get();
     let running = s.is_running();
-    let fact = |label: &'static str, value: String| view! { <tr><th>{label}</th><td>{value}</td></tr> };
+    let fact =
+        |label: &'static str, value: String| view! { <tr><th>{label}</th><td>{value}</td></tr> };
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map(f).unwrap_or_else(|| "-".into());
     view! {
         <h1>{format!("VM {vmid} — {name}")}</h1>

@@ -63,7 +63,9 @@ pub fn VmListPage() -> impl IntoView {
     let vms = Resource::new(move || (tasks.finished.get(), tick.get()), |_| list_vms());
     // Refresh every 10 s in the browser; live streaming comes with the monitoring work.
     Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || tick.update(|n| *n += 1), Duration::from_secs(10)).ok();
+        let handle =
+            set_interval_with_handle(move || tick.update(|n| *n += 1), Duration::from_secs(10))
+                .ok();
         on_cleanup(move || {
             if let Some(h) = handle {
                 h.clear();
@@ -103,7 +105,12 @@ pub fn VmListPage() -> impl IntoView {
 }
 
 #[component]
-fn VmTable(list: VmList, filter: RwSignal<String>, status: RwSignal<String>, sort: RwSignal<(SortKey, bool)>) -> impl IntoView {
+fn VmTable(
+    list: VmList,
+    filter: RwSignal<String>,
+    status: RwSignal<String>,
+    sort: RwSignal<(SortKey, bool)>,
+) -> impl IntoView {
     let problems = list
         .problems
         .iter()
@@ -116,8 +123,19 @@ fn VmTable(list: VmList, filter: RwSignal<String>, status: RwSignal<String>, sor
         let needle = filter.get();
         let status = status.get();
         let (key, ascending) = sort.get();
-        let mut rows: Vec<VmRow> = all.with_value(|v| v.iter().filter(|r| matches(r, &needle, &status)).cloned().collect());
-        rows.sort_by(|a, b| if ascending { compare(key, a, b) } else { compare(key, b, a) });
+        let mut rows: Vec<VmRow> = all.with_value(|v| {
+            v.iter()
+                .filter(|r| matches(r, &needle, &status))
+                .cloned()
+                .collect()
+        });
+        rows.sort_by(|a, b| {
+            if ascending {
+                compare(key, a, b)
+            } else {
+                compare(key, b, a)
+            }
+        });
         rows
     };
     let header = move |key: SortKey, label: &'static str| {
@@ -164,19 +182,31 @@ fn VmTable(list: VmList, filter: RwSignal<String>, status: RwSignal<String>, sor
 fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
     let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
     let running = vm.is_running();
-    let node_label = if multi_cluster { format!("{} / {}", vm.cluster, vm.node) } else { vm.node.to_string() };
+    let node_label = if multi_cluster {
+        format!("{} / {}", vm.cluster, vm.node)
+    } else {
+        vm.node.to_string()
+    };
     let memory = if running {
         format!("{} / {}", format::bytes(vm.mem), format::bytes(vm.maxmem))
     } else {
         format::bytes(vm.maxmem)
     };
-    let cpu = if running { format!("{} of {}", format::percent(vm.cpu), vm.maxcpu) } else { "-".into() };
+    let cpu = if running {
+        format!("{} of {}", format::percent(vm.cpu), vm.maxcpu)
+    } else {
+        "-".into()
+    };
     let status = match (&vm.lock, vm.template) {
         (_, true) => "template".to_string(),
         (Some(lock), _) => format!("{} (lock: {lock})", vm.status),
         _ => vm.status.clone(),
     };
-    let tags = vm.tags.iter().map(|t| view! { <span class="tag">{t.clone()}</span> }).collect_view();
+    let tags = vm
+        .tags
+        .iter()
+        .map(|t| view! { <span class="tag">{t.clone()}</span> })
+        .collect_view();
     let name = vm.name.clone();
     view! {
         <tr data-vmid=vm.vmid.get() data-status=vm.status.clone()>

@@ -44,14 +44,19 @@ pub async fn create(db: &SqlitePool, user: &User, ttl: Duration) -> AppResult<St
     let token = URL_SAFE_NO_PAD.encode(raw);
     let created = now();
     // Expired sessions are pruned here, where logins happen, rather than by a timer.
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(created).execute(db).await?;
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        .bind(hash_token(&token))
-        .bind(user.id)
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
         .bind(created)
-        .bind(created + ttl.as_secs() as i64)
         .execute(db)
         .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(hash_token(&token))
+    .bind(user.id)
+    .bind(created)
+    .bind(created + ttl.as_secs() as i64)
+    .execute(db)
+    .await?;
     Ok(token)
 }
 
@@ -65,12 +70,19 @@ pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUse
     .bind(now())
     .fetch_optional(db)
     .await?;
-    Ok(row.and_then(|(username, role)| role.parse::<Role>().ok().map(|role| CurrentUser { username, role })))
+    Ok(row.and_then(|(username, role)| {
+        role.parse::<Role>()
+            .ok()
+            .map(|role| CurrentUser { username, role })
+    }))
 }
 
 /// Ends the session with this token (no error if it is already gone).
 pub async fn delete(db: &SqlitePool, token: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(hash_token(token)).execute(db).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(hash_token(token))
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -102,7 +114,8 @@ pub fn cookie(settings: &SessionSettings, request: &HeaderMap, token: Option<&st
         Some(t) => (t, settings.ttl.as_secs()),
         None => ("", 0),
     };
-    let mut cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    let mut cookie =
+        format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     if secure {
         cookie.push_str("; Secure");
     }
@@ -130,9 +143,15 @@ mod tests {
     #[test]
     fn finds_the_session_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; cecyber_session=tok; b=2"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; cecyber_session=tok; b=2"),
+        );
         assert_eq!(token_from_headers(&headers).as_deref(), Some("tok"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("cecyber_session_x=1"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("cecyber_session_x=1"),
+        );
         assert_eq!(token_from_headers(&headers), None);
     }
 
@@ -140,7 +159,9 @@ mod tests {
     fn cookie_flags_follow_the_transport() {
         let plain = HeaderMap::new();
         let c = cookie(&settings(None), &plain, Some("t"));
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=3600"));
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=3600")
+        );
         assert!(!c.contains("Secure"));
         let mut proxied = HeaderMap::new();
         proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));

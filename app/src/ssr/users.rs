@@ -34,7 +34,9 @@ pub fn validate_username(name: &str) -> AppResult<()> {
 /// Checks a new password before it is hashed.
 pub fn validate_password(password: &str) -> AppResult<()> {
     if password.chars().count() < 8 || password.len() > 1024 {
-        return Err(AppError::InvalidInput("Passwords are 8 to 1024 characters.".into()));
+        return Err(AppError::InvalidInput(
+            "Passwords are 8 to 1024 characters.".into(),
+        ));
     }
     Ok(())
 }
@@ -58,23 +60,35 @@ pub async fn create(db: &SqlitePool, username: &str, password: &str, role: Role)
     .execute(db)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(AppError::InvalidInput(format!("A user named {username:?} already exists.")));
+        return Err(AppError::InvalidInput(format!(
+            "A user named {username:?} already exists."
+        )));
     }
     Ok(())
 }
 
 /// Returns the user when `password` is right; `None` for an unknown user or a wrong password,
 /// taking the same time for both.
-pub async fn check_login(db: &SqlitePool, username: &str, password: &str) -> AppResult<Option<User>> {
+pub async fn check_login(
+    db: &SqlitePool,
+    username: &str,
+    password: &str,
+) -> AppResult<Option<User>> {
     let row: Option<(i64, String, String, String)> =
         sqlx::query_as("SELECT id, username, role, password_hash FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(db)
             .await?;
-    let phc = row.as_ref().map_or_else(|| passwords::dummy_hash().to_owned(), |r| r.3.clone());
+    let phc = row
+        .as_ref()
+        .map_or_else(|| passwords::dummy_hash().to_owned(), |r| r.3.clone());
     let matches = passwords::verify(password.to_owned(), phc).await;
     Ok(match row {
-        Some((id, username, role, _)) if matches => Some(User { id, username, role: parse_role(&role)? }),
+        Some((id, username, role, _)) if matches => Some(User {
+            id,
+            username,
+            role: parse_role(&role)?,
+        }),
         _ => None,
     })
 }
@@ -86,13 +100,22 @@ pub async fn list(db: &SqlitePool) -> AppResult<Vec<UserInfo>> {
             .fetch_all(db)
             .await?;
     rows.into_iter()
-        .map(|(username, role, created_at)| Ok(UserInfo { username, role: parse_role(&role)?, created_at }))
+        .map(|(username, role, created_at)| {
+            Ok(UserInfo {
+                username,
+                role: parse_role(&role)?,
+                created_at,
+            })
+        })
         .collect()
 }
 
 /// Deletes a user (their sessions go with them).
 pub async fn delete(db: &SqlitePool, username: &str) -> AppResult<()> {
-    let done = sqlx::query("DELETE FROM users WHERE username = ?").bind(username).execute(db).await?;
+    let done = sqlx::query("DELETE FROM users WHERE username = ?")
+        .bind(username)
+        .execute(db)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound(format!("user {username:?}")));
     }
@@ -114,14 +137,21 @@ pub async fn set_role(db: &SqlitePool, username: &str, role: Role) -> AppResult<
 
 /// Number of admins, so the last one cannot be removed.
 pub async fn admin_count(db: &SqlitePool) -> AppResult<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(db).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(db)
+        .await?;
     Ok(n)
 }
 
 /// On first start (no users at all) creates `admin` with `password` or a random one.
 /// Returns the password when it was generated, so the caller prints it once.
-pub async fn ensure_first_admin(db: &SqlitePool, password: Option<&str>) -> AppResult<Option<String>> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(db).await?;
+pub async fn ensure_first_admin(
+    db: &SqlitePool,
+    password: Option<&str>,
+) -> AppResult<Option<String>> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await?;
     if count > 0 {
         return Ok(None);
     }
@@ -135,7 +165,11 @@ pub async fn ensure_first_admin(db: &SqlitePool, password: Option<&str>) -> AppR
 
 /// 20 random alphanumeric characters.
 pub fn random_password() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 fn parse_role(role: &str) -> AppResult<Role> {
