@@ -722,14 +722,22 @@ async fn wait_task_fails_with_exit_status() {
         .qemu_power(&node(), vm(103), PowerAction::Start)
         .await
         .unwrap();
-    let mut last = String::new();
-    let err = wait_task(api.as_ref(), &upid, Duration::from_millis(10), |_, new| {
-        if let Some(l) = new.last() {
-            last = l.t.clone();
+    // The wait runs in a spawned task: its future is `Send`.
+    let (err, last) = tokio::spawn({
+        let (api, upid) = (api.clone(), upid.clone());
+        async move {
+            let mut last = String::new();
+            let result = wait_task(api.as_ref(), &upid, Duration::from_millis(10), |_, new| {
+                if let Some(l) = new.last() {
+                    last = l.t.clone();
+                }
+            })
+            .await;
+            (result.unwrap_err(), last)
         }
     })
     .await
-    .unwrap_err();
+    .unwrap();
     assert_eq!(
         err,
         Error::TaskFailed {

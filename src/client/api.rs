@@ -35,8 +35,9 @@ pub trait PveApi: Send + Sync + 'static {
     /// `GET /nodes/{upid node}/tasks/{upid}/status`.
     async fn task_status(&self, upid: &Upid) -> Result<TaskStatus>;
 
-    /// `GET /nodes/{upid node}/tasks/{upid}/log?start=&limit=`: log lines from line `start`
-    /// (0-based; the returned `n` counts from 1).
+    /// `GET /nodes/{upid node}/tasks/{upid}/log?start=&limit=`: up to `limit` log lines (0 =
+    /// all) from line `start` (0-based; the returned `n` counts from 1). Past the end PVE
+    /// answers with one line `no content`.
     async fn task_log(&self, upid: &Upid, start: u64, limit: u64) -> Result<Vec<TaskLogLine>>;
 }
 
