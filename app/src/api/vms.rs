@@ -104,7 +104,8 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
     Ok(TaskProgress {
         running: status.is_running(),
         exitstatus: status.exitstatus.clone(),
-        log: log.into_iter().map(|l| l.t).collect(),
+        // PVE answers an empty log with the single line "no content".
+        log: log.into_iter().map(|l| l.t).filter(|t| t != "no content").collect(),
     })
 }
 
