@@ -105,7 +105,11 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
         running: status.is_running(),
         exitstatus: status.exitstatus.clone(),
         // PVE answers an empty log with the single line "no content".
-        log: log.into_iter().map(|l| l.t).filter(|t| t != "no content").collect(),
+        log: log
+            .into_iter()
+            .map(|l| l.t)
+            .filter(|t| t != "no content")
+            .collect(),
     })
 }
 

@@ -17,3 +17,17 @@ pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }
+
+/// A fresh database in a temporary file, for tests.
+#[cfg(test)]
+pub async fn temp() -> SqlitePool {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!("cecyber-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}.db", N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_file(&file);
+    connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap()
+}

@@ -155,6 +155,54 @@ mod tests {
         assert_eq!(token_from_headers(&headers), None);
     }
 
+    #[tokio::test]
+    async fn sessions_open_expire_and_end() {
+        let pool = crate::ssr::db::temp().await;
+        crate::ssr::users::create(&pool, "ann", "password-1", Role::Operator)
+            .await
+            .unwrap();
+        let user = crate::ssr::users::check_login(&pool, "ann", "password-1")
+            .await
+            .unwrap()
+            .unwrap();
+
+        let token = create(&pool, &user, Duration::from_secs(60)).await.unwrap();
+        let found = lookup(&pool, &token).await.unwrap().expect("live session");
+        assert_eq!(
+            (found.username.as_str(), found.role),
+            ("ann", Role::Operator)
+        );
+        assert!(lookup(&pool, "forged-token").await.unwrap().is_none());
+
+        let expired = create(&pool, &user, Duration::ZERO).await.unwrap();
+        assert!(
+            lookup(&pool, &expired).await.unwrap().is_none(),
+            "expired sessions open nothing"
+        );
+
+        delete(&pool, &token).await.unwrap();
+        assert!(lookup(&pool, &token).await.unwrap().is_none(), "logged out");
+    }
+
+    #[tokio::test]
+    async fn only_a_hash_of_the_token_is_stored() {
+        let pool = crate::ssr::db::temp().await;
+        crate::ssr::users::create(&pool, "ben", "password-1", Role::Viewer)
+            .await
+            .unwrap();
+        let user = crate::ssr::users::check_login(&pool, "ben", "password-1")
+            .await
+            .unwrap()
+            .unwrap();
+        let token = create(&pool, &user, Duration::from_secs(60)).await.unwrap();
+        let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_ne!(stored, token);
+        assert_eq!(stored, hash_token(&token));
+    }
+
     #[test]
     fn cookie_flags_follow_the_transport() {
         let plain = HeaderMap::new();

@@ -178,3 +178,77 @@ fn parse_role(role: &str) -> AppResult<Role> {
         AppError::Internal
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db;
+
+    #[tokio::test]
+    async fn first_admin_is_created_once() {
+        let pool = db::temp().await;
+        let generated = ensure_first_admin(&pool, None)
+            .await
+            .unwrap()
+            .expect("a generated password");
+        assert_eq!(generated.len(), 20);
+        assert!(
+            ensure_first_admin(&pool, None).await.unwrap().is_none(),
+            "only on an empty database"
+        );
+        let admin = check_login(&pool, "admin", &generated)
+            .await
+            .unwrap()
+            .expect("admin can log in");
+        assert_eq!(admin.role, Role::Admin);
+    }
+
+    #[tokio::test]
+    async fn login_checks_the_password_and_names_are_unique() {
+        let pool = db::temp().await;
+        create(&pool, "olga", "operator-pw", Role::Operator)
+            .await
+            .unwrap();
+        assert!(
+            check_login(&pool, "olga", "operator-pw")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(check_login(&pool, "olga", "wrong").await.unwrap().is_none());
+        assert!(
+            check_login(&pool, "nobody", "operator-pw")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let again = create(&pool, "olga", "another-pw", Role::Viewer)
+            .await
+            .unwrap_err();
+        assert!(matches!(again, AppError::InvalidInput(ref m) if m.contains("already exists")));
+        assert!(matches!(
+            create(&pool, "bad name", "12345678", Role::Viewer).await,
+            Err(AppError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            create(&pool, "shorty", "1234", Role::Viewer).await,
+            Err(AppError::InvalidInput(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn roles_change_and_users_go() {
+        let pool = db::temp().await;
+        create(&pool, "vic", "viewer-pw", Role::Viewer)
+            .await
+            .unwrap();
+        set_role(&pool, "vic", Role::Operator).await.unwrap();
+        assert_eq!(list(&pool).await.unwrap()[0].role, Role::Operator);
+        delete(&pool, "vic").await.unwrap();
+        assert!(list(&pool).await.unwrap().is_empty());
+        assert!(matches!(
+            delete(&pool, "vic").await,
+            Err(AppError::NotFound(_))
+        ));
+    }
+}
