@@ -55,6 +55,10 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Milliseconds to wait before refusing a failed login (against guessing).
     pub login_failure_delay_ms: u64,
+    /// Seconds between two polls of each cluster for the live view (PVE refreshes every 10 s).
+    pub live_tick_secs: u64,
+    /// Minutes of live history kept in memory per VM.
+    pub live_window_minutes: u64,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
     /// Managed clusters; none means demo mode.
@@ -73,6 +77,8 @@ impl Default for Config {
             secure_cookies: None,
             admin_password: None,
             login_failure_delay_ms: 1000,
+            live_tick_secs: 10,
+            live_window_minutes: 30,
             demo: DemoConfig::default(),
             clusters: Vec::new(),
             force_demo: false,
@@ -81,6 +87,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Time between two live polls.
+    pub fn live_tick(&self) -> Duration {
+        Duration::from_secs(self.live_tick_secs.max(1))
+    }
+
+    /// Points kept per VM: the window over the tick.
+    pub fn live_points(&self) -> usize {
+        (self.live_window_minutes * 60 / self.live_tick_secs.max(1)).max(1) as usize
+    }
+
     /// True when Cecyber should run against its built-in simulator.
     pub fn is_demo(&self) -> bool {
         self.force_demo || self.clusters.is_empty()

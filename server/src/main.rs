@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
         }
     };
     print_banner(&config, &runtime);
-    let app = router::app(runtime.state.clone());
+    let app = router::app(runtime.state.clone(), runtime.live.clone());
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -17,7 +17,13 @@ use pve::{
     sim::{SimConfig, SimHandle, Simulator},
 };
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    live::{
+        LiveHub,
+        collector::{self, ApiSource},
+    },
+};
 
 /// Everything the server runs on; keeps the simulator alive in demo mode.
 pub struct Runtime {
@@ -27,6 +33,8 @@ pub struct Runtime {
     pub simulator: Option<SimHandle>,
     /// The admin password, when it was generated on this start (printed once).
     pub generated_admin_password: Option<String>,
+    /// Live metrics, fed by one collector per cluster.
+    pub live: Arc<LiveHub>,
 }
 
 /// A start-up failure, with what to do about it.
@@ -89,10 +97,21 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         },
         demo: config.is_demo(),
     };
+    let live = LiveHub::new(config.live_points());
+    for cluster in state.clusters.all() {
+        let source = Arc::new(ApiSource(Arc::clone(&cluster.api)));
+        collector::spawn(
+            Arc::clone(&live),
+            cluster.name.clone(),
+            source,
+            config.live_tick(),
+        );
+    }
     Ok(Runtime {
         state,
         simulator,
         generated_admin_password,
+        live,
     })
 }
 
@@ -138,7 +157,7 @@ async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandl
             username: "root@pam".into(),
             password: sim.root_password().to_owned(),
         },
-        tls: TlsTrust::System,
+        tls: TlsTrust::Fingerprint(sim.fingerprint().to_owned()),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(30),
     })

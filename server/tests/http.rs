@@ -38,7 +38,7 @@ async fn start(env: &[(&str, &str)]) -> TestServer {
     let runtime = runtime::start(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router::app(runtime.state.clone());
+    let app = router::app(runtime.state.clone(), runtime.live.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestServer {
         base,

@@ -1,0 +1,66 @@
+//! The collector: per cluster, one `/cluster/resources` call per tick, only while someone
+//! watches; backs off while the cluster fails and recovers by itself.
+
+use std::{sync::Arc, time::Duration};
+
+use pve::{client::PveApi, types::ClusterResource};
+use tokio::task::JoinHandle;
+
+use super::hub::LiveHub;
+
+/// Where a collector gets its polls from (the cluster's client, or a counting test double).
+#[async_trait::async_trait]
+pub trait ResourceSource: Send + Sync + 'static {
+    /// One `/cluster/resources?type=vm` call.
+    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>>;
+}
+
+/// A cluster's client as a source.
+pub struct ApiSource(pub Arc<dyn PveApi>);
+
+#[async_trait::async_trait]
+impl ResourceSource for ApiSource {
+    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>> {
+        self.0
+            .cluster_resources(Some(pve::types::ResourceType::Vm))
+            .await
+    }
+}
+
+/// Longest pause between polls of a failing cluster.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Starts the collector of one cluster.
+pub fn spawn(
+    hub: Arc<LiveHub>,
+    cluster: String,
+    source: Arc<dyn ResourceSource>,
+    tick: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut pause = tick;
+        loop {
+            hub.wait_for_watchers().await;
+            let started = tokio::time::Instant::now();
+            match source.vm_resources().await {
+                Ok(resources) => {
+                    hub.publish_poll(&cluster, unix_now(), &resources);
+                    pause = tick;
+                }
+                Err(err) => {
+                    tracing::warn!(%cluster, error = %err, "live poll failed");
+                    hub.publish_failure(&cluster, err.to_string());
+                    pause = (pause * 2).min(MAX_BACKOFF).max(tick);
+                }
+            }
+            tokio::time::sleep_until(started + pause).await;
+        }
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,240 @@
+//! The hub: the windows of every cluster, the event fan-out, and the count of watchers.
+//!
+//! Publishing never waits for a subscriber: events go into a bounded broadcast channel, and a
+//! subscriber that falls behind gets a fresh snapshot instead of the events it missed.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use app::live::{LiveSnapshot, LiveStale, LiveTick};
+use pve::types::ClusterResource;
+use tokio::sync::{broadcast, watch};
+
+use super::window::ClusterSeries;
+
+/// An event for subscribers.
+#[derive(Debug, Clone)]
+pub enum LiveEvent {
+    /// A poll's result.
+    Tick(LiveTick),
+    /// A cluster stopped answering.
+    Stale(LiveStale),
+}
+
+impl LiveEvent {
+    /// The event's sequence number.
+    pub fn seq(&self) -> u64 {
+        match self {
+            LiveEvent::Tick(t) => t.seq,
+            LiveEvent::Stale(s) => s.seq,
+        }
+    }
+}
+
+/// Events kept for `Last-Event-ID` resumption.
+const RECENT_EVENTS: usize = 64;
+/// Events a subscriber may be behind before it is resynchronised.
+const CHANNEL_CAPACITY: usize = 32;
+
+/// Shared by the collectors (writers) and the SSE connections (readers).
+pub struct LiveHub {
+    clusters: Mutex<BTreeMap<String, ClusterSeries>>,
+    recent: Mutex<VecDeque<Arc<LiveEvent>>>,
+    events: broadcast::Sender<Arc<LiveEvent>>,
+    seq: AtomicU64,
+    watchers: watch::Sender<usize>,
+    points_per_vm: usize,
+}
+
+/// A subscriber's end; counts as a watcher until dropped.
+pub struct Subscription {
+    hub: Arc<LiveHub>,
+    /// The event stream.
+    pub events: broadcast::Receiver<Arc<LiveEvent>>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.watchers.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Subscription {
+    /// The hub this subscription belongs to.
+    pub fn hub(&self) -> &Arc<LiveHub> {
+        &self.hub
+    }
+}
+
+impl LiveHub {
+    /// A hub keeping `points_per_vm` points per VM (the window length over the tick).
+    pub fn new(points_per_vm: usize) -> Arc<Self> {
+        Arc::new(Self {
+            clusters: Mutex::new(BTreeMap::new()),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_EVENTS)),
+            events: broadcast::channel(CHANNEL_CAPACITY).0,
+            seq: AtomicU64::new(0),
+            watchers: watch::channel(0).0,
+            points_per_vm,
+        })
+    }
+
+    /// Starts watching: the collectors poll while at least one subscription lives.
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        let events = self.events.subscribe();
+        self.watchers.send_modify(|n| *n += 1);
+        Subscription {
+            hub: Arc::clone(self),
+            events,
+        }
+    }
+
+    /// Number of live subscriptions.
+    pub fn watchers(&self) -> usize {
+        *self.watchers.borrow()
+    }
+
+    /// Resolves once somebody watches.
+    pub async fn wait_for_watchers(&self) {
+        let mut rx = self.watchers.subscribe();
+        let _ = rx.wait_for(|n| *n > 0).await;
+    }
+
+    /// Everything in the window. Events with a `seq` at or below the snapshot's are included.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        LiveSnapshot {
+            seq: self.seq.load(Ordering::SeqCst),
+            clusters: clusters
+                .iter()
+                .map(|(name, series)| series.window(name))
+                .collect(),
+        }
+    }
+
+    /// The events after `seq`, if they are all still kept; `None` means "send a snapshot".
+    pub fn since(&self, seq: u64) -> Option<Vec<Arc<LiveEvent>>> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.seq.load(Ordering::SeqCst);
+        if seq > current {
+            return None;
+        }
+        let oldest_kept = recent.front().map_or(current + 1, |e| e.seq());
+        if seq + 1 < oldest_kept && seq != current {
+            return None;
+        }
+        Some(recent.iter().filter(|e| e.seq() > seq).cloned().collect())
+    }
+
+    /// Records a successful poll of `cluster` taken at unix time `t` and tells subscribers.
+    pub fn publish_poll(&self, cluster: &str, t: i64, resources: &[ClusterResource]) {
+        let event = {
+            let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+            let series = clusters
+                .entry(cluster.to_owned())
+                .or_insert_with(|| ClusterSeries::new(self.points_per_vm));
+            let vms = series.record(t, resources);
+            LiveEvent::Tick(LiveTick {
+                seq: self.next_seq(),
+                cluster: cluster.to_owned(),
+                vms,
+            })
+        };
+        self.send(event);
+    }
+
+    /// Records a failed poll of `cluster`.
+    pub fn publish_failure(&self, cluster: &str, message: String) {
+        let event = {
+            let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+            let series = clusters
+                .entry(cluster.to_owned())
+                .or_insert_with(|| ClusterSeries::new(self.points_per_vm));
+            let since = series.mark_stale().unwrap_or(0);
+            LiveEvent::Stale(LiveStale {
+                seq: self.next_seq(),
+                cluster: cluster.to_owned(),
+                since,
+                message,
+            })
+        };
+        self.send(event);
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn send(&self, event: LiveEvent) {
+        let event = Arc::new(event);
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back(Arc::clone(&event));
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm(vmid: u32) -> ClusterResource {
+        serde_json::from_value(serde_json::json!({"id": format!("qemu/{vmid}"), "type": "qemu", "vmid": vmid, "status": "running"}))
+            .unwrap()
+    }
+
+    #[test]
+    fn subscriptions_count_as_watchers_until_dropped() {
+        let hub = LiveHub::new(5);
+        assert_eq!(hub.watchers(), 0);
+        let a = hub.subscribe();
+        let b = hub.subscribe();
+        assert_eq!(hub.watchers(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(hub.watchers(), 0);
+    }
+
+    #[test]
+    fn resumption_replays_kept_events_or_asks_for_a_snapshot() {
+        let hub = LiveHub::new(5);
+        for t in 0..3 {
+            hub.publish_poll("c", t, &[vm(100)]);
+        }
+        let replay = hub.since(1).expect("events 2 and 3 are kept");
+        assert_eq!(replay.iter().map(|e| e.seq()).collect::<Vec<_>>(), [2, 3]);
+        assert!(hub.since(3).unwrap().is_empty(), "up to date");
+        assert!(
+            hub.since(99).is_none(),
+            "an id from the future (a restarted server) → snapshot"
+        );
+        for t in 3..100 {
+            hub.publish_poll("c", t, &[vm(100)]);
+        }
+        assert!(hub.since(1).is_none(), "too old → snapshot");
+        assert_eq!(hub.snapshot().seq, 100);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_so() {
+        let hub = LiveHub::new(5);
+        let mut slow = hub.subscribe();
+        for t in 0..(CHANNEL_CAPACITY as i64 + 5) {
+            hub.publish_poll("c", t, &[vm(100)]);
+        }
+        assert!(matches!(
+            slow.events.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! Live monitoring: one poll of each cluster per tick, shared by every viewer.
+//!
+//! `collector` polls `/cluster/resources` only while someone watches; `window` keeps the last
+//! minutes per VM and turns counters into rates; `hub` fans events out to subscribers without
+//! ever waiting for a slow one; `sse` is the server-sent-events endpoint.
+
+pub mod collector;
+pub mod hub;
+pub mod sse;
+pub mod window;
+
+pub use hub::LiveHub;

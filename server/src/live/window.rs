@@ -1,0 +1,198 @@
+//! The in-memory window of one cluster: recent points per VM, and rates from counters.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use app::live::{ClusterWindow, VmLive, VmPoint, VmSeries};
+use pve::types::ClusterResource;
+
+/// PVE's cumulative counters at one poll.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    t: i64,
+    netin: u64,
+    netout: u64,
+    diskread: u64,
+    diskwrite: u64,
+}
+
+#[derive(Debug)]
+struct VmState {
+    live: VmLive,
+    points: VecDeque<VmPoint>,
+    counters: Option<Counters>,
+}
+
+/// One cluster's recent history, bounded by `capacity` points per VM.
+#[derive(Debug)]
+pub struct ClusterSeries {
+    capacity: usize,
+    vms: BTreeMap<u32, VmState>,
+    last_good: Option<i64>,
+    stale: bool,
+}
+
+/// Bytes per second between two counter readings; `None` when the counter went backwards
+/// (the VM restarted) or no time passed.
+fn rate(previous: u64, current: u64, seconds: i64) -> Option<f64> {
+    (current >= previous && seconds > 0).then(|| (current - previous) as f64 / seconds as f64)
+}
+
+impl ClusterSeries {
+    /// An empty window keeping at most `capacity` points per VM.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            vms: BTreeMap::new(),
+            last_good: None,
+            stale: false,
+        }
+    }
+
+    /// Adds one poll taken at `t`; VMs that disappeared are dropped. Returns the VMs' new state.
+    pub fn record(&mut self, t: i64, resources: &[ClusterResource]) -> Vec<VmLive> {
+        self.last_good = Some(t);
+        self.stale = false;
+        let mut seen = Vec::new();
+        for r in resources.iter().filter(|r| r.is_vm()) {
+            let Some(vmid) = r.vmid else { continue };
+            seen.push(vmid);
+            let counters = Counters {
+                t,
+                netin: r.netin.unwrap_or(0),
+                netout: r.netout.unwrap_or(0),
+                diskread: r.diskread.unwrap_or(0),
+                diskwrite: r.diskwrite.unwrap_or(0),
+            };
+            let state = self.vms.entry(vmid).or_insert_with(|| VmState {
+                live: empty_live(vmid),
+                points: VecDeque::new(),
+                counters: None,
+            });
+            let previous = state.counters.replace(counters);
+            let rates =
+                |f: fn(&Counters) -> u64| previous.and_then(|p| rate(f(&p), f(&counters), t - p.t));
+            let point = VmPoint {
+                t,
+                cpu: r.cpu.unwrap_or(0.0),
+                mem: r.mem.unwrap_or(0),
+                netin: rates(|c| c.netin),
+                netout: rates(|c| c.netout),
+                diskread: rates(|c| c.diskread),
+                diskwrite: rates(|c| c.diskwrite),
+            };
+            state.live = VmLive {
+                vmid,
+                node: r.node.clone().unwrap_or_default(),
+                name: r.name.clone().unwrap_or_default(),
+                status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+                maxcpu: r.maxcpu.unwrap_or(0.0),
+                maxmem: r.maxmem.unwrap_or(0),
+                point,
+            };
+            if state.points.len() == self.capacity {
+                state.points.pop_front();
+            }
+            state.points.push_back(point);
+        }
+        self.vms.retain(|vmid, _| seen.contains(vmid));
+        self.vms.values().map(|s| s.live.clone()).collect()
+    }
+
+    /// Marks the cluster unreachable; returns when it last answered.
+    pub fn mark_stale(&mut self) -> Option<i64> {
+        self.stale = true;
+        self.last_good
+    }
+
+    /// The whole window, for a snapshot.
+    pub fn window(&self, cluster: &str) -> ClusterWindow {
+        ClusterWindow {
+            cluster: cluster.to_owned(),
+            stale_since: self.stale.then_some(self.last_good.unwrap_or(0)),
+            vms: self
+                .vms
+                .values()
+                .map(|s| VmSeries {
+                    vm: s.live.clone(),
+                    points: s.points.iter().copied().collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn empty_live(vmid: u32) -> VmLive {
+    VmLive {
+        vmid,
+        node: String::new(),
+        name: String::new(),
+        status: String::new(),
+        maxcpu: 0.0,
+        maxmem: 0,
+        point: VmPoint {
+            t: 0,
+            cpu: 0.0,
+            mem: 0,
+            netin: None,
+            netout: None,
+            diskread: None,
+            diskwrite: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm(vmid: u32, cpu: f64, netin: u64) -> ClusterResource {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("qemu/{vmid}"), "type": "qemu", "vmid": vmid, "node": "pve1",
+            "name": format!("vm{vmid}"), "status": "running", "cpu": cpu, "maxcpu": 2,
+            "mem": 100, "maxmem": 200, "netin": netin, "netout": 0, "diskread": 0, "diskwrite": 0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn counters_become_rates_and_restarts_are_gaps() {
+        let mut series = ClusterSeries::new(10);
+        let first = series.record(100, &[vm(100, 0.5, 1_000)]);
+        assert_eq!(
+            first[0].point.netin, None,
+            "no rate without a previous poll"
+        );
+        let second = series.record(110, &[vm(100, 0.25, 6_000)]);
+        assert_eq!(second[0].point.netin, Some(500.0));
+        assert_eq!(second[0].point.cpu, 0.25);
+        let restarted = series.record(120, &[vm(100, 0.1, 10)]);
+        assert_eq!(
+            restarted[0].point.netin, None,
+            "a counter reset is not a negative rate"
+        );
+    }
+
+    #[test]
+    fn the_window_is_bounded_and_forgets_deleted_vms() {
+        let mut series = ClusterSeries::new(3);
+        for t in 0..10 {
+            series.record(t * 10, &[vm(100, 0.1, 0), vm(101, 0.2, 0)]);
+        }
+        let window = series.window("c");
+        assert_eq!(window.vms.len(), 2);
+        assert_eq!(window.vms[0].points.len(), 3);
+        assert_eq!(window.vms[0].points[0].t, 70, "oldest points go first");
+        series.record(200, &[vm(101, 0.2, 0)]);
+        assert_eq!(series.window("c").vms.len(), 1);
+    }
+
+    #[test]
+    fn stale_clusters_say_since_when() {
+        let mut series = ClusterSeries::new(3);
+        series.record(50, &[vm(100, 0.1, 0)]);
+        assert_eq!(series.mark_stale(), Some(50));
+        assert_eq!(series.window("c").stale_since, Some(50));
+        series.record(60, &[vm(100, 0.1, 0)]);
+        assert_eq!(series.window("c").stale_since, None);
+    }
+}

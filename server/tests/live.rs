@@ -1,0 +1,277 @@
+//! The live stream: one upstream poll per tick whatever the number of viewers, no polling
+//! without viewers, a stalled viewer delays nobody, resumption, failures shown as stale.
+//! Server and simulator run in-process and talk over real HTTP.
+//! Run: `cargo test -p server --test live`
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::StreamExt;
+use pve::types::ClusterResource;
+use server::{
+    config::{Cli, load},
+    live::{
+        LiveHub,
+        collector::{self, ApiSource, ResourceSource},
+    },
+    router, runtime,
+};
+
+const ADMIN_PASSWORD: &str = "live-admin-password";
+const TICK: Duration = Duration::from_millis(300);
+
+/// Counts the polls that reach the simulator.
+struct Counting {
+    inner: ApiSource,
+    calls: AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ResourceSource for Counting {
+    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(pve::Error::Connect {
+                message: "simulated outage".into(),
+            });
+        }
+        self.inner.vm_resources().await
+    }
+}
+
+struct Setup {
+    base: String,
+    hub: Arc<LiveHub>,
+    source: Arc<Counting>,
+    cookie: String,
+    _runtime: runtime::Runtime,
+}
+
+async fn setup() -> Setup {
+    let dir = std::env::temp_dir().join(format!(
+        "cecyber-live-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("t.db"));
+    let vars = vec![
+        (
+            "CECYBER_DATABASE_URL".to_string(),
+            format!("sqlite://{}/t.db", dir.display()),
+        ),
+        (
+            "CECYBER_ADMIN_PASSWORD".to_string(),
+            ADMIN_PASSWORD.to_string(),
+        ),
+    ];
+    let (config, _) = load(&Cli::default(), vars).unwrap();
+    let runtime = runtime::start(&config).await.unwrap();
+    // A hub of our own, fed by a counting collector around the demo cluster's real client.
+    let hub = LiveHub::new(100);
+    let source = Arc::new(Counting {
+        inner: ApiSource(Arc::clone(&runtime.state.clusters.all()[0].api)),
+        calls: AtomicUsize::new(0),
+        fail: false.into(),
+    });
+    collector::spawn(Arc::clone(&hub), "demo".into(), source.clone(), TICK);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router::app(runtime.state.clone(), Arc::clone(&hub));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    Setup {
+        base,
+        hub,
+        source,
+        cookie,
+        _runtime: runtime,
+    }
+}
+
+/// Reads SSE events of `response` until `count` events named `name` arrived; returns all text.
+async fn read_events(
+    response: reqwest::Response,
+    name: &str,
+    count: usize,
+    limit: Duration,
+) -> String {
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while text.matches(&format!("event: {name}")).count() < count {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => panic!(
+                "only {} {name} events before the deadline:\n{text}",
+                text.matches(name).count()
+            ),
+        }
+    }
+    text
+}
+
+async fn open(setup: &Setup, last_event_id: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}/api/live", setup.base))
+        .header("cookie", &setup.cookie);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response
+}
+
+#[tokio::test]
+async fn nobody_watching_means_no_polls() {
+    let setup = setup().await;
+    tokio::time::sleep(TICK * 4).await;
+    assert_eq!(setup.source.calls.load(Ordering::SeqCst), 0);
+    let response = open(&setup, None).await;
+    let text = read_events(response, "tick", 1, Duration::from_secs(10)).await;
+    assert!(
+        text.starts_with("event: snapshot") || text.contains("event: snapshot"),
+        "{text}"
+    );
+    assert!(setup.source.calls.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test]
+async fn many_viewers_share_one_poll_per_tick() {
+    let setup = setup().await;
+    let viewers = 25;
+    let mut readers = Vec::new();
+    for _ in 0..viewers {
+        let response = open(&setup, None).await;
+        readers.push(tokio::spawn(read_events(
+            response,
+            "tick",
+            4,
+            Duration::from_secs(20),
+        )));
+    }
+    let before = setup.source.calls.load(Ordering::SeqCst);
+    tokio::time::sleep(TICK * 10).await;
+    let polls = setup.source.calls.load(Ordering::SeqCst) - before;
+    // At most one poll per tick (fewer when the machine is slow), never one per viewer.
+    assert!(
+        (1..=11).contains(&polls),
+        "{polls} upstream polls in 10 ticks for {viewers} viewers"
+    );
+    for reader in readers {
+        let text = reader.await.unwrap();
+        assert!(text.contains("\"cluster\":\"demo\""));
+        assert!(
+            text.contains("\"vmid\":100"),
+            "ticks carry the simulated VMs"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_viewer_does_not_delay_the_others() {
+    let setup = setup().await;
+    // A viewer that connects and then never reads.
+    let stalled = open(&setup, None).await;
+    let mut direct_stall = setup.hub.subscribe();
+    let healthy = open(&setup, None).await;
+    let text = read_events(healthy, "tick", 40, Duration::from_secs(120)).await;
+    // The healthy viewer got every tick in order with no resynchronisation: nobody waited for
+    // the stalled ones, and their backlog did not spill over.
+    let ids: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|id| id.parse().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive ids: {ids:?}"
+    );
+    assert_eq!(
+        text.matches("event: snapshot").count(),
+        1,
+        "only the opening snapshot"
+    );
+    assert!(
+        matches!(
+            direct_stall.events.recv().await,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_))
+        ),
+        "the stalled subscriber is told it fell behind (and then gets a snapshot)"
+    );
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn resumption_with_last_event_id_and_stale_clusters() {
+    let setup = setup().await;
+    let first = read_events(open(&setup, None).await, "tick", 2, Duration::from_secs(10)).await;
+    let last_id: String = first
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .last()
+        .unwrap()
+        .to_owned();
+    // Resuming sends the missed ticks, not a snapshot.
+    let resumed = read_events(
+        open(&setup, Some(&last_id)).await,
+        "tick",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(!resumed.contains("event: snapshot"), "{resumed}");
+    // An unknown id gets a snapshot.
+    let fresh = read_events(
+        open(&setup, Some("999999")).await,
+        "snapshot",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(fresh.contains("event: snapshot"));
+
+    setup.source.fail.store(true, Ordering::SeqCst);
+    let text = read_events(
+        open(&setup, None).await,
+        "stale",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(text.contains("simulated outage"), "{text}");
+    setup.source.fail.store(false, Ordering::SeqCst);
+    let text = read_events(open(&setup, None).await, "tick", 1, Duration::from_secs(30)).await;
+    assert!(text.contains("\"vmid\":100"), "recovers by itself");
+}
+
+#[tokio::test]
+async fn the_stream_needs_a_session() {
+    let setup = setup().await;
+    let response = reqwest::get(format!("{}/api/live", setup.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(setup.hub.watchers(), 0);
+}
