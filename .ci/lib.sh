@@ -32,6 +32,13 @@ need_rust_wasm() {
   fi
 }
 
+need_frontend_packages() {
+  if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ]; then
+    step "Installing the browser's JavaScript packages (npm: ECharts)"
+    (cd frontend && npm ci --no-audit --no-fund)
+  fi
+}
+
 need_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     step "Installing Chromium from Debian's packages (one time)"

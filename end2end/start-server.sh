@@ -10,4 +10,6 @@ export CECYBER_DATABASE_URL="sqlite://$data/cecyber.db"
 export CECYBER_SITE_ROOT=target/site
 export CECYBER_ADMIN_PASSWORD=e2e-admin-secret
 export CECYBER_LOGIN_FAILURE_DELAY_MS=1000
+# Fast live ticks, so "changes within two ticks" is quick to observe.
+export CECYBER_LIVE_TICK_SECS=2
 exec target/debug/cecyber

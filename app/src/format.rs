@@ -33,6 +33,12 @@ pub fn uptime(secs: u64) -> String {
     }
 }
 
+/// Unix seconds as `HH:MM:SS` (UTC).
+pub fn clock(unix: i64) -> String {
+    let s = unix.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// `used / total` as a fraction, 0 when the total is unknown.
 pub fn ratio(used: u64, total: u64) -> f64 {
     if total == 0 {
@@ -59,6 +65,12 @@ mod tests {
         assert_eq!(uptime(59), "59s");
         assert_eq!(uptime(3600 + 120), "1h 2m");
         assert_eq!(uptime(2 * 86_400 + 5 * 3600), "2d 5h");
+    }
+
+    #[test]
+    fn clock_is_utc_time_of_day() {
+        assert_eq!(clock(0), "00:00:00 UTC");
+        assert_eq!(clock(86_400 + 3661), "01:01:01 UTC");
     }
 
     #[test]

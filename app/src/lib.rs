@@ -8,10 +8,13 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod live;
+pub mod live_view;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "hydrate")]
+pub mod web;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -24,8 +27,8 @@ use crate::{
     components::layout::Layout,
     model::Session,
     pages::{
-        login::LoginPage, not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage,
-        vm_list::VmListPage,
+        dashboard::DashboardPage, login::LoginPage, not_found::NotFound, users::UsersPage,
+        vm_detail::VmDetailPage, vm_list::VmListPage,
     },
 };
 
@@ -38,6 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // ECharts (from npm, served from our own origin) for the charts.
+                <script src="/vendor/echarts.min.js" defer></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -87,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=VmListPage />
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
                     <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/dashboard") view=DashboardPage />
                 </ParentRoute>
             </Routes>
         </Router>

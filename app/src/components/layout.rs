@@ -39,6 +39,7 @@ pub fn Layout() -> impl IntoView {
             <A href="/" attr:class="brand">"Cecyber"</A>
             <nav>
                 <A href="/">"Virtual machines"</A>
+                <A href="/dashboard">"Dashboard"</A>
                 {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> })}
             </nav>
             <div class="whoami">

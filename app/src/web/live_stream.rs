@@ -1,0 +1,56 @@
+//! Subscribes to `/api/live` with the browser's `EventSource`, which reconnects by itself and
+//! sends `Last-Event-ID`, so a dropped connection resumes where it stopped.
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{EventSource, MessageEvent};
+
+use crate::{
+    live::{LiveSnapshot, LiveStale, LiveTick},
+    live_view::LiveView,
+};
+
+/// Opens the stream into `view`; `connected` follows the connection. The stream closes when
+/// the calling component is cleaned up.
+pub fn connect(view: RwSignal<LiveView>, connected: RwSignal<bool>) {
+    let Ok(source) = EventSource::new("/api/live") else {
+        return;
+    };
+    listen(&source, "snapshot", move |data| {
+        if let Ok(snapshot) = serde_json::from_str::<LiveSnapshot>(&data) {
+            view.update(|v| v.apply_snapshot(snapshot));
+        }
+    });
+    listen(&source, "tick", move |data| {
+        if let Ok(tick) = serde_json::from_str::<LiveTick>(&data) {
+            view.update(|v| v.apply_tick(tick));
+        }
+    });
+    listen(&source, "stale", move |data| {
+        if let Ok(stale) = serde_json::from_str::<LiveStale>(&data) {
+            let now = (js_sys::Date::now() / 1000.0) as i64;
+            view.update(|v| v.apply_stale(stale, now));
+        }
+    });
+    let on_open = Closure::<dyn FnMut()>::new(move || connected.set(true));
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+    let on_error = Closure::<dyn FnMut()>::new(move || connected.set(false));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+
+    let source = SendWrapper::new(source);
+    on_cleanup(move || source.close());
+}
+
+fn listen(source: &EventSource, name: &str, mut handle: impl FnMut(String) + 'static) {
+    let callback = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(data) = event.data().as_string() {
+            handle(data);
+        }
+    });
+    let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
+    // The listener lives as long as the EventSource, which is closed on cleanup.
+    callback.forget();
+}

@@ -1,0 +1,4 @@
+//! Browser-only glue (feature `hydrate`): the live event stream and ECharts through charming.
+
+pub mod chart;
+pub mod live_stream;
