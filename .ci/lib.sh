@@ -53,3 +53,14 @@ need_e2e_packages() {
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 }
+
+# Python clients the simulator is tested against (tests/sim_clients.rs), pinned, in target/pyvenv
+# (or $CECYBER_PYVENV).
+need_python_clients() {
+  local venv=${CECYBER_PYVENV:-target/pyvenv}
+  if ! "$venv/bin/python" -c 'import proxmoxer, requests, pve_exporter' 2>/dev/null; then
+    step "Installing the Python PVE clients for the simulator tests (one time)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q proxmoxer==2.3.0 requests==2.34.2 prometheus-pve-exporter==3.10.2
+  fi
+}

@@ -51,6 +51,14 @@ const KINDS: &[&str] = &[
     "UPID",
     "resource type",
     "power action",
+    "backup job ID",
+    "volume ID",
+    "user ID",
+    "disk name",
+    "disk size",
+    "RRD timeframe",
+    "RRD consolidation function",
+    "parameter",
 ];
 
 // `kind` is `&'static str`, which serde cannot deserialise from owned data: read a `String` and
@@ -116,6 +124,10 @@ macro_rules! string_id_impls {
         }
     };
 }
+
+mod extra;
+
+pub use extra::{BackupJobId, DiskName, UserId, Volid};
 
 /// A PVE cluster node name (schema format `pve-node`): a hostname label of 1 to 63 ASCII
 /// letters, digits and `-`, neither starting nor ending with `-`.

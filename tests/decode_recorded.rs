@@ -1,6 +1,9 @@
 // Decodes real PVE answers recorded by other projects (see /work/shared/pve/README.md) into the
 // `pve` types and checks the values a user sees.
 //
+// More areas (metrics, node status, cluster, access, console, and every cassette interaction
+// of an endpoint the client uses) are in decode_recorded/areas.rs.
+//
 // Run: cargo test -p pve --test decode_recorded
 // The recordings are read from ../shared/pve/recorded relative to the crate (i.e.
 // /work/shared/pve/recorded next to the repository).
@@ -12,6 +15,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use pve::ids::Upid;
+
+#[path = "decode_recorded/areas.rs"]
+mod areas;
 use pve::types::{
     ClusterResource, NodeSummary, QemuListEntry, QemuStatus, TaskState, TaskStatus, Version,
 };

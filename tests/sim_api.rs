@@ -179,7 +179,7 @@ async fn resources_list_nodes_vms_and_storages() {
     let of = |t: &str| all.iter().filter(|r| r["type"] == t).count();
     assert_eq!(
         (of("qemu"), of("node"), of("storage"), of("network")),
-        (12, 3, 6, 3)
+        (12, 3, 9, 3)
     );
     assert!(all.iter().any(|r| r["id"] == "qemu/100"));
     assert!(

@@ -295,3 +295,106 @@ fn the_checker_finds_mistakes() {
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn newer_endpoints_match_the_schema() {
+    let schema = load("pve-api-schema-9.1.json");
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "running").await;
+    let backups = format!("/nodes/{node}/storage/backup/content?content=backup");
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        // recorded `pve7.4_node_status` has these outside the schema (additionalProperties)
+        (
+            "/nodes/{node}/status",
+            format!("/nodes/{node}/status"),
+            &[
+                "flags", "hvm", "mhz", "user_hz", "idle", "ksm", "kversion", "swap", "uptime",
+                "wait",
+            ],
+        ),
+        (
+            "/nodes/{node}/rrddata",
+            format!("/nodes/{node}/rrddata?timeframe=hour"),
+            &[],
+        ),
+        (
+            "/nodes/{node}/qemu/{vmid}/rrddata",
+            format!("/nodes/{node}/qemu/{vmid}/rrddata?timeframe=day"),
+            &[],
+        ),
+        (
+            "/cluster/metrics/export",
+            "/cluster/metrics/export".into(),
+            &[],
+        ),
+        (
+            "/nodes/{node}/tasks",
+            format!("/nodes/{node}/tasks?source=all"),
+            &["tokenid"],
+        ),
+        ("/cluster/log", "/cluster/log".into(), &[]),
+        (
+            "/nodes/{node}/qemu/{vmid}/config",
+            format!("/nodes/{node}/qemu/{vmid}/config"),
+            &["net0", "scsi0"], // the schema names them `net[n]`, `scsi[n]`
+        ),
+        (
+            "/nodes/{node}/qemu/{vmid}/migrate",
+            format!("/nodes/{node}/qemu/{vmid}/migrate"),
+            &[],
+        ),
+        (
+            "/nodes/{node}/storage",
+            format!("/nodes/{node}/storage"),
+            &[],
+        ),
+        (
+            "/nodes/{node}/storage/{storage}/content",
+            backups,
+            &["content", "subtype"],
+        ),
+        ("/cluster/backup", "/cluster/backup".into(), &["type"]),
+        (
+            "/cluster/backup-info/not-backed-up",
+            "/cluster/backup-info/not-backed-up".into(),
+            &[],
+        ),
+        ("/access/users", "/access/users?full=1".into(), &[]),
+        ("/access/roles", "/access/roles".into(), &[]),
+        ("/access/acl", "/access/acl".into(), &[]),
+        ("/access/permissions", "/access/permissions".into(), &[]),
+        (
+            "/nodes/{node}/subscription",
+            format!("/nodes/{node}/subscription"),
+            &[],
+        ),
+        (
+            "/nodes/{node}/replication",
+            format!("/nodes/{node}/replication"),
+            &[],
+        ),
+        ("/nodes/{node}/lxc", format!("/nodes/{node}/lxc"), &[]),
+        (
+            "/cluster/config/qdevice",
+            "/cluster/config/qdevice".into(),
+            &[],
+        ),
+    ];
+    for (path, url, extra) in cases {
+        let a = c.get(&url).await;
+        assert_conforms(&schema, path, "GET", a.data(), extra);
+    }
+    let job = c.get("/cluster/backup").await.data()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = c.get(&format!("/cluster/backup/{job}")).await;
+    assert_conforms(
+        &schema,
+        "/cluster/backup/{id}",
+        "GET",
+        one.data(),
+        &["type"],
+    );
+}

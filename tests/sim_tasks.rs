@@ -186,7 +186,7 @@ async fn faults_and_reset() {
     assert_eq!(c.get("/nodes/pve2/qemu").await.status.as_u16(), 595);
 
     // over HTTP: every request under /version fails
-    let http = reqwest::Client::new();
+    let http = sim_support::http_client();
     let url = format!("{}/_sim/fault", sim.base_url());
     let body = serde_json::json!({"error_rate": 1.0, "path_prefix": "/version"});
     assert!(

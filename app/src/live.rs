@@ -43,6 +43,25 @@ pub struct VmLive {
     pub point: VmPoint,
 }
 
+/// A node's state at one poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeLive {
+    /// Node name.
+    pub node: String,
+    /// `online`, `offline` or `unknown`.
+    pub status: String,
+    /// CPU use, fraction of `maxcpu` (0..1).
+    pub cpu: f64,
+    /// CPU threads.
+    pub maxcpu: f64,
+    /// Memory used, bytes.
+    pub mem: u64,
+    /// Memory installed, bytes.
+    pub maxmem: u64,
+    /// Uptime, seconds.
+    pub uptime: u64,
+}
+
 /// What one poll of one cluster found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveTick {
@@ -50,6 +69,10 @@ pub struct LiveTick {
     pub seq: u64,
     /// Cluster name.
     pub cluster: String,
+    /// Unix time of the poll.
+    pub t: i64,
+    /// The cluster's nodes.
+    pub nodes: Vec<NodeLive>,
     /// Every VM the viewer may see.
     pub vms: Vec<VmLive>,
 }
@@ -79,6 +102,8 @@ pub struct ClusterWindow {
     pub cluster: String,
     /// Set while the cluster does not answer: when the last good poll was.
     pub stale_since: Option<i64>,
+    /// The nodes as of the newest poll.
+    pub nodes: Vec<NodeLive>,
     /// Per VM.
     pub vms: Vec<VmSeries>,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::live::{LiveSnapshot, LiveStale, LiveTick, VmLive, VmPoint};
+use crate::live::{LiveSnapshot, LiveStale, LiveTick, NodeLive, VmLive, VmPoint};
 
 /// A cluster's totals at one poll. `None` marks a gap (the cluster did not answer).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -26,6 +26,7 @@ pub struct Totals {
 
 #[derive(Debug, Clone, Default)]
 struct ClusterView {
+    nodes: Vec<NodeLive>,
     vms: BTreeMap<u32, (VmLive, VecDeque<VmPoint>)>,
     gaps: Vec<i64>,
     stale: Option<(i64, String)>,
@@ -61,6 +62,7 @@ impl LiveView {
             .into_iter()
             .map(|c| {
                 let view = ClusterView {
+                    nodes: c.nodes,
                     vms: c
                         .vms
                         .into_iter()
@@ -83,6 +85,7 @@ impl LiveView {
         let capacity = self.capacity;
         let cluster = self.clusters.entry(tick.cluster).or_default();
         cluster.stale = None;
+        cluster.nodes = tick.nodes;
         let present: Vec<u32> = tick.vms.iter().map(|v| v.vmid).collect();
         for vm in tick.vms {
             let entry = cluster
@@ -117,6 +120,14 @@ impl LiveView {
     /// When and why a cluster went stale, if it is.
     pub fn stale(&self, cluster: &str) -> Option<(i64, String)> {
         self.clusters.get(cluster).and_then(|c| c.stale.clone())
+    }
+
+    /// The nodes of a cluster as of the newest poll.
+    pub fn nodes(&self, cluster: &str) -> Vec<NodeLive> {
+        self.clusters
+            .get(cluster)
+            .map(|c| c.nodes.clone())
+            .unwrap_or_default()
     }
 
     /// The VMs of a cluster as of their newest point.
@@ -217,6 +228,8 @@ mod tests {
         LiveTick {
             seq,
             cluster: "c".into(),
+            t: 0,
+            nodes: vec![],
             vms,
         }
     }
@@ -247,6 +260,7 @@ mod tests {
             clusters: vec![ClusterWindow {
                 cluster: "c".into(),
                 stale_since: None,
+                nodes: vec![],
                 vms: vec![VmSeries {
                     vm: vm(100, 20, 0.5, 1.0, None),
                     points: vec![

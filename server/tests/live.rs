@@ -34,14 +34,14 @@ struct Counting {
 
 #[async_trait::async_trait]
 impl ResourceSource for Counting {
-    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>> {
+    async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
             return Err(pve::Error::Connect {
                 message: "simulated outage".into(),
             });
         }
-        self.inner.vm_resources().await
+        self.inner.resources().await
     }
 }
 

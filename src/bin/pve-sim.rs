@@ -49,6 +49,9 @@ struct Args {
     /// Delay of every 401 answer in milliseconds (pveproxy: 3000).
     #[arg(long, default_value_t = 3000)]
     auth_failure_delay_ms: u64,
+    /// Serve plain HTTP instead of HTTPS with a self-signed certificate.
+    #[arg(long)]
+    no_tls: bool,
 }
 
 #[tokio::main]
@@ -71,6 +74,7 @@ async fn main() -> std::io::Result<()> {
         bind: args.bind,
         task_speed: args.task_speed,
         auth_failure_delay: Duration::from_millis(args.auth_failure_delay_ms),
+        tls: !args.no_tls,
     };
     let sim = Simulator::start(config).await?;
     let (token_id, secret) = sim.api_token();
@@ -80,6 +84,9 @@ async fn main() -> std::io::Result<()> {
         sim.base_url(),
         sim.base_url()
     );
+    if !sim.fingerprint().is_empty() {
+        println!("  TLS fingerprint:    {} (SHA-256)", sim.fingerprint());
+    }
     println!("  root@pam password:  {}", sim.root_password());
     println!("  API token:          {token_id}={secret}");
     println!("    (header: Authorization: PVEAPIToken={token_id}={secret})");

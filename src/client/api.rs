@@ -3,11 +3,17 @@
 
 use std::time::Duration;
 
+use super::console::WebSocketRequest;
 use crate::error::{Error, Result};
-use crate::ids::{NodeName, Upid, VmId};
+use crate::ids::{BackupJobId, DiskName, NodeName, StorageId, Upid, UserId, VmId};
 use crate::types::{
-    ClusterResource, NodeSummary, PowerAction, QemuListEntry, QemuStatus, ResourceType,
-    TaskLogLine, TaskStatus, Version,
+    AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
+    DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
+    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Permissions, PowerAction, QemuClone,
+    QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuRestore, QemuRrdPoint,
+    QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
+    StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
+    VncProxy, VzdumpOptions,
 };
 
 /// The PVE API as Cecyber uses it. Hold it as `Arc<dyn PveApi>`.
@@ -39,6 +45,199 @@ pub trait PveApi: Send + Sync + 'static {
     /// all) from line `start` (0-based; the returned `n` counts from 1). Past the end PVE
     /// answers with one line `no content`.
     async fn task_log(&self, upid: &Upid, start: u64, limit: u64) -> Result<Vec<TaskLogLine>>;
+
+    /// `DELETE /nodes/{upid node}/tasks/{upid}`: stops a running task. Never repeated.
+    async fn task_stop(&self, upid: &Upid) -> Result<()>;
+
+    // ---- nodes -------------------------------------------------------------------------
+
+    /// `GET /nodes/{node}`: the node's API sub-directories.
+    async fn node_index(&self, node: &NodeName) -> Result<Vec<NodeIndexEntry>>;
+
+    /// `GET /nodes/{node}/status`: load, memory, disk, CPU model, versions.
+    async fn node_status(&self, node: &NodeName) -> Result<NodeStatus>;
+
+    /// `GET /nodes/{node}/rrddata?timeframe=&cf=`: the node's metric history. `Decade` needs
+    /// PVE 9.
+    async fn node_rrddata(
+        &self,
+        node: &NodeName,
+        timeframe: RrdTimeframe,
+        cf: RrdCf,
+    ) -> Result<Vec<NodeRrdPoint>>;
+
+    /// `GET /nodes/{node}/tasks`: the node's task list, filtered.
+    async fn node_tasks(
+        &self,
+        node: &NodeName,
+        filter: &TaskListFilter,
+    ) -> Result<Vec<TaskListEntry>>;
+
+    /// `GET /nodes/{node}/storage`: the storages the node sees, with usage.
+    async fn node_storage(
+        &self,
+        node: &NodeName,
+        filter: &StorageListFilter,
+    ) -> Result<Vec<NodeStorage>>;
+
+    /// `GET /nodes/{node}/storage/{storage}/content`: volumes, e.g. backups of one guest.
+    async fn storage_content(
+        &self,
+        node: &NodeName,
+        storage: &StorageId,
+        filter: &StorageContentFilter,
+    ) -> Result<Vec<StorageContentEntry>>;
+
+    /// `POST /nodes/{node}/vzdump`: starts a backup task. Never repeated.
+    async fn node_vzdump(&self, node: &NodeName, options: &VzdumpOptions) -> Result<Upid>;
+
+    // ---- QEMU --------------------------------------------------------------------------
+
+    /// `GET /nodes/{node}/qemu/{vmid}/rrddata?timeframe=&cf=`: the VM's metric history.
+    /// `Decade` is refused before sending (PVE offers it for nodes only).
+    async fn qemu_rrddata(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        timeframe: RrdTimeframe,
+        cf: RrdCf,
+    ) -> Result<Vec<QemuRrdPoint>>;
+
+    /// `POST /nodes/{node}/qemu` with `archive`: restores a backup as a task. Never repeated.
+    async fn qemu_restore(&self, node: &NodeName, restore: &QemuRestore) -> Result<Upid>;
+
+    /// `GET /nodes/{node}/qemu/{vmid}/config`: the VM's configuration with its digest.
+    async fn qemu_config(&self, node: &NodeName, vmid: VmId) -> Result<QemuConfig>;
+
+    /// `PUT /nodes/{node}/qemu/{vmid}/config`: changes the configuration and waits for it.
+    async fn qemu_config_update(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        update: &QemuConfigUpdate,
+    ) -> Result<()>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/config`: changes the configuration as a task. `None`
+    /// when PVE finished within its background delay (it then answers `null`).
+    async fn qemu_config_update_async(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        update: &QemuConfigUpdate,
+    ) -> Result<Option<Upid>>;
+
+    /// `PUT /nodes/{node}/qemu/{vmid}/resize`: grows a disk. PVE 8+ answers with a task;
+    /// older versions with `null` (`None`) after finishing.
+    async fn qemu_resize(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        disk: &DiskName,
+        size: DiskSize,
+    ) -> Result<Option<Upid>>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/clone`: clones the VM as a task. Never repeated.
+    async fn qemu_clone(&self, node: &NodeName, vmid: VmId, clone: &QemuClone) -> Result<Upid>;
+
+    /// `GET /nodes/{node}/qemu/{vmid}/migrate[?target=]`: whether and where the VM can move.
+    async fn qemu_migrate_precondition(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        target: Option<&NodeName>,
+    ) -> Result<MigratePrecondition>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/migrate`: migrates the VM as a task. Never repeated.
+    async fn qemu_migrate(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        migrate: &QemuMigrate,
+    ) -> Result<Upid>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/vncproxy` with `websocket=1`: starts a VNC proxy for
+    /// [`PveApi::vnc_websocket_request`]. `generate_password` asks older PVE versions for a
+    /// separate VNC password too (PVE 9.1.7+ / 8.4.7+ always send one). Never repeated.
+    async fn qemu_vncproxy(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        generate_password: bool,
+    ) -> Result<VncProxy>;
+
+    /// The WebSocket upgrade request for `GET /nodes/{node}/qemu/{vmid}/vncwebsocket` with the
+    /// `port` and `ticket` of [`PveApi::qemu_vncproxy`], for the console relay to open. Call it
+    /// right after `qemu_vncproxy`: both must reach the same PVE host.
+    async fn vnc_websocket_request(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        port: u16,
+        ticket: &str,
+    ) -> Result<WebSocketRequest>;
+
+    // ---- cluster -----------------------------------------------------------------------
+
+    /// `GET /cluster/status`: quorum and the nodes' membership.
+    async fn cluster_status(&self) -> Result<Vec<ClusterStatusEntry>>;
+
+    /// `GET /cluster/log[?max=]`: the newest cluster log entries.
+    async fn cluster_log(&self, max: Option<u32>) -> Result<Vec<ClusterLogEntry>>;
+
+    /// `GET /cluster/tasks`: running and recent tasks of all nodes.
+    async fn cluster_tasks(&self) -> Result<Vec<TaskListEntry>>;
+
+    /// `GET /cluster/backup`: the scheduled backup jobs.
+    async fn cluster_backup_list(&self) -> Result<Vec<BackupJob>>;
+
+    /// `GET /cluster/backup/{id}`: one backup job.
+    async fn cluster_backup_get(&self, id: &BackupJobId) -> Result<BackupJob>;
+
+    /// `POST /cluster/backup`: creates a backup job; `id` must be a `pve-configid` (PVE
+    /// generates one when `None`).
+    async fn cluster_backup_create(
+        &self,
+        id: Option<&BackupJobId>,
+        spec: &BackupJobSpec,
+    ) -> Result<()>;
+
+    /// `PUT /cluster/backup/{id}`: changes a backup job; `delete` lists options to reset
+    /// (each must be an option the job takes).
+    async fn cluster_backup_update(
+        &self,
+        id: &BackupJobId,
+        spec: &BackupJobSpec,
+        delete: &[&str],
+    ) -> Result<()>;
+
+    /// `DELETE /cluster/backup/{id}`: deletes a backup job.
+    async fn cluster_backup_delete(&self, id: &BackupJobId) -> Result<()>;
+
+    /// `GET /cluster/metrics/export`: raw metric samples. `None` when this PVE does not have
+    /// the endpoint (before 8.2: HTTP 501).
+    async fn cluster_metrics_export(
+        &self,
+        options: &MetricsExportOptions,
+    ) -> Result<Option<MetricsExport>>;
+
+    // ---- access ------------------------------------------------------------------------
+
+    /// `GET /access/users[?full=1]`: the users (with their API tokens when `full`).
+    async fn access_users(&self, full: bool) -> Result<Vec<User>>;
+
+    /// `GET /access/roles`: roles and their privileges.
+    async fn access_roles(&self) -> Result<Vec<Role>>;
+
+    /// `GET /access/acl`: all ACL entries.
+    async fn access_acl(&self) -> Result<Vec<AclEntry>>;
+
+    /// `GET /access/permissions[?path=&userid=]`: effective privileges of the caller, or of
+    /// `userid` (needs `Sys.Audit`).
+    async fn access_permissions(
+        &self,
+        path: Option<&str>,
+        userid: Option<&UserId>,
+    ) -> Result<Permissions>;
 }
 
 /// How many log lines [`wait_task`] asks for at once.

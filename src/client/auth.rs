@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::config::Credentials;
 use crate::error::{Error, Result};
-use crate::types::de;
+use crate::types::{Params, de};
 
 /// PVE's UI renews its ticket every 15 minutes; so do we.
 pub(crate) const DEFAULT_RENEW_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -162,19 +162,19 @@ impl TicketAuth {
     }
 
     /// Form for a login with the password.
-    pub(crate) fn password_form(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("username", self.username.clone()),
-            ("password", self.password.clone()),
-        ]
+    pub(crate) fn password_form(&self) -> Params {
+        let mut p = Params::new();
+        p.str("username", &self.username)
+            .str("password", &self.password);
+        p
     }
 
     /// Form that renews `session`'s ticket (the ticket is sent as the password).
-    pub(crate) fn renew_form(&self, session: &Session) -> Vec<(&'static str, String)> {
-        vec![
-            ("username", session.username.clone()),
-            ("password", session.ticket.clone()),
-        ]
+    pub(crate) fn renew_form(&self, session: &Session) -> Params {
+        let mut p = Params::new();
+        p.str("username", &session.username)
+            .str("password", &session.ticket);
+        p
     }
 
     /// Reads the answer of `POST /access/ticket` and makes it the current session.
@@ -289,7 +289,10 @@ mod tests {
         );
         assert!(s.cookie.is_sensitive());
         assert!(t.fresh().is_some());
-        assert_eq!(t.renew_form(&s)[1].1, "PVE:root@pam:6A4BB5C8::a+b/c=");
+        assert_eq!(
+            t.renew_form(&s).get("password").unwrap().encode(),
+            "PVE:root@pam:6A4BB5C8::a+b/c="
+        );
         t.invalidate(s.generation + 1);
         assert!(t.fresh().is_some());
         t.invalidate(s.generation);

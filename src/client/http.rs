@@ -8,16 +8,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::auth::{Auth, Session, TicketAuth};
 use super::config::ClientConfig;
+use super::endpoints::{self, Endpoint as ApiEndpoint};
 use super::response::{decode_data, error_from_response};
 use super::retry::RetryPolicy;
 use super::tls;
 use crate::error::{Error, Result};
+use crate::types::Params;
 
 /// A PVE API client over HTTPS. Cheap to clone; clones share connections and the login.
 #[derive(Clone)]
@@ -32,6 +34,8 @@ struct Inner {
     /// Index of the endpoint that answered last; requests start there.
     preferred: AtomicUsize,
     auth: Auth,
+    /// The TLS settings requests use (`None`: the built-in public roots), for the console relay.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// One configured node.
@@ -47,9 +51,9 @@ struct Request<'a> {
     method: Method,
     /// Path below `/api2/json`, already percent-encoded.
     path: String,
-    query: &'a [(&'static str, String)],
+    query: &'a [(String, String)],
     /// Form body of POST and PUT (never logged: it may hold a password).
-    form: &'a [(&'static str, String)],
+    form: &'a [(String, String)],
 }
 
 impl HttpClient {
@@ -78,8 +82,9 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("cecyber-pve/", env!("CARGO_PKG_VERSION")));
         // `None` (system trust) keeps reqwest's built-in public roots.
-        if let Some(tls) = tls::client_config(&config.tls)? {
-            builder = builder.use_preconfigured_tls(tls);
+        let tls = tls::client_config(&config.tls)?.map(Arc::new);
+        if let Some(tls) = &tls {
+            builder = builder.use_preconfigured_tls(rustls::ClientConfig::clone(tls));
         }
         let http = builder.build().map_err(|e| Error::Config {
             message: format!("HTTP client setup failed: {}", root_cause(&e)),
@@ -90,6 +95,7 @@ impl HttpClient {
                 endpoints,
                 preferred: AtomicUsize::new(0),
                 auth,
+                tls,
             }),
             retry: RetryPolicy::default(),
         })
@@ -116,34 +122,64 @@ impl HttpClient {
         &self.inner.endpoints[i].base
     }
 
-    /// `GET` `path` (below `/api2/json`, already encoded) and decode its `data`.
-    pub(crate) async fn get<T: DeserializeOwned>(
+    /// Sends the request `endpoint` describes, with `segments` filling its path placeholders
+    /// and `params` checked against it, and decodes the answer's `data`. Only GETs are ever
+    /// repeated.
+    pub(crate) async fn request<T: DeserializeOwned>(
         &self,
-        path: String,
-        query: &[(&'static str, String)],
+        endpoint: &ApiEndpoint,
+        segments: &[&str],
+        params: &Params,
     ) -> Result<T> {
+        let path = endpoint.url_path(segments)?;
+        let encoded = endpoint.encode(params)?;
+        let method = match endpoint.method {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "DELETE" => Method::DELETE,
+            other => {
+                return Err(Error::InvalidParameters {
+                    message: format!("not sent: unknown method {other}"),
+                    errors: Default::default(),
+                });
+            }
+        };
+        let has_body = method == Method::POST || method == Method::PUT;
+        let none: &[(String, String)] = &[];
+        let (query, form) = if has_body {
+            (none, encoded.as_slice())
+        } else {
+            (encoded.as_slice(), none)
+        };
         self.call(Request {
-            method: Method::GET,
+            method,
             path,
             query,
-            form: &[],
+            form,
         })
         .await
     }
 
-    /// `POST` a form to `path` and decode its `data`. Never repeated.
-    pub(crate) async fn post<T: DeserializeOwned>(
-        &self,
-        path: String,
-        form: &[(&'static str, String)],
-    ) -> Result<T> {
-        self.call(Request {
-            method: Method::POST,
-            path,
-            query: &[],
-            form,
-        })
-        .await
+    /// The headers that authenticate a request right now: the ticket cookie (logging in or
+    /// renewing first if needed) or the API token. Marked sensitive.
+    pub(crate) async fn auth_headers(&self) -> Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        match &self.inner.auth {
+            Auth::Token(value) => {
+                headers.insert(AUTHORIZATION, value.clone());
+            }
+            Auth::Ticket(t) => {
+                let session = self.session(t).await?;
+                headers.insert(COOKIE, session.cookie.clone());
+            }
+        }
+        Ok(headers)
+    }
+
+    /// The TLS settings of this client (`None`: the built-in public roots).
+    pub(crate) fn tls_config(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.inner.tls.clone()
     }
 
     async fn call<T: DeserializeOwned>(&self, req: Request<'_>) -> Result<T> {
@@ -211,12 +247,14 @@ impl HttpClient {
         }
     }
 
-    async fn login(&self, t: &TicketAuth, form: &[(&'static str, String)]) -> Result<Arc<Session>> {
+    async fn login(&self, t: &TicketAuth, form: &Params) -> Result<Arc<Session>> {
+        let endpoint = &endpoints::ACCESS_TICKET;
+        let form = endpoint.encode(form)?;
         let req = Request {
             method: Method::POST,
-            path: "/access/ticket".into(),
+            path: endpoint.url_path(&[])?,
             query: &[],
-            form,
+            form: &form,
         };
         let body = self.send(&req, None).await?;
         t.install(&body)

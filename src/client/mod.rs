@@ -3,12 +3,16 @@
 //! - `config`: endpoints, credentials, TLS trust, timeouts
 //! - `api`: the trait and [`wait_task`]
 //! - `http`: transport, failover, re-login, retries; `methods`: the operations
+//! - `endpoints`: the table of every request the client can make (checked against PVE's schema)
+//! - `console`: the VNC WebSocket upgrade request for the console relay
 //! - `auth`: ticket and token state; `tls`: CA file and fingerprint pinning
 //! - `retry`: retry policy for reads; `response`: answer and error decoding
 
 mod api;
 mod auth;
 mod config;
+mod console;
+pub mod endpoints;
 mod http;
 mod methods;
 mod response;
@@ -17,6 +21,7 @@ mod tls;
 
 pub use api::{PveApi, wait_task};
 pub use config::{ClientConfig, Credentials, TlsTrust};
+pub use console::{VNC_SUBPROTOCOL, WebSocketRequest};
 pub use http::HttpClient;
 pub use retry::RetryPolicy;
 pub use tls::{certificate_fingerprint, format_fingerprint};

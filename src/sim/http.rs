@@ -1,6 +1,5 @@
-//! The HTTP side of pveproxy: its response headers, the delay on every 401 answer, and serving.
-//! Serving is plain HTTP for now; HTTPS (a generated cluster CA and node certificate) will be a
-//! second `serve_*` function next to [`serve_plain`], chosen in `Simulator::start`.
+//! The HTTP side of pveproxy: its response headers, the delay on every 401 answer, and serving
+//! HTTP/1.1 over TLS (or plain TCP) with hyper, which lets answers carry PVE's reason phrase.
 
 use std::time::Instant;
 
@@ -9,8 +8,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use super::state::SimState;
 use super::util::{http_date, now_secs};
@@ -43,15 +47,68 @@ pub(crate) async fn pve_headers(State(st): State<SimState>, req: Request, next: 
     res
 }
 
-/// Serves `app` on `listener` until `stop` fires (or its sender is dropped).
-pub(crate) async fn serve_plain(
+/// Serves `app` on `listener` (TLS when `tls` is given) until `stop` fires or its sender is
+/// dropped; then stops accepting and lets open connections finish their current request.
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
-    stop: oneshot::Receiver<()>,
+    tls: Option<TlsAcceptor>,
+    mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
-        .await
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let svc = TowerToHyperService::new(app.clone());
+        let tls = tls.clone();
+        let closing = closing_rx.clone();
+        conns.spawn(async move {
+            match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => serve_connection(TokioIo::new(s), svc, closing).await,
+                    Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                },
+                None => serve_connection(TokioIo::new(stream), svc, closing).await,
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    while conns.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// One HTTP/1.1 connection (with upgrades, for WebSockets) until it ends or the server closes.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    svc: TowerToHyperService<Router>,
+    mut closing: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = http1::Builder::new()
+        .serve_connection(io, svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = closing.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }

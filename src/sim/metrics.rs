@@ -88,12 +88,22 @@ pub(crate) fn vm_sample(seed: u64, vm: &Vm, now: i64) -> VmSample {
     if !vm.has_process() {
         return VmSample::default();
     }
+    vm_sample_at(seed, vm, now)
+}
+
+/// The VM's usage at any Unix time `at`, past runs included (`run_start_at`); all zero when
+/// it was off then. Counters restart with every run.
+pub(crate) fn vm_sample_at(seed: u64, vm: &Vm, at: i64) -> VmSample {
+    let Some(start) = vm.run_start_at(at) else {
+        return VmSample::default();
+    };
+    let paused = vm.power == Power::Paused && start == vm.started_at;
     let p = profile(seed, vm);
     let k = u64::from(vm.vmid);
-    let t = now as f64;
-    let uptime = vm.uptime(now);
+    let t = at as f64;
+    let uptime = u64::try_from(at - start).unwrap_or(0);
     let up = uptime as f64;
-    let cpu = if vm.power == Power::Paused {
+    let cpu = if paused {
         0.0
     } else {
         let wave = p.cpu_amp * (TAU * t / p.cpu_period + p.phase).sin();
@@ -137,7 +147,7 @@ pub(crate) fn node_sample(model: &Model, node: &Node, now: i64) -> NodeSample {
     let mut cpu = 0.01 + 0.03 * u(1) + 0.01 * noise(model.seed, key, 2, t / 20.0);
     let mut mem = (1.5 + 2.0 * u(3)) * 1024.0 * 1024.0 * 1024.0 + node.maxmem as f64 * 0.04;
     for vm in model.vms_on(&node.name) {
-        let s = vm_sample(model.seed, vm, now);
+        let s = vm_sample_at(model.seed, vm, now);
         cpu += s.cpu * f64::from(vm.cpus(node.maxcpu)) / f64::from(node.maxcpu.max(1));
         mem += s.memhost as f64;
     }

@@ -12,16 +12,21 @@
 //! - `power`: what `status/{start,stop,…}` do to a VM;
 //! - `metrics`: reproducible, lively usage values from the seed and the wall clock;
 //! - `control`: `/_sim/...` endpoints for tests (fault injection, reset);
-//! - `http`: PVE's response headers, the 401 delay and serving (plain HTTP; HTTPS comes later).
+//! - `http`: PVE's response headers, the 401 delay and serving (HTTPS, or plain HTTP);
+//! - `tls`: the self-signed certificate made at start and its fingerprint.
 //!
 //! Start it with [`Simulator::start`], or mount [`router`] in-process.
 //!
-//! Known differences from a real PVE: the HTTP reason phrase is the standard one (axum cannot
-//! set PVE's, which is the message's first line); every error answer carries that text in an
-//! extra `x-pve-sim-reason` header instead. Tickets are signed with HMAC-SHA256, not RSA.
+//! Known differences from a real PVE: every error answer carries its reason phrase (the
+//! message's first line) also in an extra `x-pve-sim-reason` header, and `Simulator::router`
+//! used in-process cannot set the reason phrase at all. Tickets are signed with HMAC-SHA256, not
+//! RSA; the certificate is self-signed for `localhost`, not issued by a cluster CA.
 //! Usage values are computed live rather than refreshed every 10 s by pvestatd.
 
 mod auth;
+mod backup;
+mod clog;
+mod console;
 mod control;
 mod http;
 mod metrics;
@@ -30,8 +35,10 @@ mod params;
 mod power;
 mod reply;
 mod routes;
+mod rrd;
 mod state;
 mod tasks;
+mod tls;
 mod util;
 mod view;
 
@@ -68,6 +75,9 @@ pub struct SimConfig {
     pub task_speed: f64,
     /// How long every 401 answer is held back (pveproxy uses 3 s).
     pub auth_failure_delay: Duration,
+    /// Serve HTTPS with a self-signed certificate made at start (like a fresh PVE node); false
+    /// serves plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -84,6 +94,7 @@ impl Default for SimConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             task_speed: 1.0,
             auth_failure_delay: Duration::from_secs(3),
+            tls: true,
         }
     }
 }
@@ -104,6 +115,7 @@ impl std::fmt::Debug for SimConfig {
             .field("bind", &self.bind)
             .field("task_speed", &self.task_speed)
             .field("auth_failure_delay", &self.auth_failure_delay)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -117,13 +129,23 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let state = SimState::new(&config);
+        let identity = if config.tls {
+            Some(tls::self_signed().map_err(std::io::Error::other)?)
+        } else {
+            None
+        };
+        let fingerprint = identity.as_ref().map(|id| id.fingerprint.clone());
+        let cert_pem = identity.as_ref().map(|id| id.cert_pem.clone());
+        let state = SimState::with_fingerprint(&config, fingerprint.clone());
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
-        let server = tokio::spawn(http::serve_plain(listener, app, stop_rx));
-        tracing::info!(%addr, "pve-sim listening");
+        let acceptor = identity.map(|id| tokio_rustls::TlsAcceptor::from(id.config));
+        let server = tokio::spawn(http::serve(listener, app, acceptor, stop_rx));
+        tracing::info!(%addr, tls = config.tls, "pve-sim listening");
         Ok(SimHandle {
             addr,
+            fingerprint,
+            cert_pem,
             state,
             stop: Some(stop_tx),
             server: Some(server),
@@ -134,15 +156,33 @@ impl Simulator {
 /// A running simulator. Dropping it stops the server (without waiting).
 pub struct SimHandle {
     addr: SocketAddr,
+    fingerprint: Option<String>,
+    cert_pem: Option<String>,
     state: SimState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:PORT`, without `/api2/json`.
+    /// `https://127.0.0.1:PORT` (`http://…` with `tls: false`), without `/api2/json`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.fingerprint.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// SHA-256 fingerprint of the server certificate, `AA:BB:…` as PVE shows it; empty when
+    /// serving plain HTTP.
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint.as_deref().unwrap_or("")
+    }
+
+    /// The served certificate in PEM form (to trust it as a CA file); empty over plain HTTP.
+    pub fn certificate_pem(&self) -> &str {
+        self.cert_pem.as_deref().unwrap_or("")
     }
 
     /// The address the server listens on.

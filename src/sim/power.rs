@@ -254,6 +254,7 @@ async fn run(
         if let Some(vm) = world.model.vm_on_mut(&node, vmid) {
             let now = now_secs();
             let fresh_process = |vm: &mut super::model::Vm| {
+                vm.end_run(now);
                 vm.power = Power::Running;
                 vm.started_at = now;
                 vm.pid = 1000 + (mix(seed ^ u64::from(vmid) ^ now as u64) % 4_000_000) as u32;
@@ -265,8 +266,12 @@ async fn run(
                     fresh_process(vm);
                 }
                 Action::Resume => vm.power = Power::Running,
-                Action::Stop | Action::Shutdown => vm.power = Power::Stopped,
+                Action::Stop | Action::Shutdown => {
+                    vm.end_run(now);
+                    vm.power = Power::Stopped;
+                }
                 Action::Suspend if todisk => {
+                    vm.end_run(now);
                     vm.power = Power::Stopped;
                     vm.lock = Some("suspended".to_owned());
                 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper::ext::ReasonPhrase;
 use serde_json::{Map, Value, json};
 
 /// What every API handler returns.
@@ -132,9 +133,14 @@ impl IntoResponse for ApiError {
         // pveproxy ends keep-alive after any error answer.
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        // The status line's reason phrase cannot be set through axum; keep the reason visible.
-        if let Ok(v) = HeaderValue::from_str(first_line(&self.message)) {
+        // pveproxy's status line carries the message's first line as reason phrase; the
+        // header repeats it for clients that cannot read reason phrases.
+        let reason = first_line(&self.message);
+        if let Ok(v) = HeaderValue::from_str(reason) {
             res.headers_mut().insert("x-pve-sim-reason", v);
+        }
+        if let Ok(phrase) = ReasonPhrase::try_from(reason.to_owned()) {
+            res.extensions_mut().insert(phrase);
         }
         res
     }

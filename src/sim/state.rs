@@ -1,13 +1,15 @@
 //! The simulator's shared state behind one cloneable handle: settings, users, the cluster model
 //! with its tasks, fault settings and per-VM config locks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use super::auth::{AuthDb, Principal};
+use super::backup::{Archive, Job, initial_archives, initial_jobs};
+use super::clog::ClusterLog;
 use super::control::Faults;
 use super::model::{Model, Power, generate};
 use super::reply::ApiError;
@@ -30,18 +32,28 @@ struct Inner {
     seed: u64,
     task_speed: f64,
     auth_failure_delay: Duration,
+    /// The served certificate's fingerprint, reported as every node's `ssl_fingerprint`.
+    fingerprint: Option<String>,
     root_password: String,
     auditor_password: String,
     auth: AuthDb,
     world: Mutex<World>,
     faults: Mutex<Faults>,
     vm_locks: Mutex<HashMap<u32, Arc<AsyncMutex<()>>>>,
+    /// VNC proxies, VM displays and the VNC ticket key.
+    console: super::console::Consoles,
 }
 
 /// What changes while the simulator runs.
 pub(crate) struct World {
     pub model: Model,
     pub tasks: TaskStore,
+    /// The cluster log.
+    pub log: ClusterLog,
+    /// Backup archives on the `backup` storage.
+    pub backups: Vec<Archive>,
+    /// Backup jobs (`/cluster/backup`), by ID.
+    pub jobs: BTreeMap<String, Job>,
     /// Increases on every reset; tasks from before a reset do not touch the new world.
     pub generation: u64,
 }
@@ -49,6 +61,14 @@ pub(crate) struct World {
 impl SimState {
     /// Builds the cluster described by `config` (the server address is not used here).
     pub fn new(config: &SimConfig) -> Self {
+        Self::with_fingerprint(config, None)
+    }
+
+    /// Like [`SimState::new`], with every node reporting `fingerprint` (the served certificate's)
+    /// as its `ssl_fingerprint`.
+    pub(crate) fn with_fingerprint(config: &SimConfig, fingerprint: Option<String>) -> Self {
+        let mut world = fresh_world(config.nodes, config.vms, config.seed, 0);
+        set_fingerprint(&mut world, fingerprint.as_deref());
         let inner = Inner {
             nodes: config.nodes,
             vms: config.vms,
@@ -59,12 +79,14 @@ impl SimState {
                 1.0
             },
             auth_failure_delay: config.auth_failure_delay,
+            fingerprint,
             root_password: config.root_password.clone(),
             auditor_password: config.auditor_password.clone(),
             auth: AuthDb::new(config),
-            world: Mutex::new(fresh_world(config.nodes, config.vms, config.seed, 0)),
+            world: Mutex::new(world),
             faults: Mutex::new(Faults::default()),
             vm_locks: Mutex::new(HashMap::new()),
+            console: super::console::Consoles::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -133,8 +155,14 @@ impl SimState {
             self.inner.seed,
             generation,
         );
+        set_fingerprint(&mut world, self.inner.fingerprint.as_deref());
         drop(world);
         *lock(&self.inner.faults) = Faults::default();
+    }
+
+    /// The QEMU consoles (VNC proxies and displays).
+    pub(crate) fn console(&self) -> &super::console::Consoles {
+        &self.inner.console
     }
 
     /// Users, tokens and privileges.
@@ -196,6 +224,14 @@ impl SimState {
     }
 }
 
+fn set_fingerprint(world: &mut World, fingerprint: Option<&str>) {
+    if let Some(fp) = fingerprint {
+        for node in &mut world.model.nodes {
+            node.fingerprint = fp.to_owned();
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -230,9 +266,14 @@ fn fresh_world(nodes: usize, vms: usize, seed: u64, generation: u64) -> World {
             end: Some((vm.started_at, "OK".to_owned())),
         });
     }
+    let backups = initial_archives(&model, now);
+    let jobs = initial_jobs(&model.vms.keys().copied().collect::<Vec<_>>());
     World {
         model,
         tasks,
+        log: ClusterLog::default(),
+        backups,
+        jobs,
         generation,
     }
 }

@@ -34,6 +34,25 @@ pub(crate) fn http_date(epoch: i64) -> String {
     )
 }
 
+/// (year, month, day, hour, minute, second) of Unix time `epoch` (UTC, the nodes' time zone).
+pub(crate) fn civil(epoch: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (y, m, d) = civil_from_days(epoch.div_euclid(86_400));
+    let secs = epoch.rem_euclid(86_400);
+    (y, m, d, secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// `YYYY_MM_DD-HH_MM_SS`, the time stamp in vzdump archive names.
+pub(crate) fn vzdump_stamp(epoch: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(epoch);
+    format!("{y:04}_{mo:02}_{d:02}-{h:02}_{mi:02}_{s:02}")
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, as task logs print times.
+pub(crate) fn log_time(epoch: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(epoch);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic Gregorian calendar.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;

@@ -26,6 +26,14 @@ pub async fn start_with(config: SimConfig) -> SimHandle {
     Simulator::start(config).await.expect("simulator starts")
 }
 
+/// A reqwest client that accepts the simulator's self-signed certificate.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("reqwest client")
+}
+
 /// How a request authenticates.
 #[derive(Clone, Debug)]
 pub enum Auth {
@@ -72,7 +80,7 @@ impl Client {
     /// Unauthenticated client.
     pub fn new(sim: &SimHandle) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: format!("{}/api2/json", sim.base_url()),
             auth: Auth::None,
         }

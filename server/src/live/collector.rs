@@ -11,8 +11,8 @@ use super::hub::LiveHub;
 /// Where a collector gets its polls from (the cluster's client, or a counting test double).
 #[async_trait::async_trait]
 pub trait ResourceSource: Send + Sync + 'static {
-    /// One `/cluster/resources?type=vm` call.
-    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>>;
+    /// One `/cluster/resources` call (nodes, VMs and storages in one answer).
+    async fn resources(&self) -> pve::Result<Vec<ClusterResource>>;
 }
 
 /// A cluster's client as a source.
@@ -20,10 +20,8 @@ pub struct ApiSource(pub Arc<dyn PveApi>);
 
 #[async_trait::async_trait]
 impl ResourceSource for ApiSource {
-    async fn vm_resources(&self) -> pve::Result<Vec<ClusterResource>> {
-        self.0
-            .cluster_resources(Some(pve::types::ResourceType::Vm))
-            .await
+    async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
+        self.0.cluster_resources(None).await
     }
 }
 
@@ -42,7 +40,7 @@ pub fn spawn(
         loop {
             hub.wait_for_watchers().await;
             let started = tokio::time::Instant::now();
-            match source.vm_resources().await {
+            match source.resources().await {
                 Ok(resources) => {
                     hub.publish_poll(&cluster, unix_now(), &resources);
                     pause = tick;

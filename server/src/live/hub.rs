@@ -138,10 +138,12 @@ impl LiveHub {
             let series = clusters
                 .entry(cluster.to_owned())
                 .or_insert_with(|| ClusterSeries::new(self.points_per_vm));
-            let vms = series.record(t, resources);
+            let (nodes, vms) = series.record(t, resources);
             LiveEvent::Tick(LiveTick {
                 seq: self.next_seq(),
                 cluster: cluster.to_owned(),
+                t,
+                nodes,
                 vms,
             })
         };

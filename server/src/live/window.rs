@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use app::live::{ClusterWindow, VmLive, VmPoint, VmSeries};
+use app::live::{ClusterWindow, NodeLive, VmLive, VmPoint, VmSeries};
 use pve::types::ClusterResource;
 
 /// PVE's cumulative counters at one poll.
@@ -27,6 +27,7 @@ struct VmState {
 pub struct ClusterSeries {
     capacity: usize,
     vms: BTreeMap<u32, VmState>,
+    nodes: Vec<NodeLive>,
     last_good: Option<i64>,
     stale: bool,
 }
@@ -43,15 +44,34 @@ impl ClusterSeries {
         Self {
             capacity: capacity.max(1),
             vms: BTreeMap::new(),
+            nodes: Vec::new(),
             last_good: None,
             stale: false,
         }
     }
 
-    /// Adds one poll taken at `t`; VMs that disappeared are dropped. Returns the VMs' new state.
-    pub fn record(&mut self, t: i64, resources: &[ClusterResource]) -> Vec<VmLive> {
+    /// Adds one poll taken at `t`; VMs that disappeared are dropped. Returns the nodes' and the
+    /// VMs' new state.
+    pub fn record(
+        &mut self,
+        t: i64,
+        resources: &[ClusterResource],
+    ) -> (Vec<NodeLive>, Vec<VmLive>) {
         self.last_good = Some(t);
         self.stale = false;
+        self.nodes = resources
+            .iter()
+            .filter(|r| r.kind == "node")
+            .map(|r| NodeLive {
+                node: r.node.clone().unwrap_or_default(),
+                status: r.status.clone().unwrap_or_else(|| "unknown".into()),
+                cpu: r.cpu.unwrap_or(0.0),
+                maxcpu: r.maxcpu.unwrap_or(0.0),
+                mem: r.mem.unwrap_or(0),
+                maxmem: r.maxmem.unwrap_or(0),
+                uptime: r.uptime.unwrap_or(0),
+            })
+            .collect();
         let mut seen = Vec::new();
         for r in resources.iter().filter(|r| r.is_vm()) {
             let Some(vmid) = r.vmid else { continue };
@@ -95,7 +115,10 @@ impl ClusterSeries {
             state.points.push_back(point);
         }
         self.vms.retain(|vmid, _| seen.contains(vmid));
-        self.vms.values().map(|s| s.live.clone()).collect()
+        (
+            self.nodes.clone(),
+            self.vms.values().map(|s| s.live.clone()).collect(),
+        )
     }
 
     /// Marks the cluster unreachable; returns when it last answered.
@@ -109,6 +132,7 @@ impl ClusterSeries {
         ClusterWindow {
             cluster: cluster.to_owned(),
             stale_since: self.stale.then_some(self.last_good.unwrap_or(0)),
+            nodes: self.nodes.clone(),
             vms: self
                 .vms
                 .values()
@@ -157,19 +181,41 @@ mod tests {
     #[test]
     fn counters_become_rates_and_restarts_are_gaps() {
         let mut series = ClusterSeries::new(10);
-        let first = series.record(100, &[vm(100, 0.5, 1_000)]);
+        let (_, first) = series.record(100, &[vm(100, 0.5, 1_000)]);
         assert_eq!(
             first[0].point.netin, None,
             "no rate without a previous poll"
         );
-        let second = series.record(110, &[vm(100, 0.25, 6_000)]);
+        let (_, second) = series.record(110, &[vm(100, 0.25, 6_000)]);
         assert_eq!(second[0].point.netin, Some(500.0));
         assert_eq!(second[0].point.cpu, 0.25);
-        let restarted = series.record(120, &[vm(100, 0.1, 10)]);
+        let (_, restarted) = series.record(120, &[vm(100, 0.1, 10)]);
         assert_eq!(
             restarted[0].point.netin, None,
             "a counter reset is not a negative rate"
         );
+    }
+
+    #[test]
+    fn nodes_come_from_the_same_poll() {
+        let node: ClusterResource = serde_json::from_value(serde_json::json!({
+            "id": "node/pve1", "type": "node", "node": "pve1", "status": "online",
+            "cpu": 0.5, "maxcpu": 8, "mem": 10, "maxmem": 20, "uptime": 99
+        }))
+        .unwrap();
+        let mut series = ClusterSeries::new(3);
+        let (nodes, vms) = series.record(10, &[node, vm(100, 0.1, 0)]);
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(
+            (
+                nodes[0].node.as_str(),
+                nodes[0].status.as_str(),
+                nodes[0].maxcpu
+            ),
+            ("pve1", "online", 8.0)
+        );
+        assert_eq!(vms.len(), 1, "nodes are not VMs");
+        assert_eq!(series.window("c").nodes, nodes);
     }
 
     #[test]

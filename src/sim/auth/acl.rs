@@ -90,6 +90,27 @@ const NOT_IN_PVEADMIN: &[&str] = &[
     "Sys.PowerMgmt",
 ];
 
+/// The built-in roles of PVE 9 (`builtin-roles-9.x.json`), in PVE's order.
+pub(crate) const BUILTIN_ROLES: &[&str] = &[
+    "Administrator",
+    "NoAccess",
+    "PVEAdmin",
+    "PVEAuditor",
+    "PVEDatastoreAdmin",
+    "PVEDatastoreUser",
+    "PVEMappingAdmin",
+    "PVEMappingUser",
+    "PVEPoolAdmin",
+    "PVEPoolUser",
+    "PVESDNAdmin",
+    "PVESDNUser",
+    "PVESysAdmin",
+    "PVETemplateUser",
+    "PVEUserAdmin",
+    "PVEVMAdmin",
+    "PVEVMUser",
+];
+
 /// The privileges of a built-in role; unknown roles grant nothing.
 pub(crate) fn role_privileges(role: &str) -> Vec<&'static str> {
     match role {
@@ -106,6 +127,21 @@ pub(crate) fn role_privileges(role: &str) -> Vec<&'static str> {
             .collect(),
         "PVEVMUser" => VM_USER.to_vec(),
         "PVEAuditor" => AUDITOR.to_vec(),
+        "PVEDatastoreAdmin" => ALL_PRIVILEGES
+            .iter()
+            .copied()
+            .filter(|p| p.starts_with("Datastore."))
+            .collect(),
+        "PVEDatastoreUser" => vec!["Datastore.AllocateSpace", "Datastore.Audit"],
+        "PVEMappingAdmin" => vec!["Mapping.Audit", "Mapping.Modify", "Mapping.Use"],
+        "PVEMappingUser" => vec!["Mapping.Audit", "Mapping.Use"],
+        "PVEPoolAdmin" => vec!["Pool.Allocate", "Pool.Audit"],
+        "PVEPoolUser" => vec!["Pool.Audit"],
+        "PVESDNAdmin" => vec!["SDN.Allocate", "SDN.Audit", "SDN.Use"],
+        "PVESDNUser" => vec!["SDN.Audit", "SDN.Use"],
+        "PVESysAdmin" => vec!["Sys.Audit", "Sys.Console", "Sys.Syslog"],
+        "PVETemplateUser" => vec!["VM.Audit", "VM.Clone"],
+        "PVEUserAdmin" => vec!["Group.Allocate", "Realm.AllocateUser", "User.Modify"],
         _ => Vec::new(),
     }
 }

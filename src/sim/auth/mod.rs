@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-pub(crate) use acl::AclEntry;
 use acl::{ALL_PRIVILEGES, privileges};
+pub(crate) use acl::{AclEntry, BUILTIN_ROLES, role_privileges};
 use ticket::Signer;
 
 use super::reply::ApiError;
@@ -179,6 +179,27 @@ impl AuthDb {
             Some(missing) => Err(ApiError::forbidden(path, missing)),
             None => Ok(()),
         }
+    }
+
+    /// Every user: (user ID, enabled).
+    pub(crate) fn users(&self) -> Vec<(&str, bool)> {
+        self.users
+            .iter()
+            .map(|(id, u)| (id.as_str(), u.enabled))
+            .collect()
+    }
+
+    /// Every API token: (token ID, privilege separation).
+    pub(crate) fn tokens(&self) -> Vec<(&str, bool)> {
+        self.tokens
+            .iter()
+            .map(|(id, t)| (id.as_str(), t.privsep))
+            .collect()
+    }
+
+    /// The ACL entries.
+    pub(crate) fn acl(&self) -> &[AclEntry] {
+        &self.acl
     }
 
     /// The `cap` map of a login answer for `user`.

@@ -117,6 +117,12 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
                 content: "images,rootdir",
                 shared: false,
             },
+            Storage {
+                id: "backup",
+                plugintype: "dir",
+                content: "backup",
+                shared: true,
+            },
         ],
     }
 }
@@ -187,6 +193,54 @@ fn make_vm(
         started_at,
         pid: rng.gen_range(1_000..4_000_000),
         lock: None,
+        runs: past_runs(node.boot_time, vmid, running, started_at, now),
+        description: None,
+        onboot: running,
+        net0: format!(
+            "virtio={},bridge=vmbr0,firewall=1",
+            mac_address(node.boot_time as u64 ^ u64::from(vmid))
+        ),
+        scsi0: format!("local-lvm:vm-{vmid}-disk-0,iothread=1,size={disk_gib}G"),
+        extra: [
+            ("boot", "order=scsi0;net0".to_owned()),
+            ("cpu", "x86-64-v2-AES".to_owned()),
+            ("scsihw", "virtio-scsi-single".to_owned()),
+            ("numa", "0".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    }
+}
+
+/// A MAC address in Proxmox's `BC:24:11` range, from `key`.
+pub(crate) fn mac_address(key: u64) -> String {
+    let h = mix(key);
+    format!(
+        "BC:24:11:{:02X}:{:02X}:{:02X}",
+        h & 0xff,
+        (h >> 8) & 0xff,
+        (h >> 16) & 0xff
+    )
+}
+
+/// Earlier runs so that `rrddata` shows on and off periods: a VM that is stopped now ran for
+/// a while some days ago; a running VM ran before its last restart.
+fn past_runs(boot: i64, vmid: u32, running: bool, started_at: i64, now: i64) -> Vec<(i64, i64)> {
+    let h = mix(boot as u64 ^ u64::from(vmid).wrapping_mul(0x51));
+    let day = 86_400;
+    if running {
+        let end = started_at - 60 - (h % 3600) as i64;
+        let start = end - day * (1 + (h >> 8) % 20) as i64;
+        (end > now - 365 * day)
+            .then_some((start, end))
+            .into_iter()
+            .collect()
+    } else if h.is_multiple_of(4) {
+        Vec::new()
+    } else {
+        let end = now - 3600 * (2 + (h >> 4) % 200) as i64;
+        vec![(end - 3600 * (6 + (h >> 12) % 300) as i64, end)]
     }
 }
 

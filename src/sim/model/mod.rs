@@ -5,7 +5,7 @@ mod generate;
 
 use std::collections::BTreeMap;
 
-pub(crate) use generate::generate;
+pub(crate) use generate::{generate, mac_address};
 
 /// The whole cluster.
 #[derive(Clone, Debug)]
@@ -76,8 +76,20 @@ pub(crate) struct Vm {
     pub started_at: i64,
     /// PID of the QEMU process (meaningful while running).
     pub pid: u32,
-    /// Config lock (`backup`, `migrate`, …); none of the actions so far sets one.
+    /// Config lock (`backup`, `migrate`, `clone`, `suspended`, …).
     pub lock: Option<String>,
+    /// Past runs of QEMU as (start, end) Unix times, oldest first (for `rrddata`).
+    pub runs: Vec<(i64, i64)>,
+    /// `description` (the notes).
+    pub description: Option<String>,
+    /// `onboot`.
+    pub onboot: bool,
+    /// `net0` as PVE stores it (`virtio=BC:24:11:…,bridge=vmbr0,firewall=1`).
+    pub net0: String,
+    /// `scsi0` as PVE stores it; its `size=` matches `disk_gib`.
+    pub scsi0: String,
+    /// Other config options, kept verbatim (`acpi`, `cpu`, `boot`, …).
+    pub extra: BTreeMap<String, String>,
 }
 
 /// A storage definition (`storage.cfg` entry).
@@ -155,12 +167,21 @@ impl Vm {
         (!self.tags.is_empty()).then(|| self.tags.join(";"))
     }
 
-    /// Seconds since QEMU started; 0 when stopped.
-    pub(crate) fn uptime(&self, now: i64) -> u64 {
+    /// When the QEMU run that covers Unix time `t` started; `None` if the VM was off then.
+    pub(crate) fn run_start_at(&self, t: i64) -> Option<i64> {
+        if self.has_process() && t >= self.started_at {
+            return Some(self.started_at);
+        }
+        self.runs
+            .iter()
+            .find(|(start, end)| *start <= t && t < *end)
+            .map(|(start, _)| *start)
+    }
+
+    /// Records the end of the current run (before the power state becomes stopped).
+    pub(crate) fn end_run(&mut self, now: i64) {
         if self.has_process() {
-            u64::try_from(now - self.started_at).unwrap_or(0)
-        } else {
-            0
+            self.runs.push((self.started_at, now));
         }
     }
 }

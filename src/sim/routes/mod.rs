@@ -5,9 +5,17 @@
 //! permission check, proxy to the node (`proxyto`), parameter verification, then the work.
 
 mod access;
+mod access_admin;
+mod backup;
+mod backup_jobs;
 mod cluster;
+mod extras;
+mod metrics;
 mod nodes;
 mod qemu;
+mod qemu_config;
+mod qemu_ops;
+mod qemu_resize;
 mod tasks;
 
 use axum::Router;
@@ -23,9 +31,18 @@ use super::{auth, control, http};
 pub(crate) fn router(state: SimState) -> Router {
     let api = Router::new()
         .merge(access::routes())
+        .merge(access_admin::routes())
+        .merge(backup::routes())
+        .merge(backup_jobs::routes())
+        .merge(extras::routes())
+        .merge(metrics::routes())
         .merge(cluster::routes())
         .merge(nodes::routes())
         .merge(qemu::routes())
+        .merge(qemu_config::routes())
+        .merge(qemu_ops::routes())
+        .merge(qemu_resize::routes())
+        .merge(super::console::routes())
         .merge(tasks::routes())
         .fallback(not_implemented)
         .method_not_allowed_fallback(not_implemented)

@@ -1,13 +1,17 @@
-//! `/nodes/{node}/tasks/{upid}`: a task's status and log (pve-manager `API2::Tasks`). Owners
-//! see their tasks; others need Sys.Audit on `/nodes/{node}`.
+//! `/nodes/{node}/tasks`: the node's task list, a task's status and log, and stopping a task
+//! (pve-manager `API2::Tasks`). Owners see their tasks; others need Sys.Audit on
+//! `/nodes/{node}` (Sys.Modify to stop).
 
 use axum::Router;
 use axum::extract::{Extension, Path, State};
 use axum::routing::get;
+
+use crate::sim::tasks::worker_log_end;
+use crate::sim::util::now_secs;
 use serde_json::{Value, json};
 
 use crate::sim::auth::Principal;
-use crate::sim::params::{NODE, Params, Spec};
+use crate::sim::params::{NODE, Params, Spec, VMID};
 use crate::sim::reply::{ApiError, ApiResult, ok, ok_with_total};
 use crate::sim::state::SimState;
 use crate::sim::tasks::{Task, decode_upid};
@@ -21,8 +25,26 @@ const LOG_PARAMS: &[Spec] = &[
     Spec::integer("start").min(0).optional(),
 ];
 
+const LIST_PARAMS: &[Spec] = &[
+    NODE,
+    Spec::boolean("errors").optional(),
+    Spec::integer("limit").min(0).optional(),
+    Spec::integer("since").optional(),
+    Spec::string("source")
+        .one_of(&["archive", "active", "all"])
+        .optional(),
+    Spec::integer("start").min(0).optional(),
+    Spec::string("statusfilter").optional(),
+    Spec::string("typefilter").optional(),
+    Spec::integer("until").optional(),
+    Spec::string("userfilter").optional(),
+    VMID.optional(),
+];
+
 pub(super) fn routes() -> Router<SimState> {
     Router::new()
+        .route("/nodes/{node}/tasks", get(list))
+        .route("/nodes/{node}/tasks/{upid}", get(index).delete(stop))
         .route("/nodes/{node}/tasks/{upid}/status", get(status))
         .route("/nodes/{node}/tasks/{upid}/log", get(log))
 }
@@ -87,6 +109,87 @@ async fn log(
             ok_with_total(json!([line]), 1)
         }
     }
+}
+
+/// `GET /nodes/{node}/tasks`: newest first, filtered; `total` counts all matches.
+async fn list(
+    State(st): State<SimState>,
+    Extension(who): Extension<Principal>,
+    Path(node): Path<String>,
+    params: Params,
+) -> ApiResult {
+    let params = params.with_uri(&[("node", &node)])?;
+    st.proxy_to(&node)?;
+    params.validate(LIST_PARAMS)?;
+    let audit = st.can(&who, &format!("/nodes/{node}"), "Sys.Audit");
+    let source = params.get("source").unwrap_or("archive");
+    let vmid = params.get("vmid");
+    let types = params.get("typefilter");
+    let user = params.get("userfilter");
+    let classes: Vec<&str> = params
+        .get("statusfilter")
+        .map(|s| s.split([',', ';', ' ']).filter(|c| !c.is_empty()).collect())
+        .unwrap_or_default();
+    let (since, until) = (params.int("since"), params.int("until"));
+    let errors_only = params.flag("errors");
+    let world = st.world();
+    let matches: Vec<Value> = world
+        .tasks
+        .on_node(&node)
+        .into_iter()
+        .filter(|t| match source {
+            "active" => t.end.is_none(),
+            "archive" => t.end.is_some(),
+            _ => true,
+        })
+        .filter(|t| audit || t.owned_by(&who.authid))
+        .filter(|t| vmid.is_none_or(|v| t.id == v))
+        .filter(|t| types.is_none_or(|f| t.kind.contains(f)))
+        .filter(|t| user.is_none_or(|u| t.user.contains(u)))
+        .filter(|t| classes.is_empty() || classes.contains(&t.status_class()))
+        .filter(|t| !errors_only || t.status_class() == "error")
+        .filter(|t| since.is_none_or(|s| t.starttime >= s))
+        .filter(|t| until.is_none_or(|u| t.starttime <= u))
+        .map(Task::node_entry)
+        .collect();
+    let total = matches.len();
+    let start = to_usize(params.int("start").unwrap_or(0));
+    let limit = to_usize(params.int("limit").unwrap_or(50));
+    let page: Vec<Value> = matches.into_iter().skip(start).take(limit).collect();
+    ok_with_total(Value::Array(page), total)
+}
+
+/// `GET /nodes/{node}/tasks/{upid}`: the task's index.
+async fn index(Path((node, upid)): Path<(String, String)>, params: Params) -> ApiResult {
+    let params = params.with_uri(&[("node", &node), ("upid", &upid)])?;
+    params.validate(STATUS_PARAMS)?;
+    ok(json!([{"name": "log"}, {"name": "status"}]))
+}
+
+/// `DELETE /nodes/{node}/tasks/{upid}`: stops a running task (its owner, or Sys.Modify).
+async fn stop(
+    State(st): State<SimState>,
+    Extension(who): Extension<Principal>,
+    Path((node, upid)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult {
+    let params = params.with_uri(&[("node", &node), ("upid", &upid)])?;
+    st.proxy_to(&node)?;
+    params.validate(STATUS_PARAMS)?;
+    let parts = decode_upid(&upid).ok_or_else(unparsable)?;
+    if parts.node != node {
+        return Err(ApiError::param("upid", "no such task"));
+    }
+    let owner = parts.user == who.authid || parts.user.split('!').next() == Some(&who.authid);
+    if !owner {
+        st.check(&who, &format!("/nodes/{node}"), &["Sys.Modify"])?;
+    }
+    let mut world = st.world();
+    let now = now_secs();
+    if world.tasks.stop(&upid, now) {
+        worker_log_end(&mut world, &upid, now);
+    }
+    ok(Value::Null)
 }
 
 fn may_read(st: &SimState, who: &Principal, node: &str, task: &Task) -> Result<(), ApiError> {

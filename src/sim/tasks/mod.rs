@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Value, json};
 
-pub(crate) use worker::{TaskCtx, spawn};
+pub(crate) use worker::{TaskCtx, log_end as worker_log_end, spawn};
 
 use super::model::Node;
 use super::util::mix;
@@ -133,6 +133,38 @@ impl Task {
         v
     }
 
+    /// An entry of `GET /nodes/{node}/tasks`: the index line's fields, `status` the exit
+    /// status, or `RUNNING` for a running task.
+    pub(crate) fn node_entry(&self) -> Value {
+        let (user, token) = self.user_and_token();
+        let mut v = json!({
+            "upid": self.upid, "node": self.node, "pid": self.pid, "pstart": self.pstart,
+            "starttime": self.starttime, "type": self.kind, "id": self.id, "user": user,
+        });
+        match &self.end {
+            Some((endtime, status)) => {
+                v["endtime"] = json!(endtime);
+                v["status"] = json!(status);
+            }
+            None => v["status"] = json!("RUNNING"),
+        }
+        if let Some(t) = token {
+            v["tokenid"] = json!(t);
+        }
+        v
+    }
+
+    /// `ok`, `warning` or `error` as the task list's `statusfilter` classifies the exit status
+    /// (`running` while running).
+    pub(crate) fn status_class(&self) -> &'static str {
+        match &self.end {
+            None => "running",
+            Some((_, s)) if s == "OK" => "ok",
+            Some((_, s)) if s.starts_with("WARNINGS") => "warning",
+            Some(_) => "error",
+        }
+    }
+
     /// The log file's lines, with the final status line once finished.
     fn file_lines(&self) -> Vec<String> {
         let mut lines = self.log.clone();
@@ -177,6 +209,8 @@ pub(crate) struct TaskStore {
     tasks: HashMap<String, Task>,
     order: VecDeque<String>,
     next_pid: HashMap<String, u32>,
+    /// How to stop the worker of each running task.
+    aborts: HashMap<String, tokio::task::AbortHandle>,
 }
 
 impl TaskStore {
@@ -244,9 +278,41 @@ impl TaskStore {
         }
     }
 
-    /// Marks the task finished at `now`.
+    /// Remembers how to stop the running task `upid`.
+    pub(crate) fn set_abort(&mut self, upid: &str, handle: tokio::task::AbortHandle) {
+        if self.tasks.get(upid).is_some_and(|t| t.end.is_none()) {
+            self.aborts.insert(upid.to_owned(), handle);
+        }
+    }
+
+    /// Stops a running task's worker (`DELETE …/tasks/{upid}`); false if it is not running.
+    pub(crate) fn stop(&mut self, upid: &str, now: i64) -> bool {
+        let running = self.tasks.get(upid).is_some_and(|t| t.end.is_none());
+        if let Some(handle) = self.aborts.remove(upid) {
+            handle.abort();
+        }
+        if running {
+            self.log(upid, "received interrupt");
+            self.finish(
+                upid,
+                now,
+                Outcome::Error("interrupted by signal".to_owned()),
+            );
+        }
+        running
+    }
+
+    /// All tasks of `node`, newest first (the node's task index plus its active list).
+    pub(crate) fn on_node<'a>(&'a self, node: &str) -> Vec<&'a Task> {
+        let mut list: Vec<&Task> = self.tasks.values().filter(|t| t.node == node).collect();
+        list.sort_by_key(|t| std::cmp::Reverse((t.starttime, t.pid)));
+        list
+    }
+
+    /// Marks the task finished at `now` (a finished task stays as it ended).
     pub(crate) fn finish(&mut self, upid: &str, now: i64, outcome: Outcome) {
-        let Some(t) = self.tasks.get_mut(upid) else {
+        self.aborts.remove(upid);
+        let Some(t) = self.tasks.get_mut(upid).filter(|t| t.end.is_none()) else {
             return;
         };
         let warnings = t.log.iter().filter(|l| l.starts_with("WARN: ")).count();

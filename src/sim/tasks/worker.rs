@@ -33,6 +33,36 @@ impl TaskCtx {
             world.tasks.log(&self.upid, line);
         }
     }
+
+    /// Sets VM `vmid`'s config lock to `lock` until the returned guard is dropped (also when
+    /// the task is stopped), like `PVE::QemuConfig->lock_config` plus `set_lock`.
+    pub(crate) fn hold_lock(&self, vmid: u32, lock: &str) -> ConfigLock {
+        if let Some(mut world) = self.world()
+            && let Some(vm) = world.model.vms.get_mut(&vmid)
+        {
+            vm.lock = Some(lock.to_owned());
+        }
+        ConfigLock {
+            ctx: self.clone(),
+            vmid,
+        }
+    }
+}
+
+/// A VM config lock held by a task; dropping it removes the lock.
+pub(crate) struct ConfigLock {
+    ctx: TaskCtx,
+    vmid: u32,
+}
+
+impl Drop for ConfigLock {
+    fn drop(&mut self) {
+        if let Some(mut world) = self.ctx.world()
+            && let Some(vm) = world.model.vms.get_mut(&self.vmid)
+        {
+            vm.lock = None;
+        }
+    }
 }
 
 /// Starts task `kind` for object `id` on `node`, owned by `user` (an auth ID), running `work`.
@@ -56,7 +86,18 @@ where
             .node(node)
             .cloned()
             .ok_or_else(|| ApiError::fail(format!("no such node '{node}'")))?;
-        let upid = world.tasks.create(&node, kind, id, user, now_secs());
+        let now = now_secs();
+        let upid = world.tasks.create(&node, kind, id, user, now);
+        let msg = format!("starting task {upid}");
+        world.log.add(
+            now,
+            6,
+            "pvedaemon",
+            1000 + node.maxcpu,
+            &node.name,
+            user,
+            msg,
+        );
         TaskCtx {
             st: st.clone(),
             upid,
@@ -64,11 +105,32 @@ where
         }
     };
     let upid = ctx.upid.clone();
-    tokio::spawn(async move {
+    let st = st.clone();
+    let handle = tokio::spawn(async move {
         let outcome = work(ctx.clone()).await;
         if let Some(mut world) = ctx.world() {
-            world.tasks.finish(&ctx.upid, now_secs(), outcome);
+            let now = now_secs();
+            world.tasks.finish(&ctx.upid, now, outcome);
+            log_end(&mut world, &ctx.upid, now);
         }
     });
+    let mut world = st.world();
+    world.tasks.set_abort(&upid, handle.abort_handle());
     Ok(upid)
+}
+
+/// The cluster log's "end task" line for a finished task.
+pub(crate) fn log_end(world: &mut World, upid: &str, now: i64) {
+    let Some(task) = world.tasks.get(upid) else {
+        return;
+    };
+    let Some((_, status)) = &task.end else {
+        return;
+    };
+    let pri = if status == "OK" { 6 } else { 3 };
+    let (node, user) = (task.node.clone(), task.user.clone());
+    let msg = format!("end task {upid} {status}");
+    world
+        .log
+        .add(now, pri, "pvedaemon", 1001, &node, &user, msg);
 }

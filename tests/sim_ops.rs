@@ -1,0 +1,377 @@
+//! VM life cycles and the newer API areas over real HTTPS: config and digest, resize, clone,
+//! migrate, vzdump and restore, backup jobs, the task list and stopping tasks, the cluster
+//! log (rrddata: `sim_metrics.rs`).
+//!
+//! Run: `cargo test -p pve --features sim --test sim_ops`
+
+#![cfg(feature = "sim")]
+
+mod sim_support;
+
+use reqwest::{Method, StatusCode};
+use sim_support::{Client, encode, find_vm, start};
+
+async fn put(c: &Client, path: &str, form: &[(&str, &str)]) -> sim_support::Answer {
+    c.call(Method::PUT, path, form).await
+}
+
+#[tokio::test]
+async fn config_get_put_post_and_digest() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let path = format!("/nodes/{node}/qemu/{vmid}/config");
+    let cfg = c.get(&path).await.data().clone();
+    let digest = cfg["digest"].as_str().unwrap().to_owned();
+    assert_eq!(digest.len(), 40);
+    assert!(cfg["scsi0"].as_str().unwrap().contains("size="));
+    let a = put(
+        &c,
+        &path,
+        &[("cores", "3"), ("name", "renamed"), ("digest", &digest)],
+    )
+    .await;
+    assert!(a.data().is_null(), "{a:?}");
+    let cfg2 = c.get(&path).await.data().clone();
+    assert_eq!(
+        (cfg2["cores"].as_u64(), cfg2["name"].as_str()),
+        (Some(3), Some("renamed"))
+    );
+    // the old digest no longer matches
+    let a = put(&c, &path, &[("cores", "2"), ("digest", &digest)]).await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(a.message().starts_with("detected modified configuration"));
+    // invalid name
+    let a = put(&c, &path, &[("name", "bad name")]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    // POST is a qmconfig task
+    let upid = c.post(&path, &[("memory", "4096"), ("tags", "b;a")]).await;
+    let upid = upid.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":qmconfig:"));
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let cfg3 = c.get(&path).await.data().clone();
+    assert_eq!(
+        (cfg3["memory"].as_str(), cfg3["tags"].as_str()),
+        (Some("4096"), Some("a;b"))
+    );
+    // resize +1G
+    let before = cfg3["scsi0"].as_str().unwrap().to_owned();
+    let r = put(
+        &c,
+        &format!("/nodes/{node}/qemu/{vmid}/resize"),
+        &[("disk", "scsi0"), ("size", "+1G")],
+    )
+    .await;
+    assert_eq!(
+        c.wait_task(r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    let after = c.get(&path).await.data()["scsi0"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(before, after);
+    // the auditor may read but not change
+    let (user, pw) = sim.auditor();
+    let aud = Client::login(&sim, &user, &pw).await;
+    assert_eq!(aud.get(&path).await.status, StatusCode::OK);
+    assert_eq!(
+        put(&aud, &path, &[("cores", "1")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn clone_full_and_linked() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let a = c
+        .post(
+            &format!("/nodes/{node}/qemu/{vmid}/clone"),
+            &[("newid", "900"), ("name", "copy")],
+        )
+        .await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":qmclone:"), "{upid}");
+    // the new VM exists at once, locked
+    let cfg = c.get(&format!("/nodes/{node}/qemu/900/config")).await;
+    assert_eq!(cfg.data()["lock"], "clone");
+    let done = c.wait_task(&upid).await;
+    assert_eq!(done["exitstatus"], "OK");
+    let cfg = c.get(&format!("/nodes/{node}/qemu/900/config")).await;
+    assert!(cfg.data().get("lock").is_none());
+    assert_eq!(cfg.data()["name"], "copy");
+    let log = c
+        .get(&format!("/nodes/{node}/tasks/{}/log", encode(&upid)))
+        .await;
+    assert!(
+        log.data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["t"].as_str().unwrap().contains("transferred"))
+    );
+    // a linked clone only from a template
+    let a = c
+        .post(
+            &format!("/nodes/{node}/qemu/{vmid}/clone"),
+            &[("newid", "901"), ("full", "0")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (tnode, tpl) = find_vm(&c, |v| v["template"] == 1).await;
+    let a = c
+        .post(
+            &format!("/nodes/{tnode}/qemu/{tpl}/clone"),
+            &[("newid", "902")],
+        )
+        .await;
+    assert_eq!(
+        c.wait_task(a.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    // an existing ID is refused
+    let a = c
+        .post(
+            &format!("/nodes/{tnode}/qemu/{tpl}/clone"),
+            &[("newid", "902")],
+        )
+        .await;
+    assert!(a.message().contains("already exists"));
+}
+
+#[tokio::test]
+async fn migrate_needs_online_for_running_vms() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "running").await;
+    let pre = c.get(&format!("/nodes/{node}/qemu/{vmid}/migrate")).await;
+    assert_eq!(pre.data()["running"], 1);
+    let target = pre.data()["allowed_nodes"][0].as_str().unwrap().to_owned();
+    let path = format!("/nodes/{node}/qemu/{vmid}/migrate");
+    let a = c.post(&path, &[("target", &target)]).await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(a.message().contains("--online"), "{a:?}");
+    let a = c
+        .post(
+            &path,
+            &[
+                ("target", &target),
+                ("online", "1"),
+                ("with-local-disks", "1"),
+            ],
+        )
+        .await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":qmigrate:"));
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let moved = find_vm(&c, |v| v["vmid"] == vmid).await;
+    assert_eq!(moved.0, target);
+    let cur = c
+        .get(&format!("/nodes/{target}/qemu/{vmid}/status/current"))
+        .await;
+    assert_eq!(cur.data()["status"], "running");
+}
+
+#[tokio::test]
+async fn vzdump_then_restore() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let content = format!("/nodes/{node}/storage/backup/content?content=backup&vmid={vmid}");
+    let before = c.get(&content).await.data().as_array().unwrap().len();
+    let a = c
+        .post(
+            &format!("/nodes/{node}/vzdump"),
+            &[
+                ("vmid", &vmid.to_string()),
+                ("storage", "backup"),
+                ("compress", "zstd"),
+                ("mode", "snapshot"),
+            ],
+        )
+        .await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":vzdump:"));
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let list = c.get(&content).await.data().as_array().unwrap().clone();
+    assert_eq!(list.len(), before + 1);
+    let volid = list.last().unwrap()["volid"].as_str().unwrap().to_owned();
+    let prefix = format!("backup:backup/vzdump-qemu-{vmid}-");
+    assert!(
+        volid.starts_with(&prefix) && volid.ends_with(".vma.zst"),
+        "{volid}"
+    );
+
+    // change the VM, then restore: refused without force, done with it
+    let cfg = format!("/nodes/{node}/qemu/{vmid}/config");
+    let old_name = c.get(&cfg).await.data()["name"].clone();
+    put(&c, &cfg, &[("name", "changed")]).await;
+    let restore = format!("/nodes/{node}/qemu");
+    let vmid_s = vmid.to_string();
+    let a = c
+        .post(&restore, &[("vmid", &vmid_s), ("archive", &volid)])
+        .await;
+    assert!(a.message().contains("already exists"), "{a:?}");
+    let a = c
+        .post(
+            &restore,
+            &[("vmid", &vmid_s), ("archive", &volid), ("force", "1")],
+        )
+        .await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":qmrestore:"));
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    assert_eq!(c.get(&cfg).await.data()["name"], old_name);
+    // restore to a new ID
+    let a = c
+        .post(
+            &restore,
+            &[("vmid", "950"), ("archive", &volid), ("unique", "1")],
+        )
+        .await;
+    assert_eq!(
+        c.wait_task(a.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert_eq!(
+        c.get(&format!("/nodes/{node}/qemu/950/config"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn backup_jobs_crud() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let jobs = c
+        .get("/cluster/backup")
+        .await
+        .data()
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0]["next-run"].as_i64().unwrap() > 0);
+    let a = c
+        .post(
+            "/cluster/backup",
+            &[
+                ("id", "nightly"),
+                ("schedule", "mon..fri 22:00"),
+                ("vmid", "100,101"),
+                ("storage", "backup"),
+            ],
+        )
+        .await;
+    assert!(a.data().is_null(), "{a:?}");
+    let j = c.get("/cluster/backup/nightly").await.data().clone();
+    assert_eq!(j["schedule"], "mon..fri 22:00");
+    assert_eq!(j["next-run"].as_i64().unwrap() % 60, 0);
+    put(&c, "/cluster/backup/nightly", &[("enabled", "0")]).await;
+    assert!(
+        c.get("/cluster/backup/nightly")
+            .await
+            .data()
+            .get("next-run")
+            .is_none()
+    );
+    let bad = c
+        .post(
+            "/cluster/backup",
+            &[("schedule", "someday"), ("vmid", "100")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        c.call(Method::DELETE, "/cluster/backup/nightly", &[])
+            .await
+            .data()
+            .is_null()
+    );
+    assert_eq!(
+        c.get("/cluster/backup/nightly").await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let not = c.get("/cluster/backup-info/not-backed-up").await;
+    assert!(not.data().as_array().unwrap().len() >= 8);
+}
+
+#[tokio::test]
+async fn task_list_stop_and_cluster_log() {
+    let sim = sim_support::start_with(pve::sim::SimConfig {
+        root_password: "secret".into(),
+        task_speed: 0.5,
+        auth_failure_delay: std::time::Duration::from_millis(20),
+        ..pve::sim::SimConfig::default()
+    })
+    .await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let a = c
+        .post(&format!("/nodes/{node}/qemu/{vmid}/status/start"), &[])
+        .await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    let active = c.get(&format!("/nodes/{node}/tasks?source=active")).await;
+    let entry = active
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["upid"] == upid.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["status"], "RUNNING");
+    let by_vm = c
+        .get(&format!(
+            "/nodes/{node}/tasks?source=all&vmid={vmid}&typefilter=qmstart"
+        ))
+        .await;
+    assert!(by_vm.body["total"].as_u64().unwrap() >= 1);
+    let d = c
+        .call(
+            Method::DELETE,
+            &format!("/nodes/{node}/tasks/{}", encode(&upid)),
+            &[],
+        )
+        .await;
+    assert!(d.data().is_null());
+    let st = c
+        .get(&format!("/nodes/{node}/tasks/{}/status", encode(&upid)))
+        .await;
+    assert_eq!(st.data()["exitstatus"], "interrupted by signal");
+    let cur = c
+        .get(&format!("/nodes/{node}/qemu/{vmid}/status/current"))
+        .await;
+    assert_eq!(cur.data()["status"], "stopped");
+    let errors = c
+        .get(&format!("/nodes/{node}/tasks?statusfilter=error"))
+        .await;
+    assert!(
+        errors
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["upid"] == upid.as_str())
+    );
+    let log = c.get("/cluster/log?max=10").await;
+    let msgs: Vec<&str> = log
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["msg"].as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.contains(&format!("starting task {upid}").as_str()),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with(&format!("end task {upid}")))
+    );
+}
