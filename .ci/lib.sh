@@ -33,8 +33,8 @@ need_rust_wasm() {
 }
 
 need_frontend_packages() {
-  if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ]; then
-    step "Installing the browser's JavaScript packages (npm: ECharts)"
+  if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ] || [ ! -f frontend/node_modules/@novnc/novnc/core/rfb.js ]; then
+    step "Installing the browser's JavaScript packages (npm: ECharts, noVNC)"
     (cd frontend && npm ci --no-audit --no-fund)
   fi
 }
