@@ -64,3 +64,18 @@ need_python_clients() {
     "$venv/bin/pip" install -q proxmoxer==2.3.0 requests==2.34.2 prometheus-pve-exporter==3.10.2
   fi
 }
+
+# QEMU for the simulator's QEMU mode (tests/sim_qemu.rs). From bookworm-backports: plain
+# bookworm's QEMU 7.2 would remove the machine's qemu-utils 10 (see BUILD.md).
+need_qemu() {
+  if ! command -v qemu-system-x86_64 >/dev/null; then
+    step "Installing QEMU from bookworm-backports (one time, about 100 MB)"
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo 'deb http://deb.debian.org/debian bookworm-backports main' \
+        | as_root tee /etc/apt/sources.list.d/backports.list >/dev/null
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      -t bookworm-backports --no-install-recommends qemu-system-x86
+  fi
+}

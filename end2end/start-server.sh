@@ -12,4 +12,6 @@ export CECYBER_ADMIN_PASSWORD=e2e-admin-secret
 export CECYBER_LOGIN_FAILURE_DELAY_MS=1000
 # Fast live ticks, so "changes within two ticks" is quick to observe.
 export CECYBER_LIVE_TICK_SECS=2
+# A fixed port for the simulator, so tests can use its /_sim controls (e.g. drop consoles).
+export CECYBER_DEMO__PORT=$((port + 1))
 exec target/debug/cecyber

@@ -51,7 +51,9 @@ pub enum Error {
         message: String,
     },
 
-    /// PVE rejected the parameters (HTTP 400, "Parameter verification failed.").
+    /// PVE rejected the parameters (HTTP 400, "Parameter verification failed."), or the client
+    /// refused to send them because its endpoint table does not allow them (the message then
+    /// starts with `not sent:`; nothing reached PVE).
     ///
     /// Retry: not useful with the same parameters.
     #[error("{}", parameters_text(.message, .errors))]

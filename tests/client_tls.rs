@@ -259,3 +259,51 @@ async fn tls_refusal_wins_over_connection_errors_across_endpoints() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn websocket_request_carries_the_same_trust() {
+    let pki = pki();
+    let url = https_server(&pki).await;
+    let node = "pve".parse().unwrap();
+    let vmid = pve::ids::VmId::new(100).unwrap();
+    let pinned = client(
+        &url,
+        TlsTrust::Fingerprint(certificate_fingerprint(&pki.leaf_der)),
+    );
+    let ws = pinned
+        .vnc_websocket_request(&node, vmid, 5900, "PVEVNC:x")
+        .await
+        .unwrap();
+    let host = url.strip_prefix("https://").unwrap();
+    assert!(
+        ws.url.starts_with(&format!("wss://{host}/api2/json/")),
+        "{}",
+        ws.url
+    );
+    // The relay's handshake with the client's TLS settings succeeds against the pinned node…
+    let handshake = |tls: Arc<rustls::ClientConfig>| {
+        let host = host.to_owned();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+            tokio_rustls::TlsConnector::from(tls)
+                .connect(name, tcp)
+                .await
+        }
+    };
+    handshake(ws.tls.clone().expect("pinned trust is passed on"))
+        .await
+        .unwrap();
+    // …and fails with another pin.
+    let other = client(&url, TlsTrust::Fingerprint("AB".repeat(32)))
+        .vnc_websocket_request(&node, vmid, 5900, "PVEVNC:x")
+        .await
+        .unwrap();
+    assert!(handshake(other.tls.unwrap()).await.is_err());
+    // System trust leaves the roots to the relay.
+    let system = client(&url, TlsTrust::System)
+        .vnc_websocket_request(&node, vmid, 5900, "PVEVNC:x")
+        .await
+        .unwrap();
+    assert!(system.tls.is_none());
+}

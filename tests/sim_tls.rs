@@ -156,3 +156,21 @@ async fn plain_http_when_asked() {
     let fp = nodes.data()[0]["ssl_fingerprint"].as_str().unwrap();
     assert_eq!(fp.len(), 95);
 }
+
+/// vncproxy's `cert` (the cluster CA in PVE) is the served certificate, so a client trusting
+/// it can verify the HTTPS connection the console uses.
+#[tokio::test]
+async fn vncproxy_cert_is_the_served_certificate() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let (node, vmid) = sim_support::find_vm(&c, |v| v["status"] == "running").await;
+    let a = c
+        .post(
+            &format!("/nodes/{node}/qemu/{vmid}/vncproxy"),
+            &[("websocket", "1")],
+        )
+        .await;
+    let cert = a.data()["cert"].as_str().unwrap();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
+    assert_eq!(cert, sim.certificate_pem());
+}

@@ -27,8 +27,8 @@ use crate::{
     components::layout::Layout,
     model::Session,
     pages::{
-        dashboard::DashboardPage, login::LoginPage, not_found::NotFound, users::UsersPage,
-        vm_detail::VmDetailPage, vm_list::VmListPage,
+        dashboard::DashboardPage, login::LoginPage, node::NodePage, not_found::NotFound,
+        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
     },
 };
 
@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
                     <Route path=path!("/users") view=UsersPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
+                    <Route path=path!("/nodes/:cluster/:node") view=NodePage />
                 </ParentRoute>
             </Routes>
         </Router>

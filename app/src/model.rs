@@ -176,6 +176,61 @@ pub struct UserInfo {
     pub created_at: i64,
 }
 
+/// A console the browser may open now: where its WebSocket goes. Carries no secret: the
+/// session id in `ws_path` is random, single-use and bound to the user and VM on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsoleTicket {
+    /// Path of the console WebSocket on this origin, e.g. `/api/console/ws?session=<id>`
+    /// (or `?embed=<token>` for embed links).
+    pub ws_path: String,
+    /// The VM's name, for the title.
+    pub vm_name: String,
+    /// True when the relay drops keyboard, pointer and clipboard input.
+    pub view_only: bool,
+}
+
+/// A freshly minted console embed link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedLink {
+    /// Id of the link (for revoking).
+    pub id: i64,
+    /// Path of the embeddable page on this origin: `/embed/console?token=<token>`.
+    pub url: String,
+    /// When the link stops working, unix seconds.
+    pub expires_at: i64,
+}
+
+/// A console embed link as admins see it in the list (without its token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedLinkInfo {
+    /// Id of the link.
+    pub id: i64,
+    /// Cluster of the VM.
+    pub cluster: String,
+    /// Node of the VM when the link was made.
+    pub node: String,
+    /// VM id.
+    pub vmid: u32,
+    /// The partner origin allowed to frame the console (`https://portal.example`).
+    pub origin: String,
+    /// Admin who made the link.
+    pub created_by: String,
+    /// Creation time, unix seconds.
+    pub created_at: i64,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+    /// Opens the console once only.
+    pub single_use: bool,
+    /// Input from the viewer is dropped.
+    pub view_only: bool,
+    /// When a single-use link was used, unix seconds.
+    pub used_at: Option<i64>,
+    /// When the link was revoked, unix seconds.
+    pub revoked_at: Option<i64>,
+    /// Number of recorded uses (allowed and refused).
+    pub uses: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,4 +268,17 @@ mod tests {
         };
         assert!(!running.succeeded());
     }
+}
+
+/// A node's overview page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeOverview {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name.
+    pub node: NodeName,
+    /// `GET /nodes/{node}/status`.
+    pub status: pve::types::NodeStatus,
+    /// `GET /nodes/{node}/storage`.
+    pub storages: Vec<pve::types::NodeStorage>,
 }

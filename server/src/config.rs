@@ -113,6 +113,8 @@ pub struct DemoConfig {
     pub vms: usize,
     /// Seed of the simulated metrics.
     pub seed: u64,
+    /// Loopback port of the simulator's API (0 picks a free one).
+    pub port: u16,
 }
 
 impl Default for DemoConfig {
@@ -121,6 +123,7 @@ impl Default for DemoConfig {
             nodes: 3,
             vms: 12,
             seed: 42,
+            port: 0,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `main.rs` only wires these together; tests build the same router against the simulator.
 
 pub mod config;
+pub mod console;
 pub mod live;
 pub mod middleware;
 pub mod router;

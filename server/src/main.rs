@@ -40,6 +40,8 @@ async fn main() -> ExitCode {
     };
     print_banner(&config, &runtime);
     let app = router::app(runtime.state.clone(), runtime.live.clone());
+    // The peer address is recorded with each use of a console embed link.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -1,9 +1,10 @@
-//! Request checks that apply to every route: login required for pages, same-origin writes,
-//! and security headers.
+//! Request checks that apply to every route: login required for pages (not for the embedded
+//! console), same-origin writes, and security headers (framing allowed only for the embedded
+//! console, by its link's origin).
 
 use app::{
     model::Session,
-    ssr::{sessions, state::AppState},
+    ssr::{embed, sessions, state::AppState},
 };
 use axum::{
     extract::{Request, State},
@@ -32,6 +33,15 @@ pub async fn session_gate(
 ) -> Response {
     let path = request.uri().path().to_owned();
     if is_public(&path) || path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    if path == EMBED_PAGE {
+        // The embedded console needs no login (third-party cookies are often blocked): its
+        // embed token is checked by the page's server function and the console WebSocket.
+        request.extensions_mut().insert(Session {
+            user: None,
+            demo: state.demo,
+        });
         return next.run(request).await;
     }
     let user = match sessions::token_from_headers(request.headers()) {
@@ -79,11 +89,32 @@ pub async fn same_origin_writes(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Headers that keep the panel out of frames and stop content sniffing.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// Headers that keep the panel out of frames and stop content sniffing. The embedded console
+/// page is the one exception: the partner origin of its (signed) embed token may frame it.
+pub async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let embed_ancestor = if request.uri().path() == EMBED_PAGE {
+        Some(embed_frame_ancestor(&state, request.uri().query()).await)
+    } else {
+        None
+    };
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    match embed_ancestor {
+        Some(ancestor) => {
+            // `frame-ancestors` replaces X-Frame-Options, which cannot name an origin.
+            let csp = format!("frame-ancestors {ancestor}");
+            if let Ok(value) = HeaderValue::from_str(&csp) {
+                headers.insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+        None => {
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -93,4 +124,26 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// The page partner portals frame.
+const EMBED_PAGE: &str = embed::PAGE_PATH;
+
+/// The origin allowed to frame `/embed/console?token=…`: the one the token names if its
+/// signature is right (even when expired or revoked, so the frame can say so), else `'none'`.
+async fn embed_frame_ancestor(state: &AppState, query: Option<&str>) -> String {
+    let token = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="));
+    let none = "'none'".to_owned();
+    let Some(token) = token else {
+        return none;
+    };
+    let Ok(key) = state.console.embed_key(&state.db).await else {
+        return none;
+    };
+    embed::verify_signature(&key, token)
+        .and_then(|claims| embed::normalize_origin(&claims.origin))
+        .unwrap_or(none)
 }

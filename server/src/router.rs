@@ -3,10 +3,15 @@
 use std::sync::Arc;
 
 use app::{App, shell, ssr::state::AppState};
-use axum::{Extension, Router, middleware::from_fn_with_state, routing::get};
+use axum::{
+    Extension, Router,
+    middleware::from_fn_with_state,
+    routing::{delete, get},
+};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use crate::{
+    console,
     live::{LiveHub, sse},
     middleware,
 };
@@ -18,11 +23,20 @@ pub fn app(state: AppState, live: Arc<LiveHub>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/live", get(sse::live_events))
+        .route("/api/console/ws", get(console::console_ws))
+        .route(
+            "/api/v1/embed-links",
+            get(console::api::list).post(console::api::create),
+        )
+        .route("/api/v1/embed-links/{id}", delete(console::api::revoke))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(Extension(live))
         .layer(from_fn_with_state(state.clone(), middleware::session_gate))
         .layer(axum::middleware::from_fn(middleware::same_origin_writes))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
         .with_state(state)
 }

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use app::ssr::{
     clusters::{Cluster, Clusters},
+    console::ConsoleHub,
     db,
     sessions::SessionSettings,
     state::AppState,
@@ -96,6 +97,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
             login_failure_delay: Duration::from_millis(config.login_failure_delay_ms),
         },
         demo: config.is_demo(),
+        console: Arc::new(ConsoleHub::new()),
     };
     let live = LiveHub::new(config.live_points());
     for cluster in state.clusters.all() {
@@ -146,6 +148,7 @@ async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandl
         vms: config.demo.vms,
         seed: config.demo.seed,
         root_password: app::ssr::users::random_password(),
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], config.demo.port)),
         ..SimConfig::default()
     };
     let sim = Simulator::start(sim_config)

@@ -2,13 +2,19 @@
 //!
 //! ```text
 //! cargo run -p pve --features sim --bin pve-sim -- --bind 127.0.0.1:8006 --vms 20
+//! cargo run -p pve --features sim --release --bin pve-sim -- --nodes 50 --vms 10000
+//! cargo run -p pve --features sim --bin pve-sim -- --latency-ms 200 --error-rate 0.1 \
+//!     --error-rates /cluster/resources=0.5 --node-offline pve2 --ticket-lifetime 60
+//! cargo run -p pve --features sim --bin pve-sim -- --qemu   # real QEMU VMs behind the consoles
 //! ```
+//!
+//! Faults set here are the start state; `POST /_sim/fault` changes them at run time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use pve::sim::{SimConfig, Simulator};
+use pve::sim::{Faults, SimConfig, Simulator};
 
 /// Command line of `pve-sim`.
 #[derive(Debug, Parser)]
@@ -52,6 +58,47 @@ struct Args {
     /// Serve plain HTTP instead of HTTPS with a self-signed certificate.
     #[arg(long)]
     no_tls: bool,
+    /// Run each running VM as a real tiny QEMU VM (needs qemu-system-x86_64).
+    #[arg(long)]
+    qemu: bool,
+    /// Fault: added latency of every API request (or those under --fault-path), milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fault: up to this many more milliseconds of random latency.
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// Fault: share (0-1) of API requests (under --fault-path) that fail.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Fault: path prefix after /api2/json that latency and --error-rate apply to.
+    #[arg(long, default_value = "")]
+    fault_path: String,
+    /// Fault: error rate of one path prefix, PREFIX=RATE (repeatable; longest prefix wins).
+    #[arg(long = "error-rates", value_parser = parse_rate)]
+    error_rates: Vec<(String, f64)>,
+    /// Fault: status of injected errors, 500 or 503.
+    #[arg(long)]
+    error_status: Option<u16>,
+    /// Fault: this node is offline (shown offline, its API paths answer 595).
+    #[arg(long)]
+    node_offline: Option<String>,
+    /// Fault: console WebSocket sessions are cut this many seconds after opening (0: at once).
+    #[arg(long)]
+    ws_drop_after: Option<u64>,
+    /// Fault: tickets expire after this many seconds (PVE: 7200).
+    #[arg(long)]
+    ticket_lifetime: Option<u64>,
+}
+
+/// `PREFIX=RATE` of `--error-rates`.
+fn parse_rate(s: &str) -> Result<(String, f64), String> {
+    let (prefix, rate) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{s}' is not PREFIX=RATE"))?;
+    let rate = rate
+        .parse()
+        .map_err(|e| format!("bad rate in '{s}': {e}"))?;
+    Ok((prefix.to_owned(), rate))
 }
 
 #[tokio::main]
@@ -75,6 +122,19 @@ async fn main() -> std::io::Result<()> {
         task_speed: args.task_speed,
         auth_failure_delay: Duration::from_millis(args.auth_failure_delay_ms),
         tls: !args.no_tls,
+        qemu: args.qemu,
+        faults: Faults {
+            latency_ms: args.latency_ms,
+            jitter_ms: args.jitter_ms,
+            error_rate: args.error_rate,
+            path_prefix: args.fault_path,
+            error_rates: args.error_rates.into_iter().collect(),
+            node_offline: args.node_offline,
+            error_status: args.error_status,
+            error_message: None,
+            ws_drop_after_secs: args.ws_drop_after,
+            ticket_lifetime_secs: args.ticket_lifetime,
+        },
     };
     let sim = Simulator::start(config).await?;
     let (token_id, secret) = sim.api_token();

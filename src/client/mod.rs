@@ -5,6 +5,7 @@
 //! - `http`: transport, failover, re-login, retries; `methods`: the operations
 //! - `endpoints`: the table of every request the client can make (checked against PVE's schema)
 //! - `console`: the VNC WebSocket upgrade request for the console relay
+//! - `vnc`: the VNC authentication answer the relay sends to PVE
 //! - `auth`: ticket and token state; `tls`: CA file and fingerprint pinning
 //! - `retry`: retry policy for reads; `response`: answer and error decoding
 
@@ -18,6 +19,7 @@ mod methods;
 mod response;
 mod retry;
 mod tls;
+mod vnc;
 
 pub use api::{PveApi, wait_task};
 pub use config::{ClientConfig, Credentials, TlsTrust};
@@ -25,3 +27,4 @@ pub use console::{VNC_SUBPROTOCOL, WebSocketRequest};
 pub use http::HttpClient;
 pub use retry::RetryPolicy;
 pub use tls::{certificate_fingerprint, format_fingerprint};
+pub use vnc::vnc_auth_response;

@@ -1,14 +1,22 @@
 //! Test controls outside the PVE API (no authentication; the simulator listens on loopback):
 //!
-//! - `POST /_sim/fault` with JSON `{"latency_ms": 200, "error_rate": 0.1, "path_prefix":
-//!   "/nodes", "node_offline": "pve2", "error_status": 500, "error_message": "…"}` replaces the
-//!   fault settings (omitted fields take their defaults, so `{}` clears everything). Latency and
-//!   errors apply to `/api2/json` requests whose path (after `/api2/json`) starts with
-//!   `path_prefix` (empty: all). An offline node shows as `offline` and requests proxied to it
-//!   fail with 595 like pveproxy's.
+//! - `POST /_sim/fault` with JSON [`Faults`], e.g. `{"latency_ms": 200, "jitter_ms": 50,
+//!   "error_rate": 0.1, "path_prefix": "/nodes", "error_rates": {"/cluster/resources": 0.5},
+//!   "error_status": 503, "node_offline": "pve2", "ws_drop_after_secs": 5,
+//!   "ticket_lifetime_secs": 30}` replaces the fault settings (omitted fields take their
+//!   defaults, so `{}` clears everything). Latency and `error_rate` apply to `/api2/json`
+//!   requests whose path (after `/api2/json`) starts with `path_prefix` (empty: all);
+//!   `error_rates` sets a rate per path prefix (the longest matching prefix wins over
+//!   `error_rate`). An offline node shows as `offline` (its VMs and storages as `unknown`) and
+//!   requests proxied to it fail with 595 like pveproxy's. Console sessions end
+//!   `ws_drop_after_secs` after they opened (0: at once, open ones included). Tickets older than
+//!   `ticket_lifetime_secs` are refused with 401 (PVE: 2 h), so clients must renew them.
 //! - `GET /_sim/fault` returns the current settings.
-//! - `POST /_sim/reset`: a fresh cluster from the seed, no tasks but the generated history, no
-//!   faults. Tickets and the API token stay valid.
+//! - `POST /_sim/reset`: a fresh cluster from the seed, no tasks but the generated history, the
+//!   faults the simulator was started with. Tickets and the API token stay valid.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -31,16 +39,89 @@ use super::state::SimState;
 pub struct Faults {
     /// Extra delay before each matching request is handled, in milliseconds.
     pub latency_ms: u64,
+    /// Up to this many more milliseconds of delay, uniformly random per request.
+    pub jitter_ms: u64,
     /// Share of matching requests (0–1) that fail with `error_status`.
     pub error_rate: f64,
-    /// Only requests whose path after `/api2/json` starts with this are affected.
+    /// Only requests whose path after `/api2/json` starts with this get the latency and
+    /// `error_rate`.
     pub path_prefix: String,
+    /// Error rates (0–1) by path prefix (after `/api2/json`); the longest matching prefix wins
+    /// over `error_rate`.
+    pub error_rates: BTreeMap<String, f64>,
     /// A node that is unreachable (shown offline, requests to it fail with 595).
     pub node_offline: Option<String>,
-    /// Status of injected errors (default 500).
+    /// Status of injected errors: 500 (default) or 503.
     pub error_status: Option<u16>,
-    /// Message of injected errors (default "simulated failure (pve-sim fault injection)").
+    /// Message of injected errors (default "simulated failure (pve-sim fault injection)" for
+    /// 500, "service unavailable (pve-sim fault injection)" for 503).
     pub error_message: Option<String>,
+    /// Console WebSocket sessions are cut this many seconds after they opened; 0 cuts them at
+    /// once (the open ones too, when set).
+    pub ws_drop_after_secs: Option<u64>,
+    /// Tickets expire after this many seconds instead of PVE's 2 hours (answers 401
+    /// "Authentication failed!" afterwards, so clients must renew earlier).
+    pub ticket_lifetime_secs: Option<u64>,
+}
+
+impl Faults {
+    /// Checks rates, the error status and the ticket lifetime (the node is checked by the
+    /// state, which knows the nodes).
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let rates = std::iter::once(("error_rate", self.error_rate))
+            .chain(self.error_rates.iter().map(|(p, r)| (p.as_str(), *r)));
+        for (name, rate) in rates {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "error rate {rate} of '{name}' is not between 0 and 1"
+                ));
+            }
+        }
+        if let Some(s) = self.error_status
+            && !matches!(s, 500 | 503)
+        {
+            return Err(format!("error_status {s} is neither 500 nor 503"));
+        }
+        if self.ticket_lifetime_secs == Some(0) {
+            return Err("ticket_lifetime_secs must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The error rate for `rel` (a path after `/api2/json`).
+    fn error_rate_for(&self, rel: &str) -> f64 {
+        let longest = self
+            .error_rates
+            .iter()
+            .filter(|(prefix, _)| rel.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len());
+        match longest {
+            Some((_, rate)) => *rate,
+            None if rel.starts_with(&self.path_prefix) => self.error_rate,
+            None => 0.0,
+        }
+    }
+
+    /// The injected error answer.
+    fn error(&self) -> ApiError {
+        let status = self.error_status.unwrap_or(500);
+        let message = self.error_message.clone().unwrap_or_else(|| {
+            if status == 503 {
+                "service unavailable (pve-sim fault injection)\n".to_owned()
+            } else {
+                "simulated failure (pve-sim fault injection)\n".to_owned()
+            }
+        });
+        ApiError::new(status, message)
+    }
+
+    /// True if any latency or error is configured (the request path can skip the rest).
+    fn affects_requests(&self) -> bool {
+        self.latency_ms > 0
+            || self.jitter_ms > 0
+            || self.error_rate > 0.0
+            || self.error_rates.values().any(|r| *r > 0.0)
+    }
 }
 
 /// The `/_sim` routes.
@@ -51,12 +132,12 @@ pub(crate) fn routes() -> Router<SimState> {
 }
 
 async fn get_fault(State(st): State<SimState>) -> Response {
-    Json(st.faults()).into_response()
+    Json(&*st.faults_ref()).into_response()
 }
 
 async fn set_fault(State(st): State<SimState>, Json(faults): Json<Faults>) -> Response {
     match st.set_faults(faults) {
-        Ok(()) => Json(st.faults()).into_response(),
+        Ok(()) => Json(&*st.faults_ref()).into_response(),
         Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": e })),
     }
 }
@@ -68,22 +149,57 @@ async fn reset(State(st): State<SimState>) -> Response {
 
 /// Middleware on `/api2/json`: applies latency and random errors of the fault settings.
 pub(crate) async fn inject(State(st): State<SimState>, req: Request, next: Next) -> Response {
-    let faults = st.faults();
-    if rel_path(req.uri().path()).starts_with(&faults.path_prefix) {
-        if faults.latency_ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
-        }
-        if faults.error_rate > 0.0 && rand::thread_rng().gen_bool(faults.error_rate.min(1.0)) {
-            let status = faults
-                .error_status
-                .filter(|s| (400..=599).contains(s))
-                .unwrap_or(500);
-            let message = faults
-                .error_message
-                .clone()
-                .unwrap_or_else(|| "simulated failure (pve-sim fault injection)\n".to_owned());
-            return ApiError::new(status, message).into_response();
+    let faults = st.faults_ref();
+    if !faults.affects_requests() {
+        drop(faults);
+        return next.run(req).await;
+    }
+    let rel = rel_path(req.uri().path());
+    if rel.starts_with(&faults.path_prefix) {
+        let jitter = if faults.jitter_ms > 0 {
+            rand::thread_rng().gen_range(0..=faults.jitter_ms)
+        } else {
+            0
+        };
+        let delay = faults.latency_ms + jitter;
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
     }
+    let rate = faults.error_rate_for(rel);
+    if rate > 0.0 && rand::thread_rng().gen_bool(rate.min(1.0)) {
+        return faults.error().into_response();
+    }
+    drop(faults);
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_wins() {
+        let f = Faults {
+            error_rate: 0.2,
+            path_prefix: "/nodes".into(),
+            error_rates: [
+                ("/nodes/pve1".to_owned(), 1.0),
+                ("/cluster".to_owned(), 0.5),
+            ]
+            .into_iter()
+            .collect(),
+            ..Faults::default()
+        };
+        assert_eq!(f.error_rate_for("/nodes/pve1/qemu"), 1.0);
+        assert_eq!(f.error_rate_for("/nodes/pve2/qemu"), 0.2);
+        assert_eq!(f.error_rate_for("/cluster/resources"), 0.5);
+        assert_eq!(f.error_rate_for("/version"), 0.0);
+        assert!(f.validate().is_ok());
+        let bad = Faults {
+            error_status: Some(404),
+            ..Faults::default()
+        };
+        assert!(bad.validate().is_err());
+    }
 }

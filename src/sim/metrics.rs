@@ -4,6 +4,7 @@
 //! CPU follows a per-VM wave plus smooth noise; memory drifts around a per-VM level (ramping up
 //! after boot); network and disk counters grow monotonically since QEMU started.
 
+use std::collections::HashMap;
 use std::f64::consts::TAU;
 
 use super::model::{Model, Node, Power, Vm};
@@ -141,32 +142,119 @@ pub(crate) fn vm_sample_at(seed: u64, vm: &Vm, at: i64) -> VmSample {
 
 /// The node's usage at Unix time `now`, including the VMs it runs.
 pub(crate) fn node_sample(model: &Model, node: &Node, now: i64) -> NodeSample {
-    let key = node_key(&node.name);
-    let u = |salt| unit(model.seed, key, salt);
-    let t = now as f64;
-    let mut cpu = 0.01 + 0.03 * u(1) + 0.01 * noise(model.seed, key, 2, t / 20.0);
-    let mut mem = (1.5 + 2.0 * u(3)) * 1024.0 * 1024.0 * 1024.0 + node.maxmem as f64 * 0.04;
+    let mut acc = NodeAcc::default();
     for vm in model.vms_on(&node.name) {
-        let s = vm_sample_at(model.seed, vm, now);
-        cpu += s.cpu * f64::from(vm.cpus(node.maxcpu)) / f64::from(node.maxcpu.max(1));
-        mem += s.memhost as f64;
+        acc.add(node, vm, &vm_sample_at(model.seed, vm, now), model.seed);
     }
-    let disk_frac = 0.05 + 0.1 * u(4) + 0.002 * (TAU * t / 86_400.0).sin();
-    NodeSample {
-        cpu: cpu.clamp(0.0, 1.0),
-        mem: (mem.min(node.maxmem as f64 * 0.97)) as u64,
-        disk: (node.maxdisk as f64 * disk_frac) as u64,
-        uptime: u64::try_from(now - node.boot_time).unwrap_or(0),
-    }
+    acc.finish(model, node, now).sample
 }
 
 /// Used bytes of the `local-lvm` thin pool on `node`: the VMs' disks, partly filled.
 pub(crate) fn lvm_usage(model: &Model, node: &Node) -> u64 {
-    let used: f64 = model
-        .vms_on(&node.name)
-        .map(|vm| vm.maxdisk() as f64 * (0.2 + 0.5 * unit(model.seed, u64::from(vm.vmid), 20)))
-        .sum();
-    (used as u64).min(node.lvm_size)
+    let mut acc = NodeAcc::default();
+    for vm in model.vms_on(&node.name) {
+        acc.lvm += lvm_share(model.seed, vm);
+    }
+    (acc.lvm as u64).min(node.lvm_size)
+}
+
+/// A node's usage and its `local-lvm` pool's.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NodeUsage {
+    pub sample: NodeSample,
+    /// Used bytes of `local-lvm`.
+    pub lvm: u64,
+}
+
+/// Every node's and every VM's usage at one moment, from a single pass over the VMs (what
+/// `/cluster/resources` and `/nodes` need: at 10,000 VMs a pass per node would dominate).
+pub(crate) struct Snapshot<'a> {
+    nodes: HashMap<&'a str, NodeUsage>,
+    vms: HashMap<u32, VmSample>,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Samples everything in `model` at Unix time `now`.
+    pub(crate) fn take(model: &'a Model, now: i64) -> Self {
+        let index: HashMap<&str, usize> = model
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut accs = vec![NodeAcc::default(); model.nodes.len()];
+        let mut vms = HashMap::with_capacity(model.vms.len());
+        for vm in model.vms.values() {
+            let s = vm_sample_at(model.seed, vm, now);
+            if let Some(&i) = index.get(vm.node.as_str()) {
+                accs[i].add(&model.nodes[i], vm, &s, model.seed);
+            }
+            if vm.has_process() {
+                vms.insert(vm.vmid, s);
+            }
+        }
+        let nodes = model
+            .nodes
+            .iter()
+            .zip(accs)
+            .map(|(node, acc)| (node.name.as_str(), acc.finish(model, node, now)))
+            .collect();
+        Self { nodes, vms }
+    }
+
+    /// The usage of node `name` (zero for an unknown node).
+    pub(crate) fn node(&self, name: &str) -> NodeUsage {
+        self.nodes.get(name).copied().unwrap_or_default()
+    }
+
+    /// VM `vmid`'s usage, as [`vm_sample`] gives it.
+    pub(crate) fn vm(&self, vmid: u32) -> VmSample {
+        self.vms.get(&vmid).copied().unwrap_or_default()
+    }
+}
+
+/// What a node's VMs add up to.
+#[derive(Clone, Copy, Default)]
+struct NodeAcc {
+    /// CPU load in units of the node's CPUs.
+    cpu: f64,
+    /// Bytes used by QEMU processes.
+    memhost: f64,
+    /// Bytes used in `local-lvm`.
+    lvm: f64,
+}
+
+impl NodeAcc {
+    fn add(&mut self, node: &Node, vm: &Vm, s: &VmSample, seed: u64) {
+        self.cpu += s.cpu * f64::from(vm.cpus(node.maxcpu)) / f64::from(node.maxcpu.max(1));
+        self.memhost += s.memhost as f64;
+        self.lvm += lvm_share(seed, vm);
+    }
+
+    fn finish(self, model: &Model, node: &Node, now: i64) -> NodeUsage {
+        let key = node_key(&node.name);
+        let u = |salt| unit(model.seed, key, salt);
+        let t = now as f64;
+        let cpu = 0.01 + 0.03 * u(1) + 0.01 * noise(model.seed, key, 2, t / 20.0) + self.cpu;
+        let mem = (1.5 + 2.0 * u(3)) * 1024.0 * 1024.0 * 1024.0
+            + node.maxmem as f64 * 0.04
+            + self.memhost;
+        let disk_frac = 0.05 + 0.1 * u(4) + 0.002 * (TAU * t / 86_400.0).sin();
+        NodeUsage {
+            sample: NodeSample {
+                cpu: cpu.clamp(0.0, 1.0),
+                mem: (mem.min(node.maxmem as f64 * 0.97)) as u64,
+                disk: (node.maxdisk as f64 * disk_frac) as u64,
+                uptime: u64::try_from(now - node.boot_time).unwrap_or(0),
+            },
+            lvm: (self.lvm as u64).min(node.lvm_size),
+        }
+    }
+}
+
+/// Bytes of `local-lvm` VM `vm`'s disk fills.
+fn lvm_share(seed: u64, vm: &Vm) -> f64 {
+    vm.maxdisk() as f64 * (0.2 + 0.5 * unit(seed, u64::from(vm.vmid), 20))
 }
 
 fn node_key(name: &str) -> u64 {
@@ -211,5 +299,14 @@ mod tests {
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         let n = node_sample(&m, &m.nodes[0], 1_800_000_100);
         assert!(n.cpu > 0.0 && n.mem > 0 && n.mem < m.nodes[0].maxmem);
+        // The one-pass snapshot agrees with the per-node functions.
+        let snap = Snapshot::take(&m, 1_800_000_100);
+        for node in &m.nodes {
+            let u = snap.node(&node.name);
+            let s = node_sample(&m, node, 1_800_000_100);
+            assert_eq!(format!("{:?}", u.sample), format!("{s:?}"));
+            assert_eq!(u.lvm, lvm_usage(&m, node));
+        }
+        assert_eq!(format!("{:?}", snap.vm(vm.vmid)), format!("{a:?}"));
     }
 }

@@ -13,7 +13,8 @@
 //! - `metrics`: reproducible, lively usage values from the seed and the wall clock;
 //! - `control`: `/_sim/...` endpoints for tests (fault injection, reset);
 //! - `http`: PVE's response headers, the 401 delay and serving (HTTPS, or plain HTTP);
-//! - `tls`: the self-signed certificate made at start and its fingerprint.
+//! - `tls`: the self-signed certificate made at start and its fingerprint;
+//! - `qemu`: QEMU mode, a real tiny QEMU VM behind every running VM's console.
 //!
 //! Start it with [`Simulator::start`], or mount [`router`] in-process.
 //!
@@ -33,6 +34,7 @@ mod metrics;
 mod model;
 mod params;
 mod power;
+mod qemu;
 mod reply;
 mod routes;
 mod rrd;
@@ -49,6 +51,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use control::Faults;
+pub use qemu::{QEMU_BINARY, qemu_available};
 pub use state::SimState;
 
 /// User name of the API token the simulator creates for `root@pam` (privilege separation off).
@@ -78,6 +81,11 @@ pub struct SimConfig {
     /// Serve HTTPS with a self-signed certificate made at start (like a fresh PVE node); false
     /// serves plain HTTP.
     pub tls: bool,
+    /// Faults active from the start (changeable at run time through `/_sim/fault`).
+    pub faults: Faults,
+    /// Run each running VM as a real tiny QEMU VM (needs `qemu-system-x86_64`): consoles then
+    /// reach QEMU's own VNC server instead of the built-in one.
+    pub qemu: bool,
 }
 
 impl Default for SimConfig {
@@ -95,6 +103,8 @@ impl Default for SimConfig {
             task_speed: 1.0,
             auth_failure_delay: Duration::from_secs(3),
             tls: true,
+            faults: Faults::default(),
+            qemu: false,
         }
     }
 }
@@ -116,6 +126,8 @@ impl std::fmt::Debug for SimConfig {
             .field("task_speed", &self.task_speed)
             .field("auth_failure_delay", &self.auth_failure_delay)
             .field("tls", &self.tls)
+            .field("faults", &self.faults)
+            .field("qemu", &self.qemu)
             .finish()
     }
 }
@@ -127,6 +139,10 @@ impl Simulator {
     /// Binds `config.bind`, builds the cluster and serves the API until the returned handle is
     /// shut down or dropped.
     pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        config
+            .faults
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let identity = if config.tls {
@@ -137,6 +153,23 @@ impl Simulator {
         let fingerprint = identity.as_ref().map(|id| id.fingerprint.clone());
         let cert_pem = identity.as_ref().map(|id| id.cert_pem.clone());
         let state = SimState::with_fingerprint(&config, fingerprint.clone());
+        if let Some(node) = &config.faults.node_offline
+            && state.faults().node_offline.as_ref() != Some(node)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("node_offline: no node '{node}'"),
+            ));
+        }
+        if let Some(pem) = &cert_pem {
+            // vncproxy's `cert` is the CA of the served certificate (self-signed here).
+            state.set_console_ca_pem(pem.clone());
+        }
+        if config.qemu {
+            let qemu = std::sync::Arc::new(qemu::QemuVms::new()?);
+            state.set_qemu(qemu.clone());
+            qemu.spawn_reconciler(state.clone());
+        }
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let acceptor = identity.map(|id| tokio_rustls::TlsAcceptor::from(id.config));
@@ -210,7 +243,8 @@ impl SimHandle {
         &self.state
     }
 
-    /// Stops accepting connections and waits (at most 5 s) for open requests to finish.
+    /// Stops accepting connections and waits (at most 5 s) for open requests to finish; in
+    /// QEMU mode kills the QEMU processes and waits for them.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -224,6 +258,9 @@ impl SimHandle {
                 abort.abort();
             }
         }
+        if let Some(qemu) = self.state.qemu() {
+            qemu.shutdown().await;
+        }
     }
 }
 
@@ -231,6 +268,9 @@ impl Drop for SimHandle {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(qemu) = self.state.qemu() {
+            qemu.kill_all_now();
         }
     }
 }

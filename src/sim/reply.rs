@@ -41,6 +41,16 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
+/// An answer whose JSON body is already serialised (`{"data": …}`), with status 200.
+pub(crate) fn json_bytes(body: Vec<u8>) -> Response {
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    res
+}
+
 /// A failed API call, as PVE reports it.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiError {

@@ -38,10 +38,14 @@ struct Inner {
     auditor_password: String,
     auth: AuthDb,
     world: Mutex<World>,
-    faults: Mutex<Faults>,
+    faults: Mutex<Arc<Faults>>,
+    /// The faults of the start configuration (what a reset returns to).
+    initial_faults: Faults,
     vm_locks: Mutex<HashMap<u32, Arc<AsyncMutex<()>>>>,
     /// VNC proxies, VM displays and the VNC ticket key.
     console: super::console::Consoles,
+    /// QEMU mode's processes (set at start when `SimConfig::qemu`).
+    qemu: std::sync::OnceLock<Arc<super::qemu::QemuVms>>,
 }
 
 /// What changes while the simulator runs.
@@ -84,13 +88,19 @@ impl SimState {
             auditor_password: config.auditor_password.clone(),
             auth: AuthDb::new(config),
             world: Mutex::new(world),
-            faults: Mutex::new(Faults::default()),
+            faults: Mutex::new(Arc::new(Faults::default())),
+            initial_faults: config.faults.clone(),
             vm_locks: Mutex::new(HashMap::new()),
             console: super::console::Consoles::default(),
+            qemu: std::sync::OnceLock::new(),
         };
-        Self {
+        let st = Self {
             inner: Arc::new(inner),
+        };
+        if let Err(e) = st.set_faults(config.faults.clone()) {
+            tracing::warn!(error = %e, "fault settings of the start configuration ignored");
         }
+        st
     }
 
     /// Password of `root@pam`.
@@ -118,17 +128,17 @@ impl SimState {
 
     /// Current fault settings.
     pub fn faults(&self) -> Faults {
+        (*self.faults_ref()).clone()
+    }
+
+    /// Current fault settings without copying them.
+    pub(crate) fn faults_ref(&self) -> Arc<Faults> {
         lock(&self.inner.faults).clone()
     }
 
-    /// Replaces the fault settings; fails for an unknown `node_offline` or a bad rate.
+    /// Replaces the fault settings; fails for an unknown `node_offline`, a bad rate or status.
     pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&faults.error_rate) {
-            return Err(format!(
-                "error_rate {} is not between 0 and 1",
-                faults.error_rate
-            ));
-        }
+        faults.validate()?;
         {
             let mut world = self.world();
             if let Some(name) = &faults.node_offline
@@ -140,12 +150,20 @@ impl SimState {
                 node.online = faults.node_offline.as_deref() != Some(node.name.as_str());
             }
         }
-        *lock(&self.inner.faults) = faults;
+        self.inner
+            .auth
+            .set_ticket_lifetime(faults.ticket_lifetime_secs);
+        let drop_consoles = faults.ws_drop_after_secs == Some(0);
+        *lock(&self.inner.faults) = Arc::new(faults);
+        if drop_consoles {
+            self.console_disconnect_all();
+        }
         Ok(())
     }
 
     /// Back to the state right after start: a fresh cluster from the seed, no tasks but the
-    /// generated history, no faults. Tickets and the token stay valid.
+    /// generated history, the faults of the start configuration. Tickets and the token stay
+    /// valid.
     pub fn reset(&self) {
         let mut world = self.world();
         let generation = world.generation + 1;
@@ -157,7 +175,24 @@ impl SimState {
         );
         set_fingerprint(&mut world, self.inner.fingerprint.as_deref());
         drop(world);
-        *lock(&self.inner.faults) = Faults::default();
+        if self.set_faults(self.inner.initial_faults.clone()).is_err() {
+            let _ = self.set_faults(Faults::default());
+        }
+    }
+
+    /// QEMU mode's processes, if on.
+    pub(crate) fn qemu(&self) -> Option<&Arc<super::qemu::QemuVms>> {
+        self.inner.qemu.get()
+    }
+
+    /// Turns QEMU mode on (once).
+    pub(crate) fn set_qemu(&self, qemu: Arc<super::qemu::QemuVms>) {
+        let _ = self.inner.qemu.set(qemu);
+    }
+
+    /// QEMU mode: (VM ID, PID) of every QEMU process now running; empty otherwise.
+    pub fn qemu_pids(&self) -> Vec<(u32, u32)> {
+        self.qemu().map(|q| q.pids()).unwrap_or_default()
     }
 
     /// The QEMU consoles (VNC proxies and displays).

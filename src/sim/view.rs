@@ -1,9 +1,11 @@
 //! JSON views of nodes, VMs and storages, field by field as PVE builds them (pve-manager
 //! `API2Tools::extract_*_stats`, qemu-server `vmstatus`), filled from the model and `metrics`.
 
+use std::io::Write as _;
+
 use serde_json::{Value, json};
 
-use super::metrics::{lvm_usage, node_sample, vm_sample};
+use super::metrics::{NodeUsage, VmSample, vm_sample};
 use super::model::{Model, Node, Storage, Vm};
 
 /// QEMU version and machine type the simulated VMs run.
@@ -11,14 +13,9 @@ const QEMU_VERSION: &str = "10.1.2";
 const MACHINE: &str = "pc-i440fx-10.1+pve0";
 
 /// A node entry of `/nodes` (`ssl_fingerprint`) or `/cluster/resources` (`cgroup-mode`);
-/// without `audit` (Sys.Audit on the node) only id, name, type, status and level.
-pub(crate) fn node_entry(
-    model: &Model,
-    node: &Node,
-    now: i64,
-    audit: bool,
-    resources: bool,
-) -> Value {
+/// without `audit` (Sys.Audit on the node) only id, name, type, status and level. `usage` is
+/// the node's from a [`Snapshot`](super::metrics::Snapshot).
+pub(crate) fn node_entry(node: &Node, usage: &NodeUsage, audit: bool, resources: bool) -> Value {
     let mut v = json!({
         "id": format!("node/{}", node.name),
         "node": node.name,
@@ -27,7 +24,7 @@ pub(crate) fn node_entry(
         "level": "",
     });
     if node.online && audit {
-        let s = node_sample(model, node, now);
+        let s = &usage.sample;
         v["uptime"] = json!(s.uptime);
         v["cpu"] = frac(s.cpu);
         v["mem"] = json!(s.mem);
@@ -44,42 +41,106 @@ pub(crate) fn node_entry(
     v
 }
 
-/// A `qemu` entry of `/cluster/resources` (pvestatd's view: `status` is the QMP status).
-pub(crate) fn vm_resource(model: &Model, vm: &Vm, now: i64) -> Value {
-    let node_online = model.node(&vm.node).is_some_and(|n| n.online);
-    let mut v = json!({
-        "id": format!("qemu/{}", vm.vmid),
-        "vmid": vm.vmid,
-        "node": vm.node,
-        "type": "qemu",
-        "name": vm.name,
-        "template": u8::from(vm.template),
-        "maxcpu": vm.cpus(node_maxcpu(model, vm)),
-        "maxmem": vm.maxmem(),
-        "maxdisk": vm.maxdisk(),
-        "disk": 0,
-    });
-    if node_online {
-        let s = vm_sample(model.seed, vm, now);
-        v["status"] = json!(vm.qmpstatus());
-        v["uptime"] = json!(s.uptime);
-        v["cpu"] = frac(s.cpu);
-        v["mem"] = json!(s.mem);
-        v["memhost"] = json!(s.memhost);
-        v["netin"] = json!(s.netin);
-        v["netout"] = json!(s.netout);
-        v["diskread"] = json!(s.diskread);
-        v["diskwrite"] = json!(s.diskwrite);
+/// Writes a `qemu` entry of `/cluster/resources` (pvestatd's view: `status` is the QMP
+/// status) as JSON to `out`. Written directly rather than built as a `Value`: at 10,000 VMs
+/// the per-entry maps and their allocations would dominate the answer's time.
+pub(crate) fn write_vm_resource(
+    out: &mut Vec<u8>,
+    vm: &Vm,
+    node: Option<&Node>,
+    sample: &VmSample,
+) {
+    let mut o = ObjWriter::open(out);
+    o.raw("id", format_args!("\"qemu/{}\"", vm.vmid));
+    o.uint("vmid", vm.vmid.into());
+    o.str("node", &vm.node);
+    o.str("type", "qemu");
+    o.str("name", &vm.name);
+    o.uint("template", u8::from(vm.template).into());
+    o.uint("maxcpu", vm.cpus(node.map_or(1, |n| n.maxcpu)).into());
+    o.uint("maxmem", vm.maxmem());
+    o.uint("maxdisk", vm.maxdisk());
+    o.uint("disk", 0);
+    if node.is_some_and(|n| n.online) {
+        let s = if vm.has_process() {
+            sample
+        } else {
+            &VmSample::default()
+        };
+        o.str("status", vm.qmpstatus());
+        o.uint("uptime", s.uptime);
+        o.frac("cpu", s.cpu);
+        o.uint("mem", s.mem);
+        o.uint("memhost", s.memhost);
+        o.uint("netin", s.netin);
+        o.uint("netout", s.netout);
+        o.uint("diskread", s.diskread);
+        o.uint("diskwrite", s.diskwrite);
     } else {
         // No fresh data from an unreachable node.
-        v["status"] = json!("unknown");
+        o.str("status", "unknown");
     }
-    add_config_props(&mut v, vm);
-    v
+    if let Some(tags) = vm.tags_string() {
+        o.str("tags", &tags);
+    }
+    if let Some(lock) = &vm.lock {
+        o.str("lock", lock);
+    }
+    o.close();
 }
 
-/// A storage entry of `/cluster/resources` for `storage` on `node`.
-pub(crate) fn storage_entry(model: &Model, node: &Node, storage: &Storage, now: i64) -> Value {
+/// Writes one JSON object, field by field, into a byte buffer.
+struct ObjWriter<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ObjWriter<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    /// `"key":` (keys are plain ASCII names, never escaped).
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// A value that is already JSON.
+    fn raw(&mut self, key: &str, value: std::fmt::Arguments<'_>) {
+        self.key(key);
+        let _ = self.out.write_fmt(value);
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        let _ = serde_json::to_writer(&mut *self.out, value);
+    }
+
+    fn uint(&mut self, key: &str, value: u64) {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+    }
+
+    /// A fraction as [`frac`] writes it.
+    fn frac(&mut self, key: &str, value: f64) {
+        self.key(key);
+        let _ = serde_json::to_writer(&mut *self.out, &frac(value));
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// A storage entry of `/cluster/resources` for `storage` on `node` with `usage` (the node's).
+pub(crate) fn storage_entry(node: &Node, storage: &Storage, usage: &NodeUsage) -> Value {
     let mut v = json!({
         "id": format!("storage/{}/{}", node.name, storage.id),
         "storage": storage.id,
@@ -92,8 +153,8 @@ pub(crate) fn storage_entry(model: &Model, node: &Node, storage: &Storage, now: 
     });
     if node.online {
         let (disk, maxdisk) = match storage.plugintype {
-            "lvmthin" => (lvm_usage(model, node), node.lvm_size),
-            _ => (node_sample(model, node, now).disk, node.maxdisk),
+            "lvmthin" => (usage.lvm, node.lvm_size),
+            _ => (usage.sample.disk, node.maxdisk),
         };
         v["status"] = json!("available");
         v["disk"] = json!(disk);

@@ -1,5 +1,7 @@
 //! Server functions, grouped by domain. Each checks the session and role on the server first.
 
 pub mod auth;
+pub mod console;
+pub mod metrics;
 pub mod users;
 pub mod vms;

@@ -51,7 +51,7 @@ pub async fn vm_status(cluster: String, node: String, vmid: String) -> Result<Vm
     guard::require(Role::Viewer).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
-    let (node, vmid) = parse_target(&node, &vmid)?;
+    let (node, vmid) = guard::parse_target(&node, &vmid)?;
     let status = cluster.api.qemu_status(&node, vmid).await?;
     Ok(VmDetail {
         cluster: cluster.name.clone(),
@@ -73,7 +73,7 @@ pub async fn power_action(
     let user = guard::require(Role::Operator).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
-    let (node, vmid) = parse_target(&node, &vmid)?;
+    let (node, vmid) = guard::parse_target(&node, &vmid)?;
     let action: PowerAction = action.parse().map_err(|_| {
         AppError::InvalidInput(format!(
             "unknown power action {:?}",
@@ -111,20 +111,6 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
             .filter(|t| t != "no content")
             .collect(),
     })
-}
-
-#[cfg(feature = "ssr")]
-fn parse_target(
-    node: &str,
-    vmid: &str,
-) -> crate::error::AppResult<(pve::ids::NodeName, pve::ids::VmId)> {
-    let node = node
-        .parse()
-        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
-    let vmid = vmid
-        .parse()
-        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
-    Ok((node, vmid))
 }
 
 #[cfg(feature = "ssr")]

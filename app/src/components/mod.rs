@@ -1,6 +1,8 @@
 //! Reusable pieces of the interface.
 
 pub mod error_box;
+pub mod history;
 pub mod layout;
 pub mod power;
 pub mod tasks;
+pub mod time_chart;

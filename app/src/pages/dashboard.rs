@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
+    components::time_chart::{Lines, TimeChart},
     format,
     live_view::{LiveView, Totals},
 };
@@ -105,8 +106,7 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn MetricChart(metric: Metric, view: RwSignal<LiveView>) -> impl IntoView {
-    // (line name, points) for every cluster.
-    let series = Memo::new(move |_| {
+    let lines = Memo::new(move |_| {
         view.with(|v| {
             v.clusters()
                 .into_iter()
@@ -123,35 +123,8 @@ fn MetricChart(metric: Metric, view: RwSignal<LiveView>) -> impl IntoView {
                         })
                         .collect::<Vec<_>>()
                 })
-                .collect::<Vec<_>>()
+                .collect::<Lines>()
         })
     });
-    #[cfg(feature = "hydrate")]
-    {
-        let drawn = StoredValue::new_local(None);
-        Effect::new(move |_| {
-            let lines: Vec<crate::web::chart::Series> = series
-                .get()
-                .into_iter()
-                .map(|(name, points)| crate::web::chart::Series { name, points })
-                .collect();
-            drawn.update_value(|existing| {
-                crate::web::chart::draw(metric.id(), existing, metric.title(), &lines)
-            });
-        });
-    }
-    let points = move || series.with(|s| s.first().map_or(0, |(_, p)| p.len()));
-    let last = move || {
-        series.with(|s| {
-            s.first()
-                .and_then(|(_, p)| p.last())
-                .and_then(|(_, v)| *v)
-                .map(|v| format!("{v:.2}"))
-        })
-    };
-    view! {
-        <figure class="chart-box">
-            <div class="chart" id=metric.id() data-points=points data-last=last></div>
-        </figure>
-    }
+    view! { <TimeChart id=metric.id() title=metric.title() lines /> }
 }

@@ -2,6 +2,7 @@
 
 pub mod dashboard;
 pub mod login;
+pub mod node;
 pub mod not_found;
 pub mod users;
 pub mod vm_detail;

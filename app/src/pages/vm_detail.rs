@@ -5,7 +5,12 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::vms::vm_status,
-    components::{error_box::ErrorBox, power::PowerButtons, tasks::Tasks},
+    components::{
+        error_box::ErrorBox,
+        history::{History, HistoryOf},
+        power::PowerButtons,
+        tasks::Tasks,
+    },
     format,
     model::VmDetail,
 };
@@ -64,7 +69,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             running
             template=s.template
         />
-        <table class="facts">
+        <table class="facts"><tbody>
             {fact("QEMU status", s.qmpstatus.clone().unwrap_or_else(|| "-".into()))}
             {fact("Uptime", format::uptime(s.uptime.unwrap_or(0)))}
             {fact("CPU", match (s.cpu, s.cpus) {
@@ -81,6 +86,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             {fact("Running QEMU", s.running_qemu.clone().unwrap_or_else(|| "-".into()))}
             {fact("Machine", s.running_machine.clone().unwrap_or_else(|| "-".into()))}
             {fact("PID", s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()))}
-        </table>
+        </tbody></table>
+        <History of=HistoryOf::Vm { cluster: detail.cluster.clone(), node: detail.node.to_string(), vmid: vmid.to_string() } />
     }
 }

@@ -181,6 +181,7 @@ fn VmTable(
 #[component]
 fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
     let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
+    let node_href = format!("/nodes/{}/{}", vm.cluster, vm.node);
     let running = vm.is_running();
     let node_label = if multi_cluster {
         format!("{} / {}", vm.cluster, vm.node)
@@ -212,7 +213,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
         <tr data-vmid=vm.vmid.get() data-status=vm.status.clone()>
             <td>{vm.vmid.get()}</td>
             <td><A href=href>{name}</A></td>
-            <td>{node_label}</td>
+            <td><A href=node_href>{node_label}</A></td>
             <td><span class=format!("status {}", vm.status) data-testid="vm-status">{status}</span></td>
             <td>{cpu}</td>
             <td>{memory}</td>

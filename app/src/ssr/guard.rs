@@ -48,3 +48,17 @@ pub async fn require(role: Role) -> AppResult<CurrentUser> {
     }
     Ok(user)
 }
+
+/// A node name from the browser, validated before it can become part of a PVE URL.
+pub fn parse_node(node: &str) -> AppResult<pve::ids::NodeName> {
+    node.parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))
+}
+
+/// A node name and VM id from the browser, validated before they can become part of a PVE URL.
+pub fn parse_target(node: &str, vmid: &str) -> AppResult<(pve::ids::NodeName, pve::ids::VmId)> {
+    let vmid = vmid
+        .parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+    Ok((parse_node(node)?, vmid))
+}

@@ -1,7 +1,11 @@
-//! Server-only code: state, database, users, sessions, and access checks.
+//! Server-only code: state, database, users, sessions, access checks, console sessions and
+//! embed links.
 
+pub mod api_tokens;
 pub mod clusters;
+pub mod console;
 pub mod db;
+pub mod embed;
 pub mod guard;
 pub mod passwords;
 pub mod sessions;

@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::SqlitePool;
 
-use super::{clusters::Clusters, sessions::SessionSettings};
+use super::{clusters::Clusters, console::ConsoleHub, sessions::SessionSettings};
 
 /// Shared application state, cheap to clone.
 #[derive(Clone, FromRef)]
@@ -21,4 +21,6 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// True when running against the built-in simulator.
     pub demo: bool,
+    /// Console sessions waiting for their WebSocket, per-VM console locks, embed token key.
+    pub console: Arc<ConsoleHub>,
 }

@@ -53,8 +53,9 @@ pub fn draw(id: &str, existing: &mut Option<Echarts>, title: &str, series: &[Ser
         Some(echarts) => WasmRenderer::update(echarts, &chart),
         None => {
             // Width and height come from the element's CSS size.
-            if let Ok(echarts) = WasmRenderer::new_opt(None, None).render(id, &chart) {
-                *existing = Some(echarts);
+            match WasmRenderer::new_opt(None, None).render(id, &chart) {
+                Ok(echarts) => *existing = Some(echarts),
+                Err(e) => web_sys::console::warn_1(&format!("chart {id}: {e:?}").into()),
             }
         }
     }

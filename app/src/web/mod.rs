@@ -2,3 +2,4 @@
 
 pub mod chart;
 pub mod live_stream;
+pub mod novnc;

@@ -8,6 +8,7 @@ mod acl;
 mod ticket;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -16,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use acl::{ALL_PRIVILEGES, privileges};
+use acl::{ALL_PRIVILEGES, has_privilege, privileges};
 pub(crate) use acl::{AclEntry, BUILTIN_ROLES, role_privileges};
-use ticket::Signer;
+use ticket::{Signer, TICKET_LIFETIME};
 
 use super::reply::ApiError;
 use super::state::SimState;
@@ -57,6 +58,8 @@ pub(crate) struct AuthDb {
     tokens: BTreeMap<String, Token>,
     acl: Vec<AclEntry>,
     signer: Signer,
+    /// Seconds a ticket stays valid (PVE: 2 h; shorter under the `ticket_lifetime_secs` fault).
+    ticket_lifetime: AtomicI64,
 }
 
 impl AuthDb {
@@ -100,6 +103,7 @@ impl AuthDb {
             tokens,
             acl,
             signer: Signer::random(),
+            ticket_lifetime: AtomicI64::new(TICKET_LIFETIME),
         }
     }
 
@@ -129,10 +133,17 @@ impl AuthDb {
         )
     }
 
+    /// Tickets expire after `secs` seconds; `None` restores PVE's 2 hours.
+    pub(crate) fn set_ticket_lifetime(&self, secs: Option<u64>) {
+        let secs = secs.map_or(TICKET_LIFETIME, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        self.ticket_lifetime.store(secs, Ordering::Relaxed);
+    }
+
     /// The user of a valid ticket whose user is still enabled.
     pub(crate) fn verify_ticket(&self, ticket: &str) -> Option<String> {
+        let lifetime = self.ticket_lifetime.load(Ordering::Relaxed);
         self.signer
-            .verify_ticket(ticket, now_secs())
+            .verify_ticket(ticket, now_secs(), lifetime)
             .filter(|u| self.user_enabled(u))
     }
 
@@ -167,9 +178,21 @@ impl AuthDb {
         }
     }
 
-    /// True if `authid` has `privilege` on `path`.
+    /// True if `authid` has `privilege` on `path` (as [`AuthDb::privileges`], without sets).
     pub(crate) fn has(&self, authid: &str, path: &str, privilege: &str) -> bool {
-        self.privileges(authid, path).contains(privilege)
+        let (user, token) = match authid.split_once('!') {
+            Some((user, _)) => (user, self.tokens.get(authid)),
+            None => (authid, None),
+        };
+        let user_has = if user == "root@pam" {
+            ALL_PRIVILEGES.contains(&privilege)
+        } else {
+            has_privilege(&self.acl, user, path, privilege)
+        };
+        match token {
+            Some(t) if t.privsep => user_has && has_privilege(&self.acl, authid, path, privilege),
+            _ => user_has,
+        }
     }
 
     /// 403 unless `authid` has every privilege in `privs` on `path` (PVE names the first missing).

@@ -41,8 +41,8 @@ impl Signer {
         format!("{plain}::{sig}")
     }
 
-    /// The user of a valid, unexpired ticket.
-    pub(crate) fn verify_ticket(&self, ticket: &str, now: i64) -> Option<String> {
+    /// The user of a valid ticket younger than `lifetime` seconds.
+    pub(crate) fn verify_ticket(&self, ticket: &str, now: i64, lifetime: i64) -> Option<String> {
         let (plain, sig) = ticket.rsplit_once("::")?;
         if sig.is_empty() || sig.contains([':', ' ']) || plain.contains(char::is_whitespace) {
             return None;
@@ -52,8 +52,7 @@ impl Signer {
         let rest = plain.strip_prefix("PVE:")?;
         let (data, stamp) = rest.rsplit_once(':')?;
         let age = now - parse_stamp(stamp)?;
-        (age > -CLOCK_SKEW && age < TICKET_LIFETIME && !data.is_empty())
-            .then(|| data.replace("%3A", ":"))
+        (age > -CLOCK_SKEW && age < lifetime && !data.is_empty()).then(|| data.replace("%3A", ":"))
     }
 
     /// A CSRF prevention token for `user`, issued at `now`.
@@ -108,13 +107,24 @@ mod tests {
         let s = Signer::random();
         let t = s.ticket("root@pam", NOW);
         assert!(t.starts_with("PVE:root@pam:6A54D5CF::"), "{t}");
-        assert_eq!(s.verify_ticket(&t, NOW + 10).as_deref(), Some("root@pam"));
-        assert_eq!(s.verify_ticket(&t, NOW + TICKET_LIFETIME), None);
-        assert_eq!(s.verify_ticket(&t, NOW - 400), None);
+        assert_eq!(
+            s.verify_ticket(&t, NOW + 10, TICKET_LIFETIME).as_deref(),
+            Some("root@pam")
+        );
+        assert_eq!(
+            s.verify_ticket(&t, NOW + TICKET_LIFETIME, TICKET_LIFETIME),
+            None
+        );
+        assert_eq!(s.verify_ticket(&t, NOW - 400, TICKET_LIFETIME), None);
         let forged = t.replace("root@pam", "auditor@pve");
-        assert_eq!(s.verify_ticket(&forged, NOW), None);
-        assert_eq!(Signer::random().verify_ticket(&t, NOW), None);
-        assert_eq!(s.verify_ticket("garbage", NOW), None);
+        assert_eq!(s.verify_ticket(&forged, NOW, TICKET_LIFETIME), None);
+        assert_eq!(
+            Signer::random().verify_ticket(&t, NOW, TICKET_LIFETIME),
+            None
+        );
+        assert_eq!(s.verify_ticket("garbage", NOW, TICKET_LIFETIME), None);
+        assert_eq!(s.verify_ticket(&t, NOW + 31, 30), None);
+        assert!(s.verify_ticket(&t, NOW + 29, 30).is_some());
     }
 
     #[test]

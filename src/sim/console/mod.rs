@@ -18,6 +18,7 @@
 
 mod display;
 mod font;
+mod inspect;
 mod proxy;
 mod rfb;
 mod screen;
@@ -49,6 +50,14 @@ pub(crate) fn routes() -> Router<SimState> {
             "/nodes/{node}/qemu/{vmid}/vncwebsocket",
             get(websocket::vncwebsocket),
         )
+}
+
+/// Test controls outside `/api2` (see [`inspect`]).
+pub(crate) fn control_routes() -> Router<SimState> {
+    Router::new()
+        .route("/_sim/console/{vmid}/text", get(inspect::screen_text))
+        .route("/_sim/console/sessions", get(inspect::sessions))
+        .route("/_sim/console/drop", post(inspect::drop_all))
 }
 
 /// First and last VNC port (`next_vnc_port`: 5900 up to, not including, 6000).

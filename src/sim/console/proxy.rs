@@ -122,6 +122,12 @@ async fn run(
             return Outcome::Error("Failed to run vncproxy.".into());
         }
     };
+    let boot = display.boot;
+    if let Some(qemu) = st.qemu()
+        && let Some(vm) = qemu.wait_instance(vmid, boot).await
+    {
+        return qemu_session(ctx, conn, node, vmid, boot, &password, &vm).await;
+    }
     let clock = st.console().clock.clone();
     display.set_password(&password, clock.now());
     let (vm_side, server_side) = tokio::io::duplex(PIPE_BUFFER);
@@ -131,18 +137,62 @@ async fn run(
             tracing::debug!(error = %e, "VNC client session ended");
         }
     });
-    let boot = display.boot;
-    let alive = move || {
+    let alive = vm_alive(st, node, vmid, boot);
+    let _open = SessionCount::open(ctx.st.console().sessions.clone());
+    let drop_all = ctx.st.console().drop_all.subscribe();
+    let cut = ws_drop_fault(ctx.st.clone());
+    if let Err(e) = relay(conn, vm_side, alive, cut, drop_all).await {
+        tracing::debug!(error = %e, "vnc proxy relay ended");
+    }
+    Outcome::Ok
+}
+
+/// True while VM `vmid` on `node` still runs the QEMU process started at `boot`.
+fn vm_alive(st: SimState, node: String, vmid: u32, boot: i64) -> impl Fn() -> bool {
+    move || {
         let world = st.world();
         world
             .model
             .vm_on(&node, vmid)
             .is_some_and(|vm| vm.has_process() && vm.started_at == boot)
+    }
+}
+
+/// QEMU mode: set the VNC password over QMP (`set_password`, `expire_password +30`) and relay
+/// to QEMU's own VNC server on its TCP port.
+async fn qemu_session(
+    ctx: TaskCtx,
+    conn: DuplexStream,
+    node: String,
+    vmid: u32,
+    boot: i64,
+    password: &str,
+    vm: &crate::sim::qemu::Instance,
+) -> Outcome {
+    let connected = match vm.set_vnc_password(password).await {
+        Ok(()) => match vm.vnc_port().await {
+            Ok(port) => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(|e| format!("connect to 'localhost:{port}' failed: {e}")),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
-    let _open = SessionCount::open(ctx.st.console().sessions.clone());
-    let drop_all = ctx.st.console().drop_all.subscribe();
-    if let Err(e) = relay(conn, vm_side, alive, drop_all).await {
-        tracing::debug!(error = %e, "vnc proxy relay ended");
+    let tcp = match connected {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            ctx.log(e);
+            return Outcome::Error("Failed to run vncproxy.".into());
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let st = ctx.st.clone();
+    let _open = SessionCount::open(st.console().sessions.clone());
+    let drop_all = st.console().drop_all.subscribe();
+    let cut = ws_drop_fault(st.clone());
+    let alive = vm_alive(st, node, vmid, boot);
+    if let Err(e) = relay(conn, tcp, alive, cut, drop_all).await {
+        tracing::debug!(error = %e, "vnc proxy relay to QEMU ended");
     }
     Outcome::Ok
 }
@@ -163,14 +213,31 @@ impl Drop for SessionCount {
     }
 }
 
+/// The `ws_drop_after_secs` fault as a check for [`relay`]: true once a session open since
+/// `opened` must be cut.
+pub(super) fn ws_drop_fault(st: SimState) -> impl Fn(Instant) -> bool {
+    move |opened| {
+        st.faults_ref()
+            .ws_drop_after_secs
+            .is_some_and(|secs| opened.elapsed() >= Duration::from_secs(secs))
+    }
+}
+
 /// Copies between the viewer's connection and the VNC server until one side closes, the VM
-/// stops, a disconnect-all is requested or nothing moves for 15 minutes.
-async fn relay(
-    client: DuplexStream,
-    vm: DuplexStream,
+/// stops, the `ws_drop_after_secs` fault cuts it, a disconnect-all is requested or nothing
+/// moves for 15 minutes.
+pub(super) async fn relay<C, V>(
+    client: C,
+    vm: V,
     alive: impl Fn() -> bool,
+    cut: impl Fn(Instant) -> bool,
     mut drop_all: tokio::sync::watch::Receiver<u64>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    V: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let opened = Instant::now();
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut vr, mut vw) = tokio::io::split(vm);
     let mut up = vec![0u8; 64 * 1024];
@@ -197,7 +264,7 @@ async fn relay(
                 idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
             }
             _ = check.tick() => {
-                if !alive() {
+                if !alive() || cut(opened) {
                     break;
                 }
             }

@@ -4,14 +4,19 @@
 use axum::Router;
 use axum::extract::{Extension, State};
 use axum::routing::get;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 
 use crate::sim::auth::Principal;
+use crate::sim::metrics::Snapshot;
+use crate::sim::model::{Node, Vm};
 use crate::sim::params::{Params, Spec};
-use crate::sim::reply::{ApiResult, ok};
+use crate::sim::reply::{ApiResult, json_bytes, ok};
 use crate::sim::state::SimState;
 use crate::sim::util::now_secs;
-use crate::sim::view::{network_entry, node_entry, storage_entry, vm_resource};
+use crate::sim::view::{network_entry, node_entry, storage_entry, write_vm_resource};
 
 /// What `/version` reports (a PVE 9.1 release; `repoid` as recorded from pve-manager 9.1.1).
 const VERSION: &str = "9.1.1";
@@ -38,6 +43,9 @@ async fn version(params: Params) -> ApiResult {
 
 /// `GET /cluster/resources[?type=vm|storage|node|sdn]`, filtered by the caller's privileges:
 /// VMs need VM.Audit, storages Datastore.Audit, node statistics Sys.Audit.
+///
+/// Built for scale (50 nodes, 10,000 VMs): usage comes from one pass over the VMs, the VM
+/// entries are written straight into the answer's bytes.
 async fn resources(
     State(st): State<SimState>,
     Extension(who): Extension<Principal>,
@@ -49,21 +57,43 @@ async fn resources(
     let now = now_secs();
     let world = st.world();
     let model = &world.model;
-    let mut out: Vec<Value> = Vec::new();
+    let snap = Snapshot::take(model, now);
+    let mut out = Vec::with_capacity(64 + model.vms.len() * 360 + model.nodes.len() * 1200);
+    out.extend_from_slice(b"{\"data\":[");
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
     if wants("vm") {
+        let nodes: HashMap<&str, &Node> =
+            model.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
         // PVE sorts the VM IDs as strings.
-        let mut vms: Vec<_> = model.vms.values().collect();
-        vms.sort_by_key(|vm| vm.vmid.to_string());
+        let mut vms: Vec<&Vm> = model.vms.values().collect();
+        vms.sort_by_key(|vm| decimal_key(vm.vmid));
+        let mut path = String::with_capacity(16);
         for vm in vms {
-            if st.can(&who, &format!("/vms/{}", vm.vmid), "VM.Audit") {
-                out.push(vm_resource(model, vm, now));
+            path.clear();
+            let _ = write!(path, "/vms/{}", vm.vmid);
+            if st.can(&who, &path, "VM.Audit") {
+                sep(&mut out);
+                let node = nodes.get(vm.node.as_str()).copied();
+                write_vm_resource(&mut out, vm, node, &snap.vm(vm.vmid));
             }
         }
     }
+    let mut push = |out: &mut Vec<u8>, v: Value| {
+        sep(out);
+        let _ = serde_json::to_writer(&mut *out, &v);
+    };
     if wants("node") {
         for node in &model.nodes {
             let audit = st.can(&who, &format!("/nodes/{}", node.name), "Sys.Audit");
-            out.push(node_entry(model, node, now, audit, true));
+            push(
+                &mut out,
+                node_entry(node, &snap.node(&node.name), audit, true),
+            );
         }
     }
     if wants("storage") {
@@ -72,15 +102,43 @@ async fn resources(
                 continue;
             }
             for node in &model.nodes {
-                out.push(storage_entry(model, node, storage, now));
+                push(
+                    &mut out,
+                    storage_entry(node, storage, &snap.node(&node.name)),
+                );
             }
         }
     }
     // PVE 9 nodes report SDN as `network` entries; `type=sdn` then finds nothing.
     if kind.is_none() && st.can(&who, "/sdn/zones/localnetwork", "SDN.Audit") {
-        out.extend(model.nodes.iter().map(network_entry));
+        for node in &model.nodes {
+            push(&mut out, network_entry(node));
+        }
     }
-    ok(Value::Array(out))
+    drop(world);
+    out.extend_from_slice(b"]}");
+    Ok(json_bytes(out))
+}
+
+/// Sorts like the decimal string of `n` (shorter strings first on a common prefix), without
+/// allocating: the digits as ASCII, padded with zeros (which sort before any digit).
+fn decimal_key(n: u32) -> [u8; 10] {
+    let mut reversed = [0u8; 10];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        reversed[len] = b'0' + (rest % 10) as u8;
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut digits = [0u8; 10];
+    for (d, r) in digits.iter_mut().zip(reversed[..len].iter().rev()) {
+        *d = *r;
+    }
+    digits
 }
 
 /// `GET /cluster/status` (needs Sys.Audit on `/`): the cluster and its members. The simulator
@@ -128,4 +186,19 @@ async fn cluster_tasks(
         .map(|t| t.cluster_entry())
         .collect();
     ok(Value::Array(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_key;
+
+    #[test]
+    fn vmids_sort_as_strings() {
+        let mut ids = [1000, 100, 99, 10_000, 101, 4_294_967_295, 0];
+        ids.sort_by_key(|n| decimal_key(*n));
+        let mut strings: Vec<String> = ids.iter().map(u32::to_string).collect();
+        let sorted = strings.clone();
+        strings.sort();
+        assert_eq!(sorted, strings);
+    }
 }

@@ -51,6 +51,7 @@ pub(crate) fn router(state: SimState) -> Router {
     Router::new()
         .nest("/api2/json", api)
         .merge(control::routes())
+        .merge(super::console::control_routes())
         .fallback(outside_api)
         .layer(from_fn_with_state(state.clone(), http::pve_headers))
         .with_state(state)

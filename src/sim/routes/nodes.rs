@@ -6,6 +6,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::sim::auth::Principal;
+use crate::sim::metrics::Snapshot;
 use crate::sim::params::{NODE, Params};
 use crate::sim::reply::{ApiResult, ok};
 use crate::sim::state::SimState;
@@ -72,13 +73,14 @@ async fn list(
     params.validate(&[])?;
     let now = now_secs();
     let world = st.world();
+    let snap = Snapshot::take(&world.model, now);
     let nodes = world
         .model
         .nodes
         .iter()
         .map(|n| {
             let audit = st.can(&who, &format!("/nodes/{}", n.name), "Sys.Audit");
-            node_entry(&world.model, n, now, audit, false)
+            node_entry(n, &snap.node(&n.name), audit, false)
         })
         .collect();
     ok(Value::Array(nodes))

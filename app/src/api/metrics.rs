@@ -1,0 +1,74 @@
+//! Metric history (`rrddata`) of VMs and nodes, and a node's overview.
+
+use leptos::prelude::*;
+use pve::types::{NodeRrdPoint, QemuRrdPoint};
+
+use crate::{error::AppError, model::NodeOverview};
+#[cfg(feature = "ssr")]
+use crate::{model::Role, ssr::guard};
+
+/// Parses the history period and consolidation the browser asked for.
+#[cfg(feature = "ssr")]
+fn period(
+    timeframe: &str,
+    cf: &str,
+) -> crate::error::AppResult<(pve::types::RrdTimeframe, pve::types::RrdCf)> {
+    let invalid = |e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string());
+    Ok((
+        timeframe.parse().map_err(invalid)?,
+        cf.parse().map_err(invalid)?,
+    ))
+}
+
+/// A VM's history for `timeframe` (hour, day, week, month, year) and `cf` (AVERAGE, MAX).
+#[server(prefix = "/api", endpoint = "vm_history")]
+pub async fn vm_history(
+    cluster: String,
+    node: String,
+    vmid: String,
+    timeframe: String,
+    cf: String,
+) -> Result<Vec<QemuRrdPoint>, AppError> {
+    guard::require(Role::Viewer).await?;
+    let state = guard::state()?;
+    let cluster = state.clusters.get(&cluster)?;
+    let (node, vmid) = guard::parse_target(&node, &vmid)?;
+    let (timeframe, cf) = period(&timeframe, &cf)?;
+    Ok(cluster.api.qemu_rrddata(&node, vmid, timeframe, cf).await?)
+}
+
+/// A node's history for `timeframe` and `cf`.
+#[server(prefix = "/api", endpoint = "node_history")]
+pub async fn node_history(
+    cluster: String,
+    node: String,
+    timeframe: String,
+    cf: String,
+) -> Result<Vec<NodeRrdPoint>, AppError> {
+    guard::require(Role::Viewer).await?;
+    let state = guard::state()?;
+    let cluster = state.clusters.get(&cluster)?;
+    let node = guard::parse_node(&node)?;
+    let (timeframe, cf) = period(&timeframe, &cf)?;
+    Ok(cluster.api.node_rrddata(&node, timeframe, cf).await?)
+}
+
+/// A node's status (versions, CPU, load, memory, root disk) and its storages.
+#[server(prefix = "/api", endpoint = "node_overview")]
+pub async fn load_node_overview(cluster: String, node: String) -> Result<NodeOverview, AppError> {
+    guard::require(Role::Viewer).await?;
+    let state = guard::state()?;
+    let cluster = state.clusters.get(&cluster)?;
+    let node = guard::parse_node(&node)?;
+    let all_storages = pve::types::StorageListFilter::default();
+    let (status, storages) = futures::join!(
+        cluster.api.node_status(&node),
+        cluster.api.node_storage(&node, &all_storages)
+    );
+    Ok(NodeOverview {
+        cluster: cluster.name.clone(),
+        node,
+        status: status?,
+        storages: storages?,
+    })
+}

@@ -1,0 +1,360 @@
+//! The console relay: `GET /api/console/ws?session=<id>` (a one-time console session made by
+//! the `open_console` server function, opened by the same logged-in user) or `?embed=<token>`
+//! (an embed link; no cookie needed). Every check — session, user, embed link, origin, the VM —
+//! and the whole connection to PVE, including its VNC authentication, happen before the
+//! browser's upgrade is accepted: a refusal is an HTTP status with a message and a log line,
+//! never a half-open socket.
+//!
+//! - `upstream`: `vncwebsocket` and the RFB handshake with PVE
+//! - `relay`: the RFB handshake with the browser (security None), then byte relay
+//! - `filter`: view-only input filter; `wire`: frames as bytes
+//! - `api`: `/api/v1/embed-links` for scripts with an admin API token
+
+pub mod api;
+mod filter;
+mod relay;
+mod upstream;
+mod wire;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use app::{
+    model::Role,
+    ssr::{
+        console::{ConsoleTarget, PendingConsole},
+        embed::{self, UseAction},
+        sessions,
+        state::AppState,
+    },
+};
+use axum::{
+    Extension,
+    extract::{
+        ConnectInfo, Query, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use pve::types::VncProxy;
+use serde::Deserialize;
+
+use upstream::{Upstream, UpstreamError};
+
+/// A `vncproxy` answer is used only this long after it came: PVE's proxy waits 10 s for its
+/// connection. Older ones are replaced by a fresh `vncproxy`.
+const PROXY_FRESH: Duration = Duration::from_secs(8);
+/// Longest wait for another console of the same VM to finish opening.
+const VM_LOCK_WAIT: Duration = Duration::from_secs(30);
+/// Longest time for `vncproxy` + `vncwebsocket` + VNC authentication.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(25);
+/// Largest message taken from a browser (RFB client messages are small; clipboard aside).
+const BROWSER_MAX_MESSAGE: usize = 1024 * 1024;
+
+/// The query of the console WebSocket.
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    /// A console session id from `open_console`.
+    session: Option<String>,
+    /// An embed token.
+    embed: Option<String>,
+}
+
+/// What the request may open.
+struct Grant {
+    target: ConsoleTarget,
+    view_only: bool,
+    /// The `vncproxy` answer of `open_console`, and when it came.
+    proxy: Option<(VncProxy, Instant)>,
+    /// For the log: `user ann` or `embed link 3`.
+    who: String,
+    /// The embed link, to record the outcome.
+    link_id: Option<i64>,
+}
+
+/// A refusal before the upgrade: status and message.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, format!("{}\n", self.1)).into_response()
+    }
+}
+
+/// The handler of `GET /api/console/ws`.
+pub async fn console_ws(
+    State(state): State<AppState>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let remote = match peer {
+        Some(Extension(ConnectInfo(addr))) => Some(addr.to_string()),
+        None => None,
+    };
+    let remote_text = remote.as_deref().unwrap_or("-");
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(remote = remote_text, error = %e, "console refused: not a WebSocket upgrade");
+            return Refused(e.status(), "the console needs a WebSocket upgrade".into())
+                .into_response();
+        }
+    };
+    let grant = match query {
+        Ok(Query(WsQuery {
+            session: Some(id),
+            embed: None,
+        })) => session_grant(&state, &id, &headers, remote_text).await,
+        Ok(Query(WsQuery {
+            session: None,
+            embed: Some(token),
+        })) => embed_grant(&state, &token, &headers, remote.as_deref()).await,
+        _ => {
+            tracing::warn!(remote = remote_text, "console refused: no session or embed token");
+            Err(Refused(
+                StatusCode::BAD_REQUEST,
+                "give either a console session or an embed token".into(),
+            ))
+        }
+    };
+    let grant = match grant {
+        Ok(g) => g,
+        Err(refused) => return refused.into_response(),
+    };
+    let upstream = match open_upstream(&state, &grant).await {
+        Ok(u) => u,
+        Err(refused) => {
+            tracing::warn!(remote = remote_text, console = %grant.who, cluster = %grant.target.cluster, node = %grant.target.node, vmid = %grant.target.vmid, reason = %refused.1, "console refused: PVE side failed");
+            record(&state, &grant, remote.as_deref(), &headers, &refused.1).await;
+            return refused.into_response();
+        }
+    };
+    record(&state, &grant, remote.as_deref(), &headers, "ok").await;
+    let options = relay::Options {
+        view_only: grant.view_only,
+        label: format!(
+            "{} → {}/{}/{}",
+            grant.who, grant.target.cluster, grant.target.node, grant.target.vmid
+        ),
+    };
+    let label = options.label.clone();
+    upgrade
+        .protocols(["binary"])
+        .max_message_size(BROWSER_MAX_MESSAGE)
+        .max_frame_size(BROWSER_MAX_MESSAGE)
+        .max_write_buffer_size(4 * BROWSER_MAX_MESSAGE)
+        .on_failed_upgrade(move |e| {
+            tracing::warn!(console = %label, error = %e, "console upgrade failed");
+        })
+        .on_upgrade(move |socket| relay::run(socket, upstream, options))
+}
+
+/// A one-time console session: taken (so it cannot be replayed), in time, and opened by the
+/// user it was made for, from our own origin.
+async fn session_grant(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    remote: &str,
+) -> Result<Grant, Refused> {
+    let refuse = |status: StatusCode, why: &str| {
+        tracing::warn!(remote, reason = why, "console session refused");
+        Refused(status, why.to_owned())
+    };
+    let pending: PendingConsole = state
+        .console
+        .take(id)
+        .map_err(|e| refuse(StatusCode::FORBIDDEN, &e.to_string()))?;
+    if !same_origin(headers) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "console sessions open from this site only",
+        ));
+    }
+    let user = match sessions::token_from_headers(headers) {
+        Some(token) => sessions::lookup(&state.db, &token)
+            .await
+            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"))?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Err(refuse(StatusCode::UNAUTHORIZED, "not logged in"));
+    };
+    if user.username != pending.username {
+        tracing::warn!(user = %user.username, owner = %pending.username, "console session of another user");
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "this console session belongs to another user",
+        ));
+    }
+    if !user.role.allows(Role::Operator) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "the console needs the operator role",
+        ));
+    }
+    Ok(Grant {
+        target: pending.target,
+        view_only: pending.view_only,
+        proxy: Some((pending.proxy, pending.proxied_at)),
+        who: format!("user {}", user.username),
+        link_id: None,
+    })
+}
+
+/// An embed link: signed, not expired or revoked, from an allowed origin, for a running VM;
+/// a single-use link's one use is taken here.
+async fn embed_grant(
+    state: &AppState,
+    token: &str,
+    headers: &HeaderMap,
+    remote: Option<&str>,
+) -> Result<Grant, Refused> {
+    let key = state
+        .console
+        .embed_key(&state.db)
+        .await
+        .map_err(|_| Refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?;
+    let claims = embed::authorize(
+        &state.db,
+        &key,
+        token,
+        UseAction::Console,
+        headers,
+        remote,
+    )
+    .await
+    .map_err(|r| {
+        let status = match r {
+            embed::Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::FORBIDDEN,
+        };
+        Refused(status, r.as_str().into())
+    })?;
+    let grant = Grant {
+        target: ConsoleTarget::parse(&claims.cluster, &claims.node, &claims.vmid.to_string())
+            .map_err(|e| Refused(StatusCode::BAD_REQUEST, e.to_string()))?,
+        view_only: claims.view_only,
+        proxy: None,
+        who: format!("embed link {}", claims.link_id),
+        link_id: Some(claims.link_id),
+    };
+    let checked = async {
+        let cluster = state
+            .clusters
+            .get(&claims.cluster)
+            .map_err(|e| Refused(StatusCode::NOT_FOUND, e.to_string()))?;
+        let status = cluster
+            .api
+            .qemu_status(&grant.target.node, grant.target.vmid)
+            .await
+            .map_err(|e| {
+                Refused(
+                    StatusCode::BAD_GATEWAY,
+                    app::error::AppError::from(e).to_string(),
+                )
+            })?;
+        if status.status != "running" {
+            return Err(Refused(
+                StatusCode::CONFLICT,
+                format!("VM {} is not running", grant.target.vmid),
+            ));
+        }
+        embed::consume(&state.db, &claims)
+            .await
+            .map_err(|r| Refused(StatusCode::FORBIDDEN, r.as_str().into()))
+    }
+    .await;
+    if let Err(refused) = checked {
+        tracing::warn!(console = %grant.who, remote = remote.unwrap_or("-"), reason = %refused.1, "embed console refused");
+        record(state, &grant, remote, headers, &refused.1).await;
+        return Err(refused);
+    }
+    Ok(grant)
+}
+
+/// Records the outcome of an embed console opening.
+async fn record(
+    state: &AppState,
+    grant: &Grant,
+    remote: Option<&str>,
+    headers: &HeaderMap,
+    result: &str,
+) {
+    if let Some(id) = grant.link_id {
+        let origin = embed::request_origin(headers);
+        embed::record_use(
+            &state.db,
+            Some(id),
+            UseAction::Console,
+            remote,
+            origin.as_deref(),
+            result,
+        )
+        .await;
+    }
+}
+
+/// True unless the request names an `Origin` other than this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host))
+}
+
+/// Connects to PVE and authenticates, holding the VM's console lock throughout: the answer of
+/// `open_console` is used while fresh, else (or if it fails) a new `vncproxy` is made.
+async fn open_upstream(state: &AppState, grant: &Grant) -> Result<Upstream, Refused> {
+    let cluster = state
+        .clusters
+        .get(&grant.target.cluster)
+        .map_err(|e| Refused(StatusCode::NOT_FOUND, e.to_string()))?;
+    let target = &grant.target;
+    let _vm = tokio::time::timeout(VM_LOCK_WAIT, state.console.lock_vm(&cluster.name, target.vmid))
+        .await
+        .map_err(|_| {
+            Refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "another console of this VM is still opening; try again".into(),
+            )
+        })?;
+    let api = cluster.api.as_ref();
+    let attempt = async {
+        if let Some((proxy, at)) = &grant.proxy
+            && at.elapsed() < PROXY_FRESH
+        {
+            match upstream::open(api, target, proxy).await {
+                Ok(u) => return Ok(u),
+                Err(e) => {
+                    tracing::info!(console = %grant.who, error = %e, "console: first vncproxy unusable; making a new one");
+                }
+            }
+        }
+        let proxy = api
+            .qemu_vncproxy(&target.node, target.vmid, true)
+            .await
+            .map_err(|e| {
+                Refused(
+                    StatusCode::BAD_GATEWAY,
+                    app::error::AppError::from(e).to_string(),
+                )
+            })?;
+        upstream::open(api, target, &proxy)
+            .await
+            .map_err(|e: UpstreamError| Refused(StatusCode::BAD_GATEWAY, e.to_string()))
+    };
+    tokio::time::timeout(OPEN_TIMEOUT, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Refused(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Proxmox VE did not open the console in time".into(),
+            ))
+        })
+}

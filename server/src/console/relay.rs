@@ -1,0 +1,390 @@
+//! The relay between the browser's WebSocket and PVE's, once both are open: the RFB version and
+//! security handshake with the browser (offering security type None: the VNC password stays
+//! here), then every byte from ClientInit on, both ways, as binary frames.
+//!
+//! Backpressure: each direction awaits the write of one frame before reading the next, so at
+//! most one frame per direction is in flight and a slow browser slows only its own upstream.
+//! The browser is pinged; closes are passed on with their code.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::ws::{self, CloseFrame, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
+
+use super::filter::ViewOnlyFilter;
+use super::upstream::{PVE_MAX_FRAME, PveSocket, Upstream};
+use super::wire::{ByteReader, Close, Frame, FrameSource, close_reason, sendable_close_code};
+
+/// How long the browser has for each step of its RFB handshake.
+const BROWSER_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Ping interval towards the browser.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// The browser is given up when nothing (not even a pong) came for this long.
+const BROWSER_SILENCE: Duration = Duration::from_secs(65);
+/// How long a close handshake may take before the sockets are dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the relay is told about its console.
+pub(crate) struct Options {
+    /// Drop the browser's input messages.
+    pub view_only: bool,
+    /// Who and what, for the log (`user ann`, `embed link 3`, and the VM).
+    pub label: String,
+}
+
+type BrowserSink = SplitSink<WebSocket, ws::Message>;
+type PveSink = SplitSink<PveSocket, tungstenite::Message>;
+
+/// Why the relay ended.
+enum End {
+    /// PVE closed the WebSocket.
+    PveClosed(Close),
+    /// The connection to PVE failed.
+    PveLost(String),
+    /// The browser closed.
+    BrowserClosed(Close),
+    /// The browser's connection failed.
+    BrowserLost(String),
+    /// The browser did not answer pings.
+    BrowserSilent,
+    /// The browser broke the protocol (handshake, or an input that cannot be followed).
+    BrowserProtocol(String),
+}
+
+/// Runs one console until either side ends.
+pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options) {
+    let started = Instant::now();
+    let (mut b_sink, b_stream) = browser.split();
+    let Upstream {
+        sink: mut p_sink,
+        stream: mut p_stream,
+        leftover: p_left,
+    } = upstream;
+    let mut filter = options.view_only.then(ViewOnlyFilter::new);
+    let mut counts = Counts::default();
+    let mut reader = ByteReader::new(b_stream, BROWSER_STEP_TIMEOUT);
+    let handshake = browser_handshake(&mut reader, &mut b_sink).await;
+    let (mut b_stream, b_left) = reader.into_parts();
+    let end = match handshake {
+        Err(end) => end,
+        Ok(()) => {
+            let sides = Sides {
+                b_sink: &mut b_sink,
+                b_stream: &mut b_stream,
+                p_sink: &mut p_sink,
+                p_stream: &mut p_stream,
+            };
+            relay(sides, &b_left, p_left, filter.as_mut(), &mut counts, started, &options).await
+        }
+    };
+    finish(end, b_sink, b_stream, p_sink, p_stream, &options, &counts, started).await;
+}
+
+/// Both WebSockets, borrowed for the relay.
+struct Sides<'a> {
+    b_sink: &'a mut BrowserSink,
+    b_stream: &'a mut SplitStream<WebSocket>,
+    p_sink: &'a mut PveSink,
+    p_stream: &'a mut SplitStream<PveSocket>,
+}
+
+/// After both handshakes: the bytes read ahead on each side, then both directions at once.
+async fn relay(
+    sides: Sides<'_>,
+    b_left: &[u8],
+    p_left: Vec<u8>,
+    mut filter: Option<&mut ViewOnlyFilter>,
+    counts: &mut Counts,
+    started: Instant,
+    options: &Options,
+) -> End {
+    if !p_left.is_empty()
+        && let Err(end) = send_browser(sides.b_sink, Bytes::from(p_left), &mut counts.down).await
+    {
+        return end;
+    }
+    if let Err(end) = forward_up(sides.p_sink, b_left, filter.as_deref_mut(), &mut counts.up).await {
+        return end;
+    }
+    tracing::info!(console = %options.label, view_only = options.view_only, "console relay open");
+    let last_heard = AtomicU64::new(0);
+    let down = pump_down(
+        sides.p_stream,
+        sides.b_sink,
+        &last_heard,
+        started,
+        &mut counts.down,
+    );
+    let up = pump_up(
+        sides.b_stream,
+        sides.p_sink,
+        filter,
+        &last_heard,
+        started,
+        &mut counts.up,
+    );
+    tokio::select! {
+        end = down => end,
+        end = up => end,
+    }
+}
+
+/// Bytes relayed, for the log.
+#[derive(Default)]
+struct Counts {
+    up: u64,
+    down: u64,
+}
+
+/// The server half of the RFB handshake with the browser, offering only security type None.
+async fn browser_handshake(
+    reader: &mut ByteReader<SplitStream<WebSocket>>,
+    sink: &mut BrowserSink,
+) -> Result<(), End> {
+    let mut ignored = 0;
+    send_browser(sink, Bytes::from_static(b"RFB 003.008\n"), &mut ignored).await?;
+    let greeting = reader.read_exact(12).await.map_err(browser_read_end)?;
+    let minor = match super::upstream::parse_version(&greeting) {
+        Some((3, minor)) if minor >= 8 => 8,
+        Some((3, 7)) => 7,
+        Some((3, _)) => 3,
+        _ => return Err(End::BrowserProtocol("not an RFB client".into())),
+    };
+    if minor == 3 {
+        // RFB 3.3: the server names the type; None has no SecurityResult.
+        send_browser(sink, Bytes::from_static(&[0, 0, 0, 1]), &mut ignored).await?;
+        return Ok(());
+    }
+    send_browser(sink, Bytes::from_static(&[1, 1]), &mut ignored).await?;
+    let chosen = reader.read_u8().await.map_err(browser_read_end)?;
+    if chosen != 1 {
+        if minor >= 8 {
+            let reason = b"only security type None is offered";
+            let mut msg = vec![0, 0, 0, 1];
+            msg.extend_from_slice(&(reason.len() as u32).to_be_bytes());
+            msg.extend_from_slice(reason);
+            send_browser(sink, Bytes::from(msg), &mut ignored).await?;
+        }
+        return Err(End::BrowserProtocol(format!(
+            "browser chose security type {chosen}"
+        )));
+    }
+    if minor >= 8 {
+        send_browser(sink, Bytes::from_static(&[0, 0, 0, 0]), &mut ignored).await?;
+    }
+    Ok(())
+}
+
+fn browser_read_end(e: super::wire::ReadError) -> End {
+    use super::wire::ReadError;
+    match e {
+        ReadError::Closed(c) => End::BrowserClosed(c),
+        ReadError::Lost(e) => End::BrowserLost(e),
+        ReadError::Timeout => End::BrowserProtocol("RFB handshake timed out".into()),
+    }
+}
+
+async fn send_browser(sink: &mut BrowserSink, data: Bytes, count: &mut u64) -> Result<(), End> {
+    let n = data.len() as u64;
+    sink.send(ws::Message::Binary(data))
+        .await
+        .map_err(|e| End::BrowserLost(e.to_string()))?;
+    *count += n;
+    Ok(())
+}
+
+async fn send_pve(sink: &mut PveSink, data: Bytes, count: &mut u64) -> Result<(), End> {
+    // pveproxy refuses frames over 128 KiB: split big browser messages.
+    let mut rest = data;
+    while !rest.is_empty() {
+        let chunk = rest.split_to(rest.len().min(PVE_MAX_FRAME));
+        let n = chunk.len() as u64;
+        sink.send(tungstenite::Message::Binary(chunk))
+            .await
+            .map_err(|e| End::PveLost(e.to_string()))?;
+        *count += n;
+    }
+    Ok(())
+}
+
+/// Sends browser bytes to PVE, through the view-only filter when there is one.
+async fn forward_up(
+    sink: &mut PveSink,
+    data: &[u8],
+    filter: Option<&mut ViewOnlyFilter>,
+    count: &mut u64,
+) -> Result<(), End> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let data = match filter {
+        None => Bytes::copy_from_slice(data),
+        Some(f) => {
+            let mut out = Vec::with_capacity(data.len());
+            f.feed(data, &mut out)
+                .map_err(|e| End::BrowserProtocol(e.to_string()))?;
+            Bytes::from(out)
+        }
+    };
+    send_pve(sink, data, count).await
+}
+
+fn millis_since(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+/// PVE → browser, and the browser's pings.
+async fn pump_down(
+    from: &mut SplitStream<PveSocket>,
+    to: &mut BrowserSink,
+    last_heard: &AtomicU64,
+    started: Instant,
+    count: &mut u64,
+) -> End {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        tokio::select! {
+            frame = from.next_frame() => match frame {
+                Ok(Frame::Data(b)) => {
+                    if let Err(end) = send_browser(to, b, count).await {
+                        return end;
+                    }
+                }
+                Ok(Frame::Ping | Frame::Pong) => {}
+                Ok(Frame::Close(c)) => return End::PveClosed(c),
+                Err(e) => return End::PveLost(e),
+            },
+            _ = ping.tick() => {
+                let silent = millis_since(started).saturating_sub(last_heard.load(Ordering::Relaxed));
+                if silent > BROWSER_SILENCE.as_millis() as u64 {
+                    return End::BrowserSilent;
+                }
+                if let Err(e) = to.send(ws::Message::Ping(Bytes::new())).await {
+                    return End::BrowserLost(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Browser → PVE.
+async fn pump_up(
+    from: &mut SplitStream<WebSocket>,
+    to: &mut PveSink,
+    mut filter: Option<&mut ViewOnlyFilter>,
+    last_heard: &AtomicU64,
+    started: Instant,
+    count: &mut u64,
+) -> End {
+    loop {
+        let frame = from.next_frame().await;
+        last_heard.store(millis_since(started), Ordering::Relaxed);
+        match frame {
+            Ok(Frame::Data(b)) => {
+                let sent = match filter.as_deref_mut() {
+                    None => send_pve(to, b, count).await,
+                    Some(f) => forward_up(to, &b, Some(f), count).await,
+                };
+                if let Err(end) = sent {
+                    return end;
+                }
+            }
+            Ok(Frame::Ping | Frame::Pong) => {}
+            Ok(Frame::Close(c)) => return End::BrowserClosed(c),
+            Err(e) => return End::BrowserLost(e),
+        }
+    }
+}
+
+/// Ends both sides: the close (code and reason) goes on to the other side, then each close
+/// handshake gets a moment to complete.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    end: End,
+    mut b_sink: BrowserSink,
+    b_stream: SplitStream<WebSocket>,
+    mut p_sink: PveSink,
+    p_stream: SplitStream<PveSocket>,
+    options: &Options,
+    counts: &Counts,
+    started: Instant,
+) {
+    let (to_browser, to_pve, why): (Option<(u16, String)>, Option<(u16, String)>, String) =
+        match &end {
+            End::PveClosed(c) => {
+                let to_browser = match c {
+                    Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
+                    Some((code, reason)) => (1011, format!("Proxmox VE closed the console ({code} {reason})")),
+                    None => (1000, "Proxmox VE closed the console".to_owned()),
+                };
+                (Some(to_browser), None, "PVE closed".into())
+            }
+            End::PveLost(e) => (
+                Some((1014, "connection to Proxmox VE lost".into())),
+                Some((1011, "relay error".into())),
+                format!("PVE connection lost: {e}"),
+            ),
+            End::BrowserClosed(c) => {
+                let to_pve = match c {
+                    Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
+                    _ => (1000, String::new()),
+                };
+                (None, Some(to_pve), "browser closed".into())
+            }
+            End::BrowserLost(e) => (None, Some((1001, "viewer gone".into())), format!("browser lost: {e}")),
+            End::BrowserSilent => (
+                Some((1001, "no answer to ping".into())),
+                Some((1001, "viewer gone".into())),
+                "browser silent".into(),
+            ),
+            End::BrowserProtocol(e) => (
+                Some((1008, e.clone())),
+                Some((1000, String::new())),
+                format!("browser protocol error: {e}"),
+            ),
+        };
+    tracing::info!(
+        console = %options.label,
+        reason = %why,
+        secs = started.elapsed().as_secs(),
+        bytes_to_browser = counts.down,
+        bytes_to_pve = counts.up,
+        "console relay closed"
+    );
+    let browser = async {
+        if let Some((code, reason)) = to_browser {
+            let frame = CloseFrame {
+                code,
+                reason: close_reason(&reason).into(),
+            };
+            let _ = b_sink.send(ws::Message::Close(Some(frame))).await;
+        }
+        let _ = b_sink.close().await;
+        drain(b_stream).await;
+    };
+    let pve = async {
+        if let Some((code, reason)) = to_pve {
+            let frame = tungstenite::protocol::CloseFrame {
+                code: CloseCode::from(code),
+                reason: close_reason(&reason).into(),
+            };
+            let _ = p_sink.send(tungstenite::Message::Close(Some(frame))).await;
+        }
+        let _ = p_sink.close().await;
+        drain(p_stream).await;
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, futures::future::join(browser, pve)).await;
+}
+
+/// Reads until the peer's close (or the end), so the close handshake can complete.
+async fn drain<S: FrameSource>(mut stream: S) {
+    while let Ok(frame) = stream.next_frame().await {
+        if matches!(frame, Frame::Close(_)) {
+            break;
+        }
+    }
+}

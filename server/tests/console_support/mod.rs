@@ -1,0 +1,443 @@
+//! Shared by the console tests: the whole server in demo mode (simulator over HTTPS) on a
+//! loopback port, logins, server function calls, and a small RFB 3.8 viewer speaking through
+//! a real WebSocket client (tokio-tungstenite), as a browser's noVNC would.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::Value;
+use server::{
+    config::{Cli, Config, load},
+    router, runtime,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+pub const USER_PASSWORD: &str = "user-password-1";
+
+/// The server and its simulator.
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub runtime: runtime::Runtime,
+    http: reqwest::Client,
+}
+
+/// A VM of the demo cluster.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub cluster: String,
+    pub node: String,
+    pub vmid: u32,
+    pub name: String,
+}
+
+/// Starts the server in demo mode with a fresh database.
+pub async fn start() -> TestServer {
+    let dir = std::env::temp_dir().join(format!(
+        "cecyber-console-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vars: Vec<(String, String)> = vec![
+        (
+            "CECYBER_DATABASE_URL".into(),
+            format!("sqlite://{}/t.db", dir.display()),
+        ),
+        ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+        ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "10".into()),
+    ];
+    let (config, _): (Config, _) = load(&Cli::default(), vars).unwrap();
+    let runtime = runtime::start(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router::app(runtime.state.clone(), runtime.live.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestServer {
+        base: format!("http://{addr}"),
+        addr,
+        runtime,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl TestServer {
+    /// The simulator's state (console text, disconnects, faults).
+    pub fn sim(&self) -> &pve::sim::SimState {
+        self.runtime.simulator.as_ref().expect("demo mode").state()
+    }
+
+    /// Our own origin, as a browser on our pages sends it.
+    pub fn origin(&self) -> String {
+        self.base.clone()
+    }
+
+    /// Calls server function `endpoint` with `cookie` (a `name=value` pair) and extra headers.
+    pub async fn call_with(
+        &self,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "application/json")
+            .form(form);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Calls server function `endpoint` with `cookie`.
+    pub async fn call(
+        &self,
+        cookie: Option<&str>,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        self.call_with(cookie, &[], endpoint, form).await
+    }
+
+    /// Logs in; returns the session cookie as `name=value`.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self
+            .http
+            .post(format!("{}/api/login", self.base))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .unwrap_or_else(|| panic!("login of {username} failed: {}", response.status()))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// The admin's session cookie.
+    pub async fn admin(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user with `role` and logs them in.
+    pub async fn user(&self, admin: &str, username: &str, role: &str) -> String {
+        let (status, body) = self
+            .call(
+                Some(admin),
+                "users_create",
+                &[
+                    ("username", username),
+                    ("password", USER_PASSWORD),
+                    ("role", role),
+                ],
+            )
+            .await;
+        assert!(status.is_success(), "create {username}: {status} {body}");
+        self.login(username, USER_PASSWORD).await
+    }
+
+    /// The VMs of the demo cluster that are (or are not) running, by VM id.
+    pub async fn vms(&self, cookie: &str, running: bool) -> Vec<Vm> {
+        let (status, list) = self.call(Some(cookie), "vms_list", &[]).await;
+        assert!(status.is_success(), "{list}");
+        list["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| (v["status"] == "running") == running && v["template"] != true)
+            .map(|v| Vm {
+                cluster: v["cluster"].as_str().unwrap().to_owned(),
+                node: v["node"].as_str().unwrap().to_owned(),
+                vmid: v["vmid"].as_u64().unwrap() as u32,
+                name: v["name"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
+    /// `open_console` for `vm`.
+    pub async fn open_console(&self, cookie: &str, vm: &Vm) -> (StatusCode, Value) {
+        let vmid = vm.vmid.to_string();
+        self.call(
+            Some(cookie),
+            "console_open",
+            &[
+                ("cluster", &vm.cluster),
+                ("node", &vm.node),
+                ("vmid", &vmid),
+            ],
+        )
+        .await
+    }
+
+    /// The `ws_path` of a console `open_console` made for `cookie`'s user.
+    pub async fn console_path(&self, cookie: &str, vm: &Vm) -> String {
+        let (status, ticket) = self.open_console(cookie, vm).await;
+        assert!(status.is_success(), "open_console: {status} {ticket}");
+        ticket["ws_path"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens a WebSocket to `path` on our server with `headers`, asking for subprotocol
+    /// `binary` like noVNC; `Err((status, body))` when the upgrade is refused.
+    pub async fn ws(&self, path: &str, headers: &[(&str, &str)]) -> Result<Ws, (u16, String)> {
+        let mut request = format!("ws://{}{path}", self.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("binary"));
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(
+                    tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, response)) => {
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("sec-websocket-protocol")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("binary")
+                );
+                Ok(Ws {
+                    ws,
+                    buf: Vec::new(),
+                })
+            }
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                Err((response.status().as_u16(), body))
+            }
+            Err(e) => panic!("WebSocket to {path}: {e}"),
+        }
+    }
+
+    /// A session console for `cookie`'s user, through the handshake.
+    pub async fn viewer(&self, cookie: &str, vm: &Vm) -> (Viewer, ServerInit) {
+        let path = self.console_path(cookie, vm).await;
+        let origin = self.origin();
+        let ws = self
+            .ws(&path, &[("cookie", cookie), ("origin", &origin)])
+            .await
+            .expect("upgrade");
+        Viewer::handshake(ws).await
+    }
+
+    /// Waits (up to 5 s) until `vmid`'s screen shows the row `row`.
+    pub async fn wait_text(&self, vmid: u32, row: &str) -> Vec<String> {
+        let mut text = Vec::new();
+        for _ in 0..250 {
+            text = self.sim().console_text(vmid).unwrap_or_default();
+            if text.iter().any(|l| l == row) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{row:?} not on the screen of VM {vmid}: {text:?}");
+    }
+}
+
+/// The error variant's name of a server function's JSON error (`{"Forbidden": "..."}`).
+pub fn error_kind(body: &Value) -> String {
+    match body {
+        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A WebSocket as a byte stream.
+pub struct Ws {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    buf: Vec<u8>,
+}
+
+/// What ended a read.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    /// A close frame: code and reason.
+    Close(Option<(u16, String)>),
+    /// The connection ended without one.
+    Gone(String),
+    /// Nothing came in time.
+    Timeout,
+}
+
+impl Ws {
+    /// Sends one binary frame.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.ws
+            .send(Message::Binary(bytes.to_vec().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next `n` bytes (within 10 s).
+    pub async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, Ended> {
+        while self.buf.len() < n {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .map_err(|_| Ended::Timeout)?;
+            match next {
+                Some(Ok(Message::Binary(b))) => self.buf.extend_from_slice(&b),
+                Some(Ok(Message::Close(c))) => {
+                    return Err(Ended::Close(
+                        c.map(|c| (u16::from(c.code), c.reason.to_string())),
+                    ));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(Ended::Gone(e.to_string())),
+                None => return Err(Ended::Gone("end".into())),
+            }
+        }
+        let rest = self.buf.split_off(n);
+        Ok(std::mem::replace(&mut self.buf, rest))
+    }
+
+    /// Reads until the connection ends; answers how (within `wait`).
+    pub async fn wait_end(&mut self, wait: Duration) -> Ended {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(until, self.ws.next()).await {
+                Err(_) => return Ended::Timeout,
+                Ok(Some(Ok(Message::Close(c)))) => {
+                    return Ended::Close(c.map(|c| (u16::from(c.code), c.reason.to_string())));
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(e))) => return Ended::Gone(e.to_string()),
+                Ok(None) => return Ended::Gone("end".into()),
+            }
+        }
+    }
+}
+
+/// The ServerInit message.
+#[derive(Debug, Clone)]
+pub struct ServerInit {
+    pub width: u16,
+    pub height: u16,
+    pub bits_per_pixel: u8,
+    pub name: String,
+}
+
+/// An RFB 3.8 viewer, as noVNC talks to our relay.
+pub struct Viewer {
+    pub ws: Ws,
+}
+
+impl Viewer {
+    /// Version 3.8; the relay must offer exactly security type None and accept it; then
+    /// ClientInit (shared) and ServerInit.
+    pub async fn handshake(mut ws: Ws) -> (Viewer, ServerInit) {
+        assert_eq!(ws.read_exact(12).await.unwrap(), b"RFB 003.008\n");
+        ws.send(b"RFB 003.008\n").await;
+        let count = ws.read_exact(1).await.unwrap()[0];
+        let types = ws.read_exact(usize::from(count)).await.unwrap();
+        assert_eq!(types, [1], "only security type None is offered to browsers");
+        ws.send(&[1]).await;
+        assert_eq!(
+            ws.read_exact(4).await.unwrap(),
+            [0, 0, 0, 0],
+            "SecurityResult OK"
+        );
+        ws.send(&[1]).await;
+        let init = ws.read_exact(24).await.unwrap();
+        let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
+        let name = ws.read_exact(len).await.unwrap();
+        let init = ServerInit {
+            width: u16::from_be_bytes([init[0], init[1]]),
+            height: u16::from_be_bytes([init[2], init[3]]),
+            bits_per_pixel: init[4],
+            name: String::from_utf8(name).unwrap(),
+        };
+        let mut viewer = Viewer { ws };
+        // Raw only.
+        viewer.ws.send(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
+        (viewer, init)
+    }
+
+    /// FramebufferUpdateRequest for the whole 640×400 screen.
+    pub async fn request_update(&mut self, incremental: bool) {
+        self.request_area(incremental, 0, 0, 640, 400).await;
+    }
+
+    /// FramebufferUpdateRequest for an area.
+    pub async fn request_area(&mut self, incremental: bool, x: u16, y: u16, w: u16, h: u16) {
+        let mut m = vec![3u8, u8::from(incremental)];
+        for v in [x, y, w, h] {
+            m.extend_from_slice(&v.to_be_bytes());
+        }
+        self.ws.send(&m).await;
+    }
+
+    /// A key press and release (X11 keysym).
+    pub async fn key(&mut self, keysym: u32) {
+        let mut m = Vec::new();
+        for down in [1u8, 0] {
+            m.extend_from_slice(&[4, down, 0, 0]);
+            m.extend_from_slice(&keysym.to_be_bytes());
+        }
+        self.ws.send(&m).await;
+    }
+
+    /// Types `text`, one keysym per (Latin-1) character.
+    pub async fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(u32::from(c)).await;
+        }
+    }
+
+    /// One FramebufferUpdate of Raw 32 bpp rectangles: `(x, y, w, h)` and the pixel bytes.
+    pub async fn read_update(&mut self) -> Result<Vec<((u16, u16, u16, u16), usize)>, Ended> {
+        let head = self.ws.read_exact(4).await?;
+        assert_eq!(head[0], 0, "FramebufferUpdate");
+        let n = u16::from_be_bytes([head[2], head[3]]);
+        let mut rects = Vec::new();
+        for _ in 0..n {
+            let r = self.ws.read_exact(12).await?;
+            let f = |i: usize| u16::from_be_bytes([r[i], r[i + 1]]);
+            let (x, y, w, h) = (f(0), f(2), f(4), f(6));
+            assert_eq!(&r[8..12], &[0, 0, 0, 0], "Raw encoding");
+            let size = usize::from(w) * usize::from(h) * 4;
+            self.ws.read_exact(size).await?;
+            rects.push(((x, y, w, h), size));
+        }
+        Ok(rects)
+    }
+}
