@@ -28,7 +28,8 @@ use crate::{
     model::Session,
     pages::{
         dashboard::DashboardPage, login::LoginPage, node::NodePage, not_found::NotFound,
-        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
+        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
+        wall_links::WallLinksPage,
     },
 };
 
@@ -88,10 +89,12 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/wall") view=WallPage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=VmListPage />
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
                     <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
                     <Route path=path!("/nodes/:cluster/:node") view=NodePage />
                 </ParentRoute>

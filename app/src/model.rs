@@ -282,3 +282,27 @@ pub struct NodeOverview {
     /// `GET /nodes/{node}/storage`.
     pub storages: Vec<pve::types::NodeStorage>,
 }
+
+/// A wall display link, as admins see it (the token itself is shown only when minted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WallLinkInfo {
+    /// Id, for revoking.
+    pub id: i64,
+    /// Name, e.g. the room the TV is in.
+    pub label: String,
+    /// Admin who minted it.
+    pub created_by: String,
+    /// Unix time minted.
+    pub created_at: i64,
+    /// Unix time revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A freshly minted wall link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WallLink {
+    /// Id, for revoking.
+    pub id: i64,
+    /// `/wall?token=…` — shown once; open it on the TV.
+    pub url: String,
+}

@@ -4,7 +4,7 @@
 
 use app::{
     model::Session,
-    ssr::{embed, sessions, state::AppState},
+    ssr::{embed, sessions, state::AppState, wall},
 };
 use axum::{
     extract::{Request, State},
@@ -44,6 +44,9 @@ pub async fn session_gate(
         });
         return next.run(request).await;
     }
+    if path == WALL_PAGE {
+        return wall_gate(&state, request, next).await;
+    }
     let user = match sessions::token_from_headers(request.headers()) {
         Some(token) => match sessions::lookup(&state.db, &token).await {
             Ok(user) => user,
@@ -65,6 +68,45 @@ pub async fn session_gate(
     });
     next.run(request).await
 }
+
+/// The wall display's page: no login, a wall token instead.
+const WALL_PAGE: &str = "/wall";
+
+/// A query parameter's raw value (tokens are URL-safe, so no decoding is needed).
+pub fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Lets `/wall` through with a live wall token, refuses it otherwise.
+async fn wall_gate(state: &AppState, mut request: Request, next: Next) -> Response {
+    let token = query_param(&request, "token")
+        .unwrap_or_default()
+        .to_owned();
+    match wall::is_valid(&state.db, &token).await {
+        Ok(true) => {
+            request.extensions_mut().insert(Session {
+                user: None,
+                demo: state.demo,
+            });
+            next.run(request).await
+        }
+        Ok(false) => {
+            tracing::warn!("wall page refused: invalid or revoked token");
+            (StatusCode::FORBIDDEN, axum::response::Html(WALL_REFUSED)).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+const WALL_REFUSED: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Cecyber wall</title></head>\
+<body style=\"background:#0d1117;color:#e6edf3;font-family:sans-serif;padding:10vh 10vw\">\
+<h1>This wall link is invalid or has been revoked.</h1><p>Ask an administrator for a new link.</p></body></html>";
 
 /// Refuses cross-origin writes: a non-GET request whose `Origin` is not this host.
 /// (The session cookie is `SameSite=Strict` as well; this is the second lock.)

@@ -40,7 +40,10 @@ async fn operator_types_through_the_relay_and_sees_the_vm() {
         .await
         .expect("upgrade");
     let (mut viewer, init) = Viewer::handshake(ws).await;
-    assert_eq!((init.width, init.height, init.bits_per_pixel), (640, 400, 32));
+    assert_eq!(
+        (init.width, init.height, init.bits_per_pixel),
+        (640, 400, 32)
+    );
     assert_eq!(init.name, vm.name, "ServerInit carries the VM's name");
 
     viewer.request_update(false).await;
@@ -50,9 +53,7 @@ async fn operator_types_through_the_relay_and_sees_the_vm() {
     viewer.request_update(true).await;
     viewer.type_text("through the relay").await;
     viewer.key(0xff0d).await;
-    server
-        .wait_text(vm.vmid, "typed: through the relay")
-        .await;
+    server.wait_text(vm.vmid, "typed: through the relay").await;
     let rects = viewer.read_update().await.unwrap();
     assert!(!rects.is_empty(), "the typing comes back as an update");
 }
@@ -74,14 +75,13 @@ async fn viewers_and_stopped_vms_and_pve_refusals_get_no_console() {
     assert_eq!(error_kind(&body), "InvalidInput", "{body}");
     assert!(body.to_string().contains("not running"), "{body}");
 
-    let (_, body) = server.open_console("cecyber_session=forged", &running).await;
+    let (_, body) = server
+        .open_console("cecyber_session=forged", &running)
+        .await;
     assert_eq!(error_kind(&body), "Unauthenticated");
 
     // PVE refusing vncproxy: its own message is passed on.
-    let vncproxy = format!(
-        "/nodes/{}/qemu/{}/vncproxy",
-        running.node, running.vmid
-    );
+    let vncproxy = format!("/nodes/{}/qemu/{}/vncproxy", running.node, running.vmid);
     server
         .sim()
         .set_faults(pve::sim::Faults {
@@ -126,7 +126,10 @@ async fn console_sessions_open_once_for_their_user_in_time() {
         .await
         .err()
         .unwrap();
-    assert_eq!((status, body.trim()), (403, "this console session belongs to another user"));
+    assert_eq!(
+        (status, body.trim()),
+        (403, "this console session belongs to another user")
+    );
     assert_eq!(
         server
             .ws(&path, &[("cookie", &olga), ("origin", &origin)])
@@ -137,10 +140,21 @@ async fn console_sessions_open_once_for_their_user_in_time() {
         403
     );
     let path = server.console_path(&olga, &vm).await;
-    assert_eq!(server.ws(&path, &[("origin", &origin)]).await.err().unwrap().0, 401);
+    assert_eq!(
+        server
+            .ws(&path, &[("origin", &origin)])
+            .await
+            .err()
+            .unwrap()
+            .0,
+        401
+    );
     let path = server.console_path(&olga, &vm).await;
     let (status, _) = server
-        .ws(&path, &[("cookie", &olga), ("origin", "https://evil.example")])
+        .ws(
+            &path,
+            &[("cookie", &olga), ("origin", "https://evil.example")],
+        )
         .await
         .err()
         .unwrap();
@@ -155,7 +169,12 @@ async fn console_sessions_open_once_for_their_user_in_time() {
         403
     );
     assert_eq!(
-        server.ws("/api/console/ws", &[("cookie", &olga)]).await.err().unwrap().0,
+        server
+            .ws("/api/console/ws", &[("cookie", &olga)])
+            .await
+            .err()
+            .unwrap()
+            .0,
         400
     );
 
@@ -192,7 +211,10 @@ async fn two_viewers_on_one_vm_both_get_updates() {
     // each "vncproxy → connect → authenticate" whole.
     let ((mut first, a), (mut second, b)) =
         tokio::join!(server.viewer(&olga, &vm), server.viewer(&admin, &vm));
-    assert_eq!((a.name.as_str(), b.name.as_str()), (vm.name.as_str(), vm.name.as_str()));
+    assert_eq!(
+        (a.name.as_str(), b.name.as_str()),
+        (vm.name.as_str(), vm.name.as_str())
+    );
     assert_eq!(server.sim().console_sessions(), 2);
 
     for v in [&mut first, &mut second] {
@@ -203,7 +225,10 @@ async fn two_viewers_on_one_vm_both_get_updates() {
     first.type_text("one").await;
     server.wait_text(vm.vmid, "typed: one").await;
     assert!(!first.read_update().await.unwrap().is_empty());
-    assert!(!second.read_update().await.unwrap().is_empty(), "the other viewer sees it too");
+    assert!(
+        !second.read_update().await.unwrap().is_empty(),
+        "the other viewer sees it too"
+    );
 
     // A third viewer opening later does not knock out the first two.
     let (mut third, _) = server.viewer(&olga, &vm).await;

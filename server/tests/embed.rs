@@ -42,7 +42,10 @@ async fn mint(
         .await;
     assert_eq!(status, StatusCode::OK, "{link}");
     let url = link["url"].as_str().unwrap();
-    let token = url.strip_prefix("/embed/console?token=").expect(url).to_owned();
+    let token = url
+        .strip_prefix("/embed/console?token=")
+        .expect(url)
+        .to_owned();
     (link["id"].as_i64().unwrap(), token)
 }
 
@@ -50,14 +53,22 @@ async fn mint(
 async fn embed_console(server: &TestServer, token: &str) -> (StatusCode, Value) {
     let origin = server.origin();
     server
-        .call_with(None, &[("origin", &origin)], "console_embed", &[("token", token)])
+        .call_with(
+            None,
+            &[("origin", &origin)],
+            "console_embed",
+            &[("token", token)],
+        )
         .await
 }
 
 /// The console WebSocket for `token` from `origin`, without a cookie.
 async fn open(server: &TestServer, token: &str, origin: &str) -> Result<Viewer, (u16, String)> {
     let ws = server
-        .ws(&format!("/api/console/ws?embed={token}"), &[("origin", origin)])
+        .ws(
+            &format!("/api/console/ws?embed={token}"),
+            &[("origin", origin)],
+        )
         .await?;
     Ok(Viewer::handshake(ws).await.0)
 }
@@ -86,7 +97,10 @@ async fn an_embed_link_opens_the_console_without_a_cookie() {
     assert_eq!(path, format!("/api/console/ws?embed={token}"));
 
     // From the embed page (our origin inside the partner's frame) and from the partner itself.
-    let ws = server.ws(path, &[("origin", &server.origin())]).await.unwrap();
+    let ws = server
+        .ws(path, &[("origin", &server.origin())])
+        .await
+        .unwrap();
     let (mut viewer, init) = Viewer::handshake(ws).await;
     assert_eq!(init.name, vm.name);
     viewer.request_update(false).await;
@@ -106,8 +120,16 @@ async fn an_embed_link_opens_the_console_without_a_cookie() {
             ("console".into(), "ok".into())
         ]
     );
-    let records = app::ssr::embed::uses(&server.runtime.state.db, id).await.unwrap();
-    assert!(records[1].remote_addr.as_deref().unwrap().starts_with("127.0.0.1:"));
+    let records = app::ssr::embed::uses(&server.runtime.state.db, id)
+        .await
+        .unwrap();
+    assert!(
+        records[1]
+            .remote_addr
+            .as_deref()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     assert_eq!(records[2].origin.as_deref(), Some(PARTNER));
     let (_, list) = server.call(Some(&admin), "embed_links_list", &[]).await;
     assert_eq!(list[0]["id"], id);
@@ -121,12 +143,23 @@ async fn wrong_origins_forged_expired_and_revoked_tokens_are_refused() {
     let vm = server.vms(&admin, true).await.remove(0);
     let (id, token) = mint(&server, &admin, &vm, 600, false, false).await;
 
-    let (status, body) = open(&server, &token, "https://evil.example").await.err().unwrap();
-    assert_eq!((status, body.trim()), (403, "embed link not valid for this origin"));
+    let (status, body) = open(&server, &token, "https://evil.example")
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body.trim()),
+        (403, "embed link not valid for this origin")
+    );
     // The page's server function: a foreign Origin is stopped by the cross-origin write check,
     // a foreign Referer by the link's origin check.
     let (status, _) = server
-        .call_with(None, &[("origin", "https://evil.example")], "console_embed", &[("token", &token)])
+        .call_with(
+            None,
+            &[("origin", "https://evil.example")],
+            "console_embed",
+            &[("token", &token)],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, page) = server
@@ -144,13 +177,20 @@ async fn wrong_origins_forged_expired_and_revoked_tokens_are_refused() {
     let last = if payload.ends_with('A') { "B" } else { "A" };
     let forged = format!("{}{last}.{signature}", &payload[..payload.len() - 1]);
     assert_eq!(open(&server, &forged, PARTNER).await.err().unwrap().0, 403);
-    assert_eq!(open(&server, "garbage", PARTNER).await.err().unwrap().0, 403);
+    assert_eq!(
+        open(&server, "garbage", PARTNER).await.err().unwrap().0,
+        403
+    );
     let (_, page) = embed_console(&server, "garbage").await;
     assert_eq!(error_kind(&page), "Forbidden");
 
     // Revoked through the server function.
     let (status, _) = server
-        .call(Some(&admin), "embed_links_revoke", &[("id", &id.to_string())])
+        .call(
+            Some(&admin),
+            "embed_links_revoke",
+            &[("id", &id.to_string())],
+        )
         .await;
     assert!(status.is_success());
     let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
@@ -167,7 +207,10 @@ async fn wrong_origins_forged_expired_and_revoked_tokens_are_refused() {
     // Refusals are recorded too.
     let recorded = uses(&server, id).await;
     assert!(
-        recorded.contains(&("console".into(), "embed link not valid for this origin".into())),
+        recorded.contains(&(
+            "console".into(),
+            "embed link not valid for this origin".into()
+        )),
         "{recorded:?}"
     );
     assert!(recorded.contains(&("console".into(), "embed link revoked".into())));
@@ -182,9 +225,15 @@ async fn a_single_use_link_opens_once() {
     assert_eq!(embed_console(&server, &token).await.0, StatusCode::OK);
     let _first = open(&server, &token, PARTNER).await.expect("first use");
     let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
-    assert_eq!((status, body.trim()), (403, "single-use embed link already used"));
+    assert_eq!(
+        (status, body.trim()),
+        (403, "single-use embed link already used")
+    );
     let recorded = uses(&server, id).await;
-    assert_eq!(recorded.last().unwrap().1, "single-use embed link already used");
+    assert_eq!(
+        recorded.last().unwrap().1,
+        "single-use embed link already used"
+    );
 }
 
 #[tokio::test]
@@ -207,7 +256,11 @@ async fn a_view_only_link_drops_the_viewers_input() {
     viewer.request_update(false).await;
     assert_eq!(viewer.read_update().await.unwrap()[0].0, (0, 0, 640, 400));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.sim().console_text(vm.vmid).unwrap(), before, "input dropped");
+    assert_eq!(
+        server.sim().console_text(vm.vmid).unwrap(),
+        before,
+        "input dropped"
+    );
 
     // A full-access link on the same VM still types.
     let (_, full) = mint(&server, &admin, &vm, 600, false, false).await;
@@ -230,10 +283,16 @@ async fn admins_mint_links_with_an_api_token_and_the_page_may_be_framed_by_the_p
     let olga = server.user(&admin, "olga", "operator").await;
 
     // Only admins mint links or tokens.
-    let (_, body) = server.call(Some(&olga), "api_tokens_create", &[("label", "x")]).await;
+    let (_, body) = server
+        .call(Some(&olga), "api_tokens_create", &[("label", "x")])
+        .await;
     assert_eq!(error_kind(&body), "Forbidden");
     let (status, token) = server
-        .call(Some(&admin), "api_tokens_create", &[("label", "partner portal")])
+        .call(
+            Some(&admin),
+            "api_tokens_create",
+            &[("label", "partner portal")],
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let api_token = token.as_str().unwrap().to_owned();
@@ -267,8 +326,10 @@ async fn admins_mint_links_with_an_api_token_and_the_page_may_be_framed_by_the_p
     let bad = http
         .post(&url)
         .bearer_auth(&api_token)
-        .json(&json!({"cluster": vm.cluster, "node": vm.node, "vmid": 99999,
-                      "origin": PARTNER, "ttl_secs": 600}))
+        .json(
+            &json!({"cluster": vm.cluster, "node": vm.node, "vmid": 99999,
+                      "origin": PARTNER, "ttl_secs": 600}),
+        )
         .send()
         .await
         .unwrap();
@@ -291,7 +352,11 @@ async fn admins_mint_links_with_an_api_token_and_the_page_may_be_framed_by_the_p
         .send()
         .await
         .unwrap();
-    assert_ne!(page.status(), StatusCode::SEE_OTHER, "no redirect to the login page");
+    assert_ne!(
+        page.status(),
+        StatusCode::SEE_OTHER,
+        "no redirect to the login page"
+    );
     assert_eq!(
         page.headers()["content-security-policy"],
         format!("frame-ancestors {PARTNER}").as_str()
@@ -302,8 +367,15 @@ async fn admins_mint_links_with_an_api_token_and_the_page_may_be_framed_by_the_p
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.headers()["content-security-policy"], "frame-ancestors 'none'");
-    let other = http.get(format!("{}/login", server.base)).send().await.unwrap();
+    assert_eq!(
+        forged.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    let other = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.headers()["x-frame-options"], "DENY");
 
     // Revoked through the API.

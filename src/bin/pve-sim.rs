@@ -136,6 +136,7 @@ async fn main() -> std::io::Result<()> {
             ticket_lifetime_secs: args.ticket_lifetime,
         },
     };
+    let qemu = config.qemu;
     let sim = Simulator::start(config).await?;
     let (token_id, secret) = sim.api_token();
     let (auditor, auditor_password) = sim.auditor();
@@ -152,6 +153,13 @@ async fn main() -> std::io::Result<()> {
     println!("    (header: Authorization: PVEAPIToken={token_id}={secret})");
     println!("  {auditor} password: {auditor_password}");
     println!("  controls: POST /_sim/fault, GET /_sim/fault, POST /_sim/reset");
+    println!(
+        "    fault fields: latency_ms, jitter_ms, error_rate, path_prefix, error_rates, \
+         error_status, error_message, node_offline, ws_drop_after_secs, ticket_lifetime_secs"
+    );
+    if qemu {
+        println!("  QEMU mode: running VMs are real QEMU VMs (consoles reach their VNC servers)");
+    }
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())

@@ -5,3 +5,4 @@ pub mod console;
 pub mod metrics;
 pub mod users;
 pub mod vms;
+pub mod wall;

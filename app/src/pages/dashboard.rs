@@ -65,7 +65,7 @@ pub fn DashboardPage() -> impl IntoView {
     let view = RwSignal::new(LiveView::new(POINTS));
     let connected = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    crate::web::live_stream::connect(view, connected);
+    crate::web::live_stream::connect("/api/live", view, connected);
     let stale = move || {
         view.with(|v| {
             v.clusters()

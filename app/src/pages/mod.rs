@@ -7,3 +7,5 @@ pub mod not_found;
 pub mod users;
 pub mod vm_detail;
 pub mod vm_list;
+pub mod wall;
+pub mod wall_links;

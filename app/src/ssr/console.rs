@@ -103,11 +103,14 @@ impl std::fmt::Display for TakeError {
     }
 }
 
+/// One console lock per (cluster, VM id).
+type VmLocks = HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>;
+
 /// The console state; one per server, shared through `AppState`.
 pub struct ConsoleHub {
     pending: Mutex<HashMap<String, PendingConsole>>,
     ttl_ms: AtomicU64,
-    vm_locks: Mutex<HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>>,
+    vm_locks: Mutex<VmLocks>,
     embed_key: OnceCell<[u8; 32]>,
 }
 

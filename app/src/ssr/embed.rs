@@ -339,7 +339,8 @@ pub struct UseRecord {
 
 /// The recorded uses of link `id`, oldest first.
 pub async fn uses(db: &SqlitePool, id: i64) -> AppResult<Vec<UseRecord>> {
-    let rows: Vec<(i64, String, Option<String>, Option<String>, String)> = sqlx::query_as(
+    type UseRow = (i64, String, Option<String>, Option<String>, String);
+    let rows: Vec<UseRow> = sqlx::query_as(
         "SELECT at, action, remote_addr, origin, result FROM embed_link_uses \
          WHERE link_id = ? ORDER BY id",
     )

@@ -11,6 +11,7 @@ pub mod passwords;
 pub mod sessions;
 pub mod state;
 pub mod users;
+pub mod wall;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {

@@ -11,10 +11,10 @@ use crate::{
     live_view::LiveView,
 };
 
-/// Opens the stream into `view`; `connected` follows the connection. The stream closes when
-/// the calling component is cleaned up.
-pub fn connect(view: RwSignal<LiveView>, connected: RwSignal<bool>) {
-    let Ok(source) = EventSource::new("/api/live") else {
+/// Opens the stream at `url` (`/api/live`, or with a wall token) into `view`; `connected`
+/// follows the connection. The stream closes when the calling component is cleaned up.
+pub fn connect(url: &str, view: RwSignal<LiveView>, connected: RwSignal<bool>) {
+    let Ok(source) = EventSource::new(url) else {
         return;
     };
     listen(&source, "snapshot", move |data| {

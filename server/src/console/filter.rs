@@ -9,7 +9,11 @@ pub(crate) struct UnknownMessage(pub u8);
 
 impl std::fmt::Display for UnknownMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unsupported RFB message type {} in view-only mode", self.0)
+        write!(
+            f,
+            "unsupported RFB message type {} in view-only mode",
+            self.0
+        )
     }
 }
 
@@ -44,7 +48,11 @@ impl ViewOnlyFilter {
     }
 
     /// Feeds `data` from the browser; appends what may go to the VM to `out`.
-    pub(crate) fn feed(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), UnknownMessage> {
+    pub(crate) fn feed(
+        &mut self,
+        mut data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), UnknownMessage> {
         if self.before_init && !data.is_empty() {
             // ClientInit: the shared flag. Viewers share the display with other viewers.
             out.push(data[0]);
@@ -85,7 +93,14 @@ impl ViewOnlyFilter {
 fn shape(head: &[u8]) -> Result<Shape, UnknownMessage> {
     let kind = head[0];
     let be16 = |i: usize| u64::from(u16::from_be_bytes([head[i], head[i + 1]]));
-    let be32 = |i: usize| u64::from(u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]));
+    let be32 = |i: usize| {
+        u64::from(u32::from_be_bytes([
+            head[i],
+            head[i + 1],
+            head[i + 2],
+            head[i + 3],
+        ]))
+    };
     // (header length, then the body and verdict once the header is complete)
     let (len, known): (usize, &dyn Fn() -> (u64, bool)) = match kind {
         // SetPixelFormat, FramebufferUpdateRequest, EnableContinuousUpdates: viewing.

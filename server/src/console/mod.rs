@@ -90,10 +90,7 @@ pub async fn console_ws(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let remote = match peer {
-        Some(Extension(ConnectInfo(addr))) => Some(addr.to_string()),
-        None => None,
-    };
+    let remote = peer.map(|Extension(ConnectInfo(addr))| addr.to_string());
     let remote_text = remote.as_deref().unwrap_or("-");
     let upgrade = match upgrade {
         Ok(u) => u,
@@ -113,7 +110,10 @@ pub async fn console_ws(
             embed: Some(token),
         })) => embed_grant(&state, &token, &headers, remote.as_deref()).await,
         _ => {
-            tracing::warn!(remote = remote_text, "console refused: no session or embed token");
+            tracing::warn!(
+                remote = remote_text,
+                "console refused: no session or embed token"
+            );
             Err(Refused(
                 StatusCode::BAD_REQUEST,
                 "give either a console session or an embed token".into(),
@@ -218,22 +218,15 @@ async fn embed_grant(
         .embed_key(&state.db)
         .await
         .map_err(|_| Refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?;
-    let claims = embed::authorize(
-        &state.db,
-        &key,
-        token,
-        UseAction::Console,
-        headers,
-        remote,
-    )
-    .await
-    .map_err(|r| {
-        let status = match r {
-            embed::Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::FORBIDDEN,
-        };
-        Refused(status, r.as_str().into())
-    })?;
+    let claims = embed::authorize(&state.db, &key, token, UseAction::Console, headers, remote)
+        .await
+        .map_err(|r| {
+            let status = match r {
+                embed::Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::FORBIDDEN,
+            };
+            Refused(status, r.as_str().into())
+        })?;
     let grant = Grant {
         target: ConsoleTarget::parse(&claims.cluster, &claims.node, &claims.vmid.to_string())
             .map_err(|e| Refused(StatusCode::BAD_REQUEST, e.to_string()))?,
@@ -316,14 +309,17 @@ async fn open_upstream(state: &AppState, grant: &Grant) -> Result<Upstream, Refu
         .get(&grant.target.cluster)
         .map_err(|e| Refused(StatusCode::NOT_FOUND, e.to_string()))?;
     let target = &grant.target;
-    let _vm = tokio::time::timeout(VM_LOCK_WAIT, state.console.lock_vm(&cluster.name, target.vmid))
-        .await
-        .map_err(|_| {
-            Refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "another console of this VM is still opening; try again".into(),
-            )
-        })?;
+    let _vm = tokio::time::timeout(
+        VM_LOCK_WAIT,
+        state.console.lock_vm(&cluster.name, target.vmid),
+    )
+    .await
+    .map_err(|_| {
+        Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another console of this VM is still opening; try again".into(),
+        )
+    })?;
     let api = cluster.api.as_ref();
     let attempt = async {
         if let Some((proxy, at)) = &grant.proxy

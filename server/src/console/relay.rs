@@ -78,10 +78,22 @@ pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options
                 p_sink: &mut p_sink,
                 p_stream: &mut p_stream,
             };
-            relay(sides, &b_left, p_left, filter.as_mut(), &mut counts, started, &options).await
+            relay(
+                sides,
+                &b_left,
+                p_left,
+                filter.as_mut(),
+                &mut counts,
+                started,
+                &options,
+            )
+            .await
         }
     };
-    finish(end, b_sink, b_stream, p_sink, p_stream, &options, &counts, started).await;
+    finish(
+        end, b_sink, b_stream, p_sink, p_stream, &options, &counts, started,
+    )
+    .await;
 }
 
 /// Both WebSockets, borrowed for the relay.
@@ -107,7 +119,8 @@ async fn relay(
     {
         return end;
     }
-    if let Err(end) = forward_up(sides.p_sink, b_left, filter.as_deref_mut(), &mut counts.up).await {
+    if let Err(end) = forward_up(sides.p_sink, b_left, filter.as_deref_mut(), &mut counts.up).await
+    {
         return end;
     }
     tracing::info!(console = %options.label, view_only = options.view_only, "console relay open");
@@ -318,7 +331,10 @@ async fn finish(
             End::PveClosed(c) => {
                 let to_browser = match c {
                     Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
-                    Some((code, reason)) => (1011, format!("Proxmox VE closed the console ({code} {reason})")),
+                    Some((code, reason)) => (
+                        1011,
+                        format!("Proxmox VE closed the console ({code} {reason})"),
+                    ),
                     None => (1000, "Proxmox VE closed the console".to_owned()),
                 };
                 (Some(to_browser), None, "PVE closed".into())
@@ -335,7 +351,11 @@ async fn finish(
                 };
                 (None, Some(to_pve), "browser closed".into())
             }
-            End::BrowserLost(e) => (None, Some((1001, "viewer gone".into())), format!("browser lost: {e}")),
+            End::BrowserLost(e) => (
+                None,
+                Some((1001, "viewer gone".into())),
+                format!("browser lost: {e}"),
+            ),
             End::BrowserSilent => (
                 Some((1001, "no answer to ping".into())),
                 Some((1001, "viewer gone".into())),

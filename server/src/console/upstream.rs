@@ -205,10 +205,7 @@ where
         let result = reader.read_u32().await?;
         if result != 0 {
             let reason = if minor >= 8 {
-                reader
-                    .read_reason()
-                    .await
-                    .unwrap_or_else(|e| e.to_string())
+                reader.read_reason().await.unwrap_or_else(|e| e.to_string())
             } else {
                 "refused".into()
             };
@@ -218,7 +215,10 @@ where
     Ok(())
 }
 
-async fn send(sink: &mut SplitSink<PveSocket, Message>, bytes: Vec<u8>) -> Result<(), UpstreamError> {
+async fn send(
+    sink: &mut SplitSink<PveSocket, Message>,
+    bytes: Vec<u8>,
+) -> Result<(), UpstreamError> {
     sink.send(Message::Binary(bytes.into()))
         .await
         .map_err(|e| UpstreamError::Rfb(format!("send failed: {e}")))

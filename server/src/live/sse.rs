@@ -5,15 +5,15 @@
 //! slowing anyone down. Events carry their sequence number as the SSE id; after a snapshot,
 //! events with a lower or equal `seq` are already included and can be skipped.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 
 use app::{
     model::Role,
-    ssr::{sessions, state::AppState},
+    ssr::{sessions, state::AppState, wall},
 };
 use axum::{
     Extension,
-    extract::State,
+    extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::{
         IntoResponse, Response,
@@ -29,14 +29,15 @@ use super::hub::{LiveEvent, LiveHub, Subscription};
 pub async fn live_events(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let user = match sessions::token_from_headers(&headers) {
-        Some(token) => sessions::lookup(&state.db, &token).await.ok().flatten(),
-        None => None,
-    };
-    if !user.is_some_and(|u| u.role.allows(Role::Viewer)) {
-        return (StatusCode::UNAUTHORIZED, "log in first").into_response();
+    if !may_watch(&state, &headers, query.get("wall").map(String::as_str)).await {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "log in first, or use a valid wall link",
+        )
+            .into_response();
     }
     let last_seen = headers
         .get("last-event-id")
@@ -64,6 +65,18 @@ pub async fn live_events(
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// A viewer (or higher) session, or a live wall token (read-only by construction).
+async fn may_watch(state: &AppState, headers: &HeaderMap, wall_token: Option<&str>) -> bool {
+    if let Some(token) = wall_token {
+        return wall::is_valid(&state.db, token).await.unwrap_or(false);
+    }
+    let user = match sessions::token_from_headers(headers) {
+        Some(token) => sessions::lookup(&state.db, &token).await.ok().flatten(),
+        None => None,
+    };
+    user.is_some_and(|u| u.role.allows(Role::Viewer))
 }
 
 fn snapshot(hub: &LiveHub) -> Event {

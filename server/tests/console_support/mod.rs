@@ -215,12 +215,10 @@ impl TestServer {
             .headers_mut()
             .insert("sec-websocket-protocol", HeaderValue::from_static("binary"));
         for (name, value) in headers {
-            request
-                .headers_mut()
-                .insert(
-                    tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    HeaderValue::from_str(value).unwrap(),
-                );
+            request.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, response)) => {
@@ -300,6 +298,14 @@ pub enum Ended {
 }
 
 impl Ws {
+    /// Wraps an open WebSocket.
+    pub fn new(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Self {
+            ws,
+            buf: Vec::new(),
+        }
+    }
+
     /// Sends one binary frame.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.ws
@@ -376,6 +382,11 @@ impl Viewer {
             [0, 0, 0, 0],
             "SecurityResult OK"
         );
+        Self::init(ws).await
+    }
+
+    /// ClientInit (shared) and ServerInit, after the security handshake.
+    pub async fn init(mut ws: Ws) -> (Viewer, ServerInit) {
         ws.send(&[1]).await;
         let init = ws.read_exact(24).await.unwrap();
         let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
