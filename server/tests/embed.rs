@@ -390,3 +390,43 @@ async fn admins_mint_links_with_an_api_token_and_the_page_may_be_framed_by_the_p
     let token = page_url.strip_prefix("/embed/console?token=").unwrap();
     assert_eq!(open(&server, token, PARTNER).await.err().unwrap().0, 403);
 }
+
+#[tokio::test]
+async fn pve_refusing_the_console_or_a_stopped_vm_is_refused_before_the_upgrade() {
+    let server = start().await;
+    let admin = server.admin().await;
+    let vm = server.vms(&admin, true).await.remove(0);
+    let stopped = server.vms(&admin, false).await.remove(0);
+    let (id, token) = mint(&server, &admin, &vm, 600, false, false).await;
+
+    let vncproxy = format!("/nodes/{}/qemu/{}/vncproxy", vm.node, vm.vmid);
+    server
+        .sim()
+        .set_faults(pve::sim::Faults {
+            error_rates: [(vncproxy, 1.0)].into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("Proxmox VE"), "{body}");
+    assert!(
+        uses(&server, id)
+            .await
+            .last()
+            .unwrap()
+            .1
+            .contains("Proxmox VE")
+    );
+    server.sim().set_faults(Default::default()).unwrap();
+    assert!(open(&server, &token, PARTNER).await.is_ok());
+
+    let (_, token) = mint(&server, &admin, &stopped, 600, false, false).await;
+    let (_, page) = embed_console(&server, &token).await;
+    assert_eq!(error_kind(&page), "InvalidInput", "{page}");
+    let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
+    assert_eq!(
+        (status, body.trim()),
+        (409, format!("VM {} is not running", stopped.vmid).as_str())
+    );
+}

@@ -3,6 +3,8 @@
 //! desktop resize, power (XVP) — while passing the rest byte for byte. Streams long messages
 //! without holding them: at most one message header (≤ 20 bytes) is buffered.
 
+use axum::body::Bytes;
+
 /// Why the stream cannot be followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UnknownMessage(pub u8);
@@ -17,6 +19,45 @@ impl std::fmt::Display for UnknownMessage {
     }
 }
 
+/// Everything the browser sends after the security handshake, on its way to PVE: ClientInit
+/// (one byte) always asks for a shared session — an exclusive one would make QEMU drop the
+/// other viewers of the VM — and, for view-only consoles, the messages go through
+/// [`ViewOnlyFilter`]. Otherwise bytes pass untouched (and uncopied).
+#[derive(Debug, Default)]
+pub(crate) struct ClientStream {
+    init_done: bool,
+    filter: Option<ViewOnlyFilter>,
+}
+
+impl ClientStream {
+    /// The stream of a console; `view_only` drops input.
+    pub(crate) fn new(view_only: bool) -> Self {
+        Self {
+            init_done: false,
+            filter: view_only.then(ViewOnlyFilter::new),
+        }
+    }
+
+    /// What of `data` goes to PVE.
+    pub(crate) fn process(&mut self, data: Bytes) -> Result<Bytes, UnknownMessage> {
+        if data.is_empty() || (self.init_done && self.filter.is_none()) {
+            return Ok(data);
+        }
+        let mut out = Vec::with_capacity(data.len());
+        let mut rest = &data[..];
+        if !self.init_done {
+            out.push(1);
+            rest = &rest[1..];
+            self.init_done = true;
+        }
+        match &mut self.filter {
+            Some(filter) => filter.feed(rest, &mut out)?,
+            None => out.extend_from_slice(rest),
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
 /// Client-to-server message filter for one view-only console.
 #[derive(Debug, Default)]
 pub(crate) struct ViewOnlyFilter {
@@ -26,8 +67,6 @@ pub(crate) struct ViewOnlyFilter {
     body_left: u64,
     /// Whether the current message is passed on.
     pass: bool,
-    /// ClientInit (one byte) has not been seen yet.
-    before_init: bool,
 }
 
 /// How a message is framed once its first bytes are known.
@@ -39,12 +78,9 @@ enum Shape {
 }
 
 impl ViewOnlyFilter {
-    /// A filter for the stream starting at ClientInit.
+    /// A filter for the stream of messages after ClientInit.
     pub(crate) fn new() -> Self {
-        Self {
-            before_init: true,
-            ..Self::default()
-        }
+        Self::default()
     }
 
     /// Feeds `data` from the browser; appends what may go to the VM to `out`.
@@ -53,12 +89,6 @@ impl ViewOnlyFilter {
         mut data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), UnknownMessage> {
-        if self.before_init && !data.is_empty() {
-            // ClientInit: the shared flag. Viewers share the display with other viewers.
-            out.push(data[0]);
-            data = &data[1..];
-            self.before_init = false;
-        }
         while !data.is_empty() {
             if self.body_left > 0 {
                 let n = usize::try_from(self.body_left)
@@ -155,7 +185,6 @@ mod tests {
 
     #[test]
     fn drops_input_and_keeps_viewing() {
-        let init = [1u8];
         let set_encodings = [2u8, 0, 0, 2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x21];
         let update = [3u8, 1, 0, 0, 0, 0, 2, 128, 1, 144];
         let key = [4u8, 1, 0, 0, 0, 0, 0, 0x61];
@@ -164,8 +193,7 @@ mod tests {
         let qemu_key = [255u8, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 30];
         let mut all = Vec::new();
         for m in [
-            &init[..],
-            &set_encodings,
+            &set_encodings[..],
             &key,
             &update,
             &pointer,
@@ -175,8 +203,7 @@ mod tests {
         ] {
             all.extend_from_slice(m);
         }
-        let mut expected = vec![1u8];
-        expected.extend_from_slice(&set_encodings);
+        let mut expected = set_encodings.to_vec();
         expected.extend_from_slice(&update);
         expected.extend_from_slice(&update);
 
@@ -197,18 +224,33 @@ mod tests {
     fn long_cut_text_is_streamed_not_buffered() {
         let mut f = ViewOnlyFilter::new();
         let mut out = Vec::new();
-        // ClientInit, then ClientCutText of 64 KiB.
-        f.feed(&[0, 6, 0, 0, 0, 0, 1, 0, 0], &mut out).unwrap();
+        // ClientCutText of 64 KiB.
+        f.feed(&[6, 0, 0, 0, 0, 1, 0, 0], &mut out).unwrap();
         for _ in 0..16 {
             f.feed(&[b'x'; 4096], &mut out).unwrap();
         }
         f.feed(&[3, 0, 0, 0, 0, 0, 0, 1, 0, 1], &mut out).unwrap();
-        assert_eq!(out, [0, 3, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
+        assert_eq!(out, [3, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
         assert!(f.head.capacity() <= 64);
     }
 
     #[test]
     fn unknown_messages_stop_the_stream() {
-        assert_eq!(run(&[&[1, 77]]), Err(UnknownMessage(77)));
+        assert_eq!(run(&[&[77]]), Err(UnknownMessage(77)));
+    }
+
+    #[test]
+    fn client_init_is_always_shared() {
+        let mut full = ClientStream::new(false);
+        assert_eq!(
+            &full.process(Bytes::from_static(&[0, 4, 1])).unwrap()[..],
+            [1, 4, 1]
+        );
+        let keys = Bytes::from_static(&[4, 1, 0, 0, 0, 0, 0, 0x61]);
+        assert_eq!(full.process(keys.clone()).unwrap(), keys, "then untouched");
+
+        let mut view = ClientStream::new(true);
+        assert_eq!(&view.process(Bytes::from_static(&[0])).unwrap()[..], [1]);
+        assert!(view.process(keys).unwrap().is_empty(), "input dropped");
     }
 }

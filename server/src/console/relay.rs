@@ -15,7 +15,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
 
-use super::filter::ViewOnlyFilter;
+use super::filter::ClientStream;
 use super::upstream::{PVE_MAX_FRAME, PveSocket, Upstream};
 use super::wire::{ByteReader, Close, Frame, FrameSource, close_reason, sendable_close_code};
 
@@ -64,7 +64,7 @@ pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options
         stream: mut p_stream,
         leftover: p_left,
     } = upstream;
-    let mut filter = options.view_only.then(ViewOnlyFilter::new);
+    let mut input = ClientStream::new(options.view_only);
     let mut counts = Counts::default();
     let mut reader = ByteReader::new(b_stream, BROWSER_STEP_TIMEOUT);
     let handshake = browser_handshake(&mut reader, &mut b_sink).await;
@@ -80,9 +80,9 @@ pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options
             };
             relay(
                 sides,
-                &b_left,
+                b_left,
                 p_left,
-                filter.as_mut(),
+                &mut input,
                 &mut counts,
                 started,
                 &options,
@@ -107,9 +107,9 @@ struct Sides<'a> {
 /// After both handshakes: the bytes read ahead on each side, then both directions at once.
 async fn relay(
     sides: Sides<'_>,
-    b_left: &[u8],
+    b_left: Vec<u8>,
     p_left: Vec<u8>,
-    mut filter: Option<&mut ViewOnlyFilter>,
+    input: &mut ClientStream,
     counts: &mut Counts,
     started: Instant,
     options: &Options,
@@ -119,8 +119,7 @@ async fn relay(
     {
         return end;
     }
-    if let Err(end) = forward_up(sides.p_sink, b_left, filter.as_deref_mut(), &mut counts.up).await
-    {
+    if let Err(end) = forward_up(sides.p_sink, Bytes::from(b_left), input, &mut counts.up).await {
         return end;
     }
     tracing::info!(console = %options.label, view_only = options.view_only, "console relay open");
@@ -135,7 +134,7 @@ async fn relay(
     let up = pump_up(
         sides.b_stream,
         sides.p_sink,
-        filter,
+        input,
         &last_heard,
         started,
         &mut counts.up,
@@ -224,25 +223,16 @@ async fn send_pve(sink: &mut PveSink, data: Bytes, count: &mut u64) -> Result<()
     Ok(())
 }
 
-/// Sends browser bytes to PVE, through the view-only filter when there is one.
+/// Sends browser bytes to PVE, as [`ClientStream`] lets them through.
 async fn forward_up(
     sink: &mut PveSink,
-    data: &[u8],
-    filter: Option<&mut ViewOnlyFilter>,
+    data: Bytes,
+    input: &mut ClientStream,
     count: &mut u64,
 ) -> Result<(), End> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    let data = match filter {
-        None => Bytes::copy_from_slice(data),
-        Some(f) => {
-            let mut out = Vec::with_capacity(data.len());
-            f.feed(data, &mut out)
-                .map_err(|e| End::BrowserProtocol(e.to_string()))?;
-            Bytes::from(out)
-        }
-    };
+    let data = input
+        .process(data)
+        .map_err(|e| End::BrowserProtocol(e.to_string()))?;
     send_pve(sink, data, count).await
 }
 
@@ -288,7 +278,7 @@ async fn pump_down(
 async fn pump_up(
     from: &mut SplitStream<WebSocket>,
     to: &mut PveSink,
-    mut filter: Option<&mut ViewOnlyFilter>,
+    input: &mut ClientStream,
     last_heard: &AtomicU64,
     started: Instant,
     count: &mut u64,
@@ -298,11 +288,7 @@ async fn pump_up(
         last_heard.store(millis_since(started), Ordering::Relaxed);
         match frame {
             Ok(Frame::Data(b)) => {
-                let sent = match filter.as_deref_mut() {
-                    None => send_pve(to, b, count).await,
-                    Some(f) => forward_up(to, &b, Some(f), count).await,
-                };
-                if let Err(end) = sent {
+                if let Err(end) = forward_up(to, b, input, count).await {
                     return end;
                 }
             }

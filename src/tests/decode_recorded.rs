@@ -5,8 +5,11 @@
 // of an endpoint the client uses) are in decode_recorded/areas.rs.
 //
 // Run: cargo test -p pve --test decode_recorded
-// The recordings are read from ../shared/pve/recorded relative to the crate (i.e.
-// /work/shared/pve/recorded next to the repository).
+// The recordings are read from the steering repository's shared/pve/recorded (see
+// support/reference.rs for how it is found).
+
+#[path = "support/reference.rs"]
+mod reference;
 
 use std::path::PathBuf;
 
@@ -23,9 +26,7 @@ use pve::types::{
 };
 
 fn recorded(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/pve/recorded")
-        .join(name);
+    let path = reference::pve_reference_dir().join("recorded").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

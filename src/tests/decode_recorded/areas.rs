@@ -336,8 +336,7 @@ fn every_recorded_answer_of_a_client_endpoint_decodes() {
 // ---- constructed examples (written from PVE's source, not recorded) -----------------------
 
 fn constructed(key: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/pve/constructed/examples-from-source.json");
+    let path = crate::reference::pve_reference_dir().join("constructed/examples-from-source.json");
     let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     all.as_object()
         .unwrap()

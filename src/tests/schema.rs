@@ -4,9 +4,12 @@
 // what is marked `since`. A negative test makes sure the checker catches mistakes.
 //
 // Run: cargo test -p pve --features client --test schema
-// The schemas are read from ../shared/pve relative to the crate (/work/shared/pve).
+// The schemas are read from the steering repository's shared/pve (support/reference.rs).
 
 #![cfg(feature = "client")]
+
+#[path = "support/reference.rs"]
+mod reference;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,9 +29,7 @@ struct Schema {
 }
 
 fn load(file: &str, name: &'static str, strict: bool) -> Schema {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/pve")
-        .join(file);
+    let path = reference::pve_reference_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let tree: Value = serde_json::from_str(&text).unwrap();
     let mut paths = HashMap::new();

@@ -7,6 +7,9 @@
 
 #![cfg(feature = "sim")]
 
+#[path = "support/reference.rs"]
+mod reference;
+
 mod sim_console_support;
 mod sim_support;
 
@@ -93,8 +96,7 @@ async fn wait_text(sim: &SimHandle, vmid: u64, row: &str) -> Vec<String> {
 }
 
 fn schema_returns(path: &str, method: &str) -> Value {
-    let file =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pve/pve-api-schema-9.1.json");
+    let file = reference::pve_reference_dir().join("pve-api-schema-9.1.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     fn find<'a>(nodes: &'a Value, path: &str) -> Option<&'a Value> {
         nodes.as_array()?.iter().find_map(|n| {

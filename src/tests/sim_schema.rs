@@ -7,6 +7,9 @@
 
 #![cfg(feature = "sim")]
 
+#[path = "support/reference.rs"]
+mod reference;
+
 mod sim_support;
 
 use std::path::PathBuf;
@@ -15,9 +18,7 @@ use serde_json::Value;
 use sim_support::{Client, encode, find_vm, start};
 
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/pve")
-        .join(rel)
+    reference::pve_reference_dir().join(rel)
 }
 
 fn load(rel: &str) -> Value {

@@ -48,13 +48,13 @@ fn python() -> PathBuf {
     py
 }
 
-/// Runs `tests/clients/<script>` against `sim` (on a blocking thread) and returns stdout.
+/// Runs `src/tests/clients/<script>` against `sim` (on a blocking thread) and returns stdout.
 async fn run(sim: &SimHandle, script: &str) -> String {
     let py = python();
     let (token_id, secret) = sim.api_token();
     let token_name = token_id.split('!').nth(1).unwrap().to_owned();
     let mut cmd = Command::new(py);
-    cmd.arg(repo().join("tests/clients").join(script))
+    cmd.arg(repo().join("src/tests/clients").join(script))
         .env("PVE_HOST", "127.0.0.1")
         .env("PVE_PORT", sim.local_addr().port().to_string())
         .env("PVE_PASSWORD", sim.root_password())
