@@ -12,7 +12,6 @@
 mod reference;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 

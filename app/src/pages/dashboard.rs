@@ -12,6 +12,9 @@ use crate::{
 /// Points kept per VM in the browser: 30 minutes at a 10 s tick.
 const POINTS: usize = 180;
 
+/// Picks one value out of a cluster's totals.
+type TotalsField = fn(&Totals) -> Option<f64>;
+
 /// What a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Metric {
@@ -41,7 +44,7 @@ impl Metric {
     }
 
     /// The lines of this chart for one cluster: `(suffix, value of a totals point)`.
-    fn lines(self) -> Vec<(&'static str, fn(&Totals) -> Option<f64>)> {
+    fn lines(self) -> Vec<(&'static str, TotalsField)> {
         const MIB: f64 = 1024.0 * 1024.0;
         const GIB: f64 = MIB * 1024.0;
         match self {
