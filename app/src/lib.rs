@@ -27,9 +27,9 @@ use crate::{
     components::layout::Layout,
     model::Session,
     pages::{
-        dashboard::DashboardPage, login::LoginPage, node::NodePage, not_found::NotFound,
-        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
-        wall_links::WallLinksPage,
+        console::ConsolePage, dashboard::DashboardPage, embed::EmbedConsolePage, login::LoginPage,
+        node::NodePage, not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage,
+        vm_list::VmListPage, wall::WallPage, wall_links::WallLinksPage,
     },
 };
 
@@ -90,9 +90,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/wall") view=WallPage />
+                <Route path=path!("/embed/console") view=EmbedConsolePage />
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=VmListPage />
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
+                    <Route path=path!("/vms/:cluster/:node/:vmid/console") view=ConsolePage />
                     <Route path=path!("/users") view=UsersPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />

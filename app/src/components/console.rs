@@ -62,7 +62,11 @@ impl ConsoleStatus {
             ConsoleStatus::Connecting => "Connecting…".into(),
             ConsoleStatus::Connected if desktop.is_empty() => "Connected".into(),
             ConsoleStatus::Connected => format!("Connected to {desktop}"),
-            ConsoleStatus::Reconnecting { attempt, in_secs, reason } => {
+            ConsoleStatus::Reconnecting {
+                attempt,
+                in_secs,
+                reason,
+            } => {
                 format!("{reason} — reconnecting in {in_secs} s (attempt {attempt})")
             }
             ConsoleStatus::Failed(reason) => format!("Cannot open the console: {reason}"),
@@ -73,7 +77,9 @@ impl ConsoleStatus {
 
 /// Seconds to wait before reconnection attempt `attempt` (1, 2, 4, … up to 30).
 pub fn backoff_secs(attempt: u32) -> u32 {
-    1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX).min(30)
+    1u32.checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(30)
 }
 
 /// How the remote screen fits the browser.
@@ -97,7 +103,9 @@ pub fn Console(source: TicketSource, #[prop(optional)] embedded: bool) -> impl I
     let paste = RwSignal::new(String::new());
     let screen = NodeRef::<Div>::new();
     #[cfg(feature = "hydrate")]
-    let client = crate::web::console::ConsoleClient::new(source, status, desktop, view_only, screen, embedded);
+    let client = crate::web::console::ConsoleClient::new(
+        source, status, desktop, view_only, screen, embedded,
+    );
     #[cfg(not(feature = "hydrate"))]
     let _ = (&source, embedded);
     #[cfg(feature = "hydrate")]
@@ -176,8 +184,18 @@ mod tests {
     fn states_are_named_for_the_host_page() {
         assert_eq!(ConsoleStatus::Connected.state(), "connected");
         assert_eq!(ConsoleStatus::Failed("x".into()).state(), "error");
-        let r = ConsoleStatus::Reconnecting { attempt: 2, in_secs: 2, reason: "Connection lost".into() };
-        assert_eq!(r.describe(""), "Connection lost — reconnecting in 2 s (attempt 2)");
-        assert_eq!(ConsoleStatus::Connected.describe("dns1"), "Connected to dns1");
+        let r = ConsoleStatus::Reconnecting {
+            attempt: 2,
+            in_secs: 2,
+            reason: "Connection lost".into(),
+        };
+        assert_eq!(
+            r.describe(""),
+            "Connection lost — reconnecting in 2 s (attempt 2)"
+        );
+        assert_eq!(
+            ConsoleStatus::Connected.describe("dns1"),
+            "Connected to dns1"
+        );
     }
 }

@@ -138,7 +138,11 @@ pub fn PowerButtons(
             }
         })
         .collect_view();
-    view! { <span class="power">{buttons}</span> }.into_any()
+    let console = running.then(|| {
+        let href = format!("/vms/{cluster}/{node}/{vmid}/console");
+        view! { <a class="btn" data-action="console" href=href>"Console"</a> }
+    });
+    view! { <span class="power">{buttons}{console}</span> }.into_any()
 }
 
 /// The confirmation dialog for destructive actions.

@@ -1,6 +1,8 @@
 //! One module per page.
 
+pub mod console;
 pub mod dashboard;
+pub mod embed;
 pub mod login;
 pub mod node;
 pub mod not_found;

@@ -32,7 +32,10 @@ pub struct ConsoleClient {
 fn is_final(error: &AppError) -> bool {
     matches!(
         error,
-        AppError::Unauthenticated | AppError::Forbidden(_) | AppError::InvalidInput(_) | AppError::NotFound(_)
+        AppError::Unauthenticated
+            | AppError::Forbidden(_)
+            | AppError::InvalidInput(_)
+            | AppError::NotFound(_)
     )
 }
 
@@ -62,7 +65,11 @@ impl ConsoleClient {
 
     async fn ticket(self) -> Result<ConsoleTicket, AppError> {
         match self.source.get_value() {
-            TicketSource::Vm { cluster, node, vmid } => crate::api::console::open_console(cluster, node, vmid).await,
+            TicketSource::Vm {
+                cluster,
+                node,
+                vmid,
+            } => crate::api::console::open_console(cluster, node, vmid).await,
             TicketSource::Embed { token } => crate::api::console::embed_console(token).await,
         }
     }
@@ -75,16 +82,23 @@ impl ConsoleClient {
         leptos::task::spawn_local(async move {
             let ticket = match self.ticket().await {
                 Ok(ticket) => ticket,
-                Err(error) if is_final(&error) => return self.set_status(ConsoleStatus::Failed(error.to_string())),
+                Err(error) if is_final(&error) => {
+                    return self.set_status(ConsoleStatus::Failed(error.to_string()));
+                }
                 Err(error) => return self.retry(error.to_string()),
             };
             if novnc::load_novnc().await.is_err() {
-                return self.set_status(ConsoleStatus::Failed("the console viewer (noVNC) could not be loaded".into()));
+                return self.set_status(ConsoleStatus::Failed(
+                    "the console viewer (noVNC) could not be loaded".into(),
+                ));
             }
-            let Some(element) = self.screen.get_untracked() else { return };
-            let listener = Closure::<dyn FnMut(String, String)>::new(move |name: String, detail: String| {
-                self.on_event(&name, &detail);
-            });
+            let Some(element) = self.screen.get_untracked() else {
+                return;
+            };
+            let listener =
+                Closure::<dyn FnMut(String, String)>::new(move |name: String, detail: String| {
+                    self.on_event(&name, &detail);
+                });
             let view_only = ticket.view_only || self.view_only.get_untracked();
             let rfb = novnc::rfb_connect(&element, &ticket.ws_path, view_only, &listener);
             self.listener.set_value(Some(listener));
@@ -99,9 +113,14 @@ impl ConsoleClient {
                 self.attempt.set_value(0);
                 self.set_status(ConsoleStatus::Connected);
             }
-            "desktopname" => self.desktop.set(detail["name"].as_str().unwrap_or_default().to_owned()),
+            "desktopname" => self
+                .desktop
+                .set(detail["name"].as_str().unwrap_or_default().to_owned()),
             "securityfailure" => {
-                let reason = detail["reason"].as_str().unwrap_or("security negotiation failed").to_owned();
+                let reason = detail["reason"]
+                    .as_str()
+                    .unwrap_or("security negotiation failed")
+                    .to_owned();
                 self.retry(reason);
             }
             "disconnect" if self.closing.get_value() => self.set_status(ConsoleStatus::Closed),
@@ -118,10 +137,19 @@ impl ConsoleClient {
         let attempt = self.attempt.get_value() + 1;
         self.attempt.set_value(attempt);
         let in_secs = backoff_secs(attempt);
-        self.set_status(ConsoleStatus::Reconnecting { attempt, in_secs, reason });
+        self.set_status(ConsoleStatus::Reconnecting {
+            attempt,
+            in_secs,
+            reason,
+        });
         set_timeout(
             move || {
-                if !self.closing.get_value() && matches!(self.status.get_untracked(), ConsoleStatus::Reconnecting { .. }) {
+                if !self.closing.get_value()
+                    && matches!(
+                        self.status.get_untracked(),
+                        ConsoleStatus::Reconnecting { .. }
+                    )
+                {
                     self.connect();
                 }
             },
@@ -161,9 +189,21 @@ impl ConsoleClient {
     pub fn set_scaling(self, scaling: Scaling) {
         self.rfb.with_value(|rfb| {
             if let Some(rfb) = rfb {
-                novnc::rfb_set(rfb, "scaleViewport", &JsValue::from_bool(scaling == Scaling::Fit));
-                novnc::rfb_set(rfb, "resizeSession", &JsValue::from_bool(scaling == Scaling::Remote));
-                novnc::rfb_set(rfb, "clipViewport", &JsValue::from_bool(scaling == Scaling::Native));
+                novnc::rfb_set(
+                    rfb,
+                    "scaleViewport",
+                    &JsValue::from_bool(scaling == Scaling::Fit),
+                );
+                novnc::rfb_set(
+                    rfb,
+                    "resizeSession",
+                    &JsValue::from_bool(scaling == Scaling::Remote),
+                );
+                novnc::rfb_set(
+                    rfb,
+                    "clipViewport",
+                    &JsValue::from_bool(scaling == Scaling::Native),
+                );
             }
         });
     }
@@ -185,7 +225,9 @@ impl ConsoleClient {
             match action {
                 "ctrl-alt-del" => novnc::rfb_call(rfb, "sendCtrlAltDel"),
                 "ctrl-alt-f1" => novnc::rfb_combo(rfb, vec![keysym::CTRL, keysym::ALT, keysym::F1]),
-                "ctrl-alt-f2" => novnc::rfb_combo(rfb, vec![keysym::CTRL, keysym::ALT, keysym::F1 + 1]),
+                "ctrl-alt-f2" => {
+                    novnc::rfb_combo(rfb, vec![keysym::CTRL, keysym::ALT, keysym::F1 + 1])
+                }
                 "alt-tab" => novnc::rfb_combo(rfb, vec![keysym::ALT, keysym::TAB]),
                 "super" => novnc::rfb_combo(rfb, vec![keysym::SUPER]),
                 "escape" => novnc::rfb_combo(rfb, vec![keysym::ESCAPE]),
@@ -199,8 +241,12 @@ impl ConsoleClient {
 
 /// Tells the page that embeds the console what happens (connected, disconnected, error).
 fn tell_host_page(status: &ConsoleStatus) {
-    let Some(window) = web_sys::window() else { return };
-    let Ok(Some(parent)) = window.parent() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(Some(parent)) = window.parent() else {
+        return;
+    };
     let message = serde_json::json!({ "type": "cecyber-console", "state": status.state(), "detail": status.describe("") });
     if let Ok(value) = js_sys::JSON::parse(&message.to_string()) {
         // Only a state name travels; nothing secret, so any host origin may read it.
