@@ -27,9 +27,10 @@ use crate::{
     components::layout::Layout,
     model::Session,
     pages::{
-        console::ConsolePage, dashboard::DashboardPage, embed::EmbedConsolePage, login::LoginPage,
-        node::NodePage, not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage,
-        vm_list::VmListPage, wall::WallPage, wall_links::WallLinksPage,
+        console::ConsolePage, dashboard::DashboardPage, embed::EmbedConsolePage,
+        embed_links::EmbedLinksPage, login::LoginPage, node::NodePage, not_found::NotFound,
+        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
+        wall_links::WallLinksPage,
     },
 };
 
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
                     <Route path=path!("/vms/:cluster/:node/:vmid/console") view=ConsolePage />
                     <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/embed-links") view=EmbedLinksPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
                     <Route path=path!("/nodes/:cluster/:node") view=NodePage />

@@ -18,3 +18,11 @@ export async function login(page: Page, username: string, password: string) {
 export async function waitForHydration(page: Page) {
   await page.waitForFunction(() => (window as any).__cecyber_hydrated === true);
 }
+
+/** Where the server under test runs (as in playwright.config.ts). */
+export const BASE_URL =
+  process.env.CECYBER_BASE_URL ?? `http://127.0.0.1:${process.env.CECYBER_E2E_PORT ?? 3300}`;
+
+/** The demo simulator's own address (start-server.sh puts it on the next port), for its test
+ * controls under /_sim. */
+export const SIM_URL = `https://127.0.0.1:${Number(new URL(BASE_URL).port) + 1}`;

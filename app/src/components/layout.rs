@@ -40,7 +40,7 @@ pub fn Layout() -> impl IntoView {
             <nav>
                 <A href="/">"Virtual machines"</A>
                 <A href="/dashboard">"Dashboard"</A>
-                {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/wall-links">"Wall"</A> })}
+                {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/wall-links">"Wall"</A> <A href="/embed-links">"Embed links"</A> })}
             </nav>
             <div class="whoami">
                 <span data-testid="current-user">{username}</span>

@@ -3,6 +3,7 @@
 pub mod console;
 pub mod dashboard;
 pub mod embed;
+pub mod embed_links;
 pub mod login;
 pub mod node;
 pub mod not_found;
