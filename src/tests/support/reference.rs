@@ -11,7 +11,10 @@ pub fn pve_reference_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let beside_a_parent = manifest.ancestors().skip(1).map(|dir| dir.join("shared/pve"));
+    let beside_a_parent = manifest
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/pve"));
     beside_a_parent
         .chain(std::iter::once(PathBuf::from("/work/shared/pve")))
         .find(|dir| dir.is_dir())
