@@ -27,10 +27,10 @@ use crate::{
     components::layout::Layout,
     model::Session,
     pages::{
-        console::ConsolePage, dashboard::DashboardPage, embed::EmbedConsolePage,
-        embed_links::EmbedLinksPage, login::LoginPage, node::NodePage, not_found::NotFound,
-        users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
-        wall_links::WallLinksPage,
+        alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
+        embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
+        not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
+        wall::WallPage, wall_links::WallLinksPage,
     },
 };
 
@@ -97,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/vms/:cluster/:node/:vmid") view=VmDetailPage />
                     <Route path=path!("/vms/:cluster/:node/:vmid/console") view=ConsolePage />
                     <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/alerts") view=AlertsPage />
                     <Route path=path!("/embed-links") view=EmbedLinksPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />

@@ -306,3 +306,45 @@ pub struct WallLink {
     /// `/wall?token=…` — shown once; open it on the TV.
     pub url: String,
 }
+
+/// An alert rule (admins edit thresholds, duration, level and whether it is on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    /// Id.
+    pub id: i64,
+    /// `vm_cpu`, `vm_memory`, `storage_usage` or `node_offline`.
+    pub kind: String,
+    /// Shown name.
+    pub name: String,
+    /// Fires above this percentage.
+    pub threshold: f64,
+    /// Clears below this percentage (at or below `threshold`), so it does not flap.
+    pub clear: f64,
+    /// How long the condition must hold before it fires, seconds.
+    pub for_secs: i64,
+    /// `warning` or `critical`.
+    pub level: String,
+    /// Whether the rule is evaluated.
+    pub enabled: bool,
+}
+
+/// An alert that fired (and maybe ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Id.
+    pub id: i64,
+    /// Name of the rule.
+    pub rule: String,
+    /// `warning` or `critical`.
+    pub level: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// `qemu/100`, `node/pve1`, `storage/pve1/local`.
+    pub target: String,
+    /// What happened, for the operator.
+    pub message: String,
+    /// When it fired, unix seconds.
+    pub started_at: i64,
+    /// When it cleared, if it did.
+    pub ended_at: Option<i64>,
+}

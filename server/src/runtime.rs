@@ -22,7 +22,9 @@ use crate::{
     config::Config,
     live::{
         LiveHub,
+        alerts::AlertEngine,
         collector::{self, ApiSource},
+        hub::Subscription,
     },
 };
 
@@ -36,6 +38,8 @@ pub struct Runtime {
     pub generated_admin_password: Option<String>,
     /// Live metrics, fed by one collector per cluster.
     pub live: Arc<LiveHub>,
+    /// Keeps the collectors polling for the alert rules.
+    _alert_watch: Subscription,
 }
 
 /// A start-up failure, with what to do about it.
@@ -100,6 +104,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         console: Arc::new(ConsoleHub::new()),
     };
     let live = LiveHub::new(config.live_points());
+    let alerts = Arc::new(AlertEngine::new(state.db.clone()).await);
     for cluster in state.clusters.all() {
         let source = Arc::new(ApiSource(Arc::clone(&cluster.api)));
         collector::spawn(
@@ -107,13 +112,18 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
             cluster.name.clone(),
             source,
             config.live_tick(),
+            Some(Arc::clone(&alerts)),
         );
     }
+    // Alert rules need data even when nobody watches: this subscription keeps the
+    // collectors polling (its events are never read; the channel is bounded).
+    let alert_watch = live.subscribe();
     Ok(Runtime {
         state,
         simulator,
         generated_admin_password,
         live,
+        _alert_watch: alert_watch,
     })
 }
 

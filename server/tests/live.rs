@@ -80,7 +80,7 @@ async fn setup() -> Setup {
         calls: AtomicUsize::new(0),
         fail: false.into(),
     });
-    collector::spawn(Arc::clone(&hub), "demo".into(), source.clone(), TICK);
+    collector::spawn(Arc::clone(&hub), "demo".into(), source.clone(), TICK, None);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -129,6 +129,7 @@ pub(crate) fn routes() -> Router<SimState> {
     Router::new()
         .route("/_sim/fault", get(get_fault).post(set_fault))
         .route("/_sim/reset", post(reset))
+        .route("/_sim/vm/{vmid}/load", post(set_load))
 }
 
 async fn get_fault(State(st): State<SimState>) -> Response {
@@ -202,4 +203,32 @@ mod tests {
         };
         assert!(bad.validate().is_err());
     }
+}
+
+/// `POST /_sim/vm/{vmid}/load` with `{"cpu": 0.0–1.0}` forces the VM's CPU use from now on
+/// (alert tests); `{"cpu": null}` gives it back its own curve.
+async fn set_load(
+    State(st): State<SimState>,
+    axum::extract::Path(vmid): axum::extract::Path<u32>,
+    Json(body): Json<LoadOverride>,
+) -> Response {
+    if body.cpu.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "cpu is a fraction from 0 to 1" }),
+        );
+    }
+    let now = super::util::now_secs();
+    let mut world = st.world();
+    let Some(vm) = world.model.vms.get_mut(&vmid) else {
+        return json_response(StatusCode::NOT_FOUND, &json!({ "error": "no such VM" }));
+    };
+    vm.cpu_override = body.cpu.map(|c| (c, now));
+    json_response(StatusCode::OK, &json!({ "vmid": vmid, "cpu": body.cpu }))
+}
+
+/// Body of `/_sim/vm/{vmid}/load`.
+#[derive(serde::Deserialize)]
+struct LoadOverride {
+    cpu: Option<f64>,
 }

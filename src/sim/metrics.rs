@@ -106,6 +106,8 @@ pub(crate) fn vm_sample_at(seed: u64, vm: &Vm, at: i64) -> VmSample {
     let up = uptime as f64;
     let cpu = if paused {
         0.0
+    } else if let Some((load, _)) = vm.cpu_override.filter(|(_, since)| at >= *since) {
+        load
     } else {
         let wave = p.cpu_amp * (TAU * t / p.cpu_period + p.phase).sin();
         let jitter = 0.08 * (noise(seed, k, 11, t / 15.0) - 0.5);

@@ -6,6 +6,7 @@ use leptos_router::components::{A, Outlet};
 use crate::{
     api::auth::Logout,
     components::{
+        alert_badge::{ActiveAlerts, AlertBadge},
         power::{ConfirmDialog, provide_confirmation},
         tasks::{TaskPanel, Tasks},
     },
@@ -18,6 +19,7 @@ pub fn Layout() -> impl IntoView {
     let session = expect_context::<Session>();
     provide_context(Tasks::new());
     provide_confirmation();
+    ActiveAlerts::provide();
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -40,6 +42,8 @@ pub fn Layout() -> impl IntoView {
             <nav>
                 <A href="/">"Virtual machines"</A>
                 <A href="/dashboard">"Dashboard"</A>
+                <A href="/alerts">"Alerts"</A>
+                <AlertBadge />
                 {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/wall-links">"Wall"</A> <A href="/embed-links">"Embed links"</A> })}
             </nav>
             <div class="whoami">

@@ -1,5 +1,6 @@
 //! Reusable pieces of the interface.
 
+pub mod alert_badge;
 pub mod console;
 pub mod error_box;
 pub mod history;

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod alerts;
 pub mod console;
 pub mod dashboard;
 pub mod embed;

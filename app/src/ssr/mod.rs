@@ -1,6 +1,7 @@
 //! Server-only code: state, database, users, sessions, access checks, console sessions and
 //! embed links.
 
+pub mod alerts;
 pub mod api_tokens;
 pub mod clusters;
 pub mod console;

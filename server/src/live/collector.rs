@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use pve::{client::PveApi, types::ClusterResource};
 use tokio::task::JoinHandle;
 
-use super::hub::LiveHub;
+use super::{alerts::AlertEngine, hub::LiveHub};
 
 /// Where a collector gets its polls from (the cluster's client, or a counting test double).
 #[async_trait::async_trait]
@@ -28,12 +28,14 @@ impl ResourceSource for ApiSource {
 /// Longest pause between polls of a failing cluster.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Starts the collector of one cluster.
+/// Starts the collector of one cluster; each good poll is also checked against the alert
+/// rules when an engine is given.
 pub fn spawn(
     hub: Arc<LiveHub>,
     cluster: String,
     source: Arc<dyn ResourceSource>,
     tick: Duration,
+    alerts: Option<Arc<AlertEngine>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut pause = tick;
@@ -42,7 +44,11 @@ pub fn spawn(
             let started = tokio::time::Instant::now();
             match source.resources().await {
                 Ok(resources) => {
-                    hub.publish_poll(&cluster, unix_now(), &resources);
+                    let t = unix_now();
+                    hub.publish_poll(&cluster, t, &resources);
+                    if let Some(engine) = &alerts {
+                        engine.evaluate(&cluster, t, &resources).await;
+                    }
                     pause = tick;
                 }
                 Err(err) => {

@@ -4,6 +4,7 @@
 //! minutes per VM and turns counters into rates; `hub` fans events out to subscribers without
 //! ever waiting for a slow one; `sse` is the server-sent-events endpoint.
 
+pub mod alerts;
 pub mod collector;
 pub mod hub;
 pub mod sse;

@@ -210,6 +210,7 @@ fn make_vm(
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect(),
+        cpu_override: None,
     }
 }
 

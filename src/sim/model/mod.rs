@@ -90,6 +90,8 @@ pub(crate) struct Vm {
     pub scsi0: String,
     /// Other config options, kept verbatim (`acpi`, `cpu`, `boot`, …).
     pub extra: BTreeMap<String, String>,
+    /// A CPU load forced by the test control (`/_sim/vm/{vmid}/load`): `(fraction, since)`.
+    pub cpu_override: Option<(f64, i64)>,
 }
 
 /// A storage definition (`storage.cfg` entry).
