@@ -230,7 +230,7 @@ async fn resumption_with_last_event_id_and_stale_clusters() {
     let last_id: String = first
         .lines()
         .filter_map(|l| l.strip_prefix("id: "))
-        .last()
+        .next_back()
         .unwrap()
         .to_owned();
     // Resuming sends the missed ticks, not a snapshot.

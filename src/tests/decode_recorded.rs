@@ -11,8 +11,6 @@
 #[path = "support/reference.rs"]
 mod reference;
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -42,11 +42,11 @@ impl ActiveAlerts {
     #[cfg(feature = "hydrate")]
     fn refresh(self) {
         leptos::task::spawn_local(async move {
-            if let Ok(list) = active_alerts().await {
-                if self.list.with_untracked(|old| *old != list) {
-                    self.list.set(list);
-                    self.version.update(|v| *v += 1);
-                }
+            if let Ok(list) = active_alerts().await
+                && self.list.with_untracked(|old| *old != list)
+            {
+                self.list.set(list);
+                self.version.update(|v| *v += 1);
             }
         });
     }

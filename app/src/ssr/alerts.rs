@@ -9,6 +9,16 @@ use crate::{
 };
 
 type RuleRow = (i64, String, String, f64, f64, i64, String, bool);
+type AlertRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
 
 /// Every rule, or only the enabled ones.
 pub async fn rules(db: &SqlitePool, enabled_only: bool) -> AppResult<Vec<AlertRule>> {
@@ -114,16 +124,7 @@ pub async fn end_dangling(db: &SqlitePool) -> AppResult<()> {
 
 /// Firing alerts (`active`) or the most recent ones, newest first.
 pub async fn list(db: &SqlitePool, active: bool, limit: i64) -> AppResult<Vec<Alert>> {
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<i64>,
-    )> = sqlx::query_as(
+    let rows: Vec<AlertRow> = sqlx::query_as(
         "SELECT a.id, r.name, a.level, a.cluster, a.target, a.message, a.started_at, a.ended_at \
          FROM alerts a JOIN alert_rules r ON r.id = a.rule_id \
          WHERE a.ended_at IS NULL OR ? = 0 ORDER BY a.id DESC LIMIT ?",

@@ -13,12 +13,15 @@ use crate::{
     model::ConsoleTicket,
 };
 
+/// noVNC's event callback: `(event name, detail as JSON)`.
+type EventListener = Closure<dyn FnMut(String, String)>;
+
 /// Everything the console needs between events; all fields are cheap handles.
 #[derive(Clone, Copy)]
 pub struct ConsoleClient {
     source: StoredValue<TicketSource>,
     rfb: StoredValue<Option<JsValue>, LocalStorage>,
-    listener: StoredValue<Option<Closure<dyn FnMut(String, String)>>, LocalStorage>,
+    listener: StoredValue<Option<EventListener>, LocalStorage>,
     attempt: StoredValue<u32>,
     closing: StoredValue<bool>,
     status: RwSignal<ConsoleStatus>,

@@ -312,47 +312,46 @@ async fn finish(
     counts: &Counts,
     started: Instant,
 ) {
-    let (to_browser, to_pve, why): (Option<(u16, String)>, Option<(u16, String)>, String) =
-        match &end {
-            End::PveClosed(c) => {
-                let to_browser = match c {
-                    Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
-                    Some((code, reason)) => (
-                        1011,
-                        format!("Proxmox VE closed the console ({code} {reason})"),
-                    ),
-                    None => (1000, "Proxmox VE closed the console".to_owned()),
-                };
-                (Some(to_browser), None, "PVE closed".into())
-            }
-            End::PveLost(e) => (
-                Some((1014, "connection to Proxmox VE lost".into())),
-                Some((1011, "relay error".into())),
-                format!("PVE connection lost: {e}"),
-            ),
-            End::BrowserClosed(c) => {
-                let to_pve = match c {
-                    Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
-                    _ => (1000, String::new()),
-                };
-                (None, Some(to_pve), "browser closed".into())
-            }
-            End::BrowserLost(e) => (
-                None,
-                Some((1001, "viewer gone".into())),
-                format!("browser lost: {e}"),
-            ),
-            End::BrowserSilent => (
-                Some((1001, "no answer to ping".into())),
-                Some((1001, "viewer gone".into())),
-                "browser silent".into(),
-            ),
-            End::BrowserProtocol(e) => (
-                Some((1008, e.clone())),
-                Some((1000, String::new())),
-                format!("browser protocol error: {e}"),
-            ),
-        };
+    let (to_browser, to_pve, why): (Close, Close, String) = match &end {
+        End::PveClosed(c) => {
+            let to_browser = match c {
+                Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
+                Some((code, reason)) => (
+                    1011,
+                    format!("Proxmox VE closed the console ({code} {reason})"),
+                ),
+                None => (1000, "Proxmox VE closed the console".to_owned()),
+            };
+            (Some(to_browser), None, "PVE closed".into())
+        }
+        End::PveLost(e) => (
+            Some((1014, "connection to Proxmox VE lost".into())),
+            Some((1011, "relay error".into())),
+            format!("PVE connection lost: {e}"),
+        ),
+        End::BrowserClosed(c) => {
+            let to_pve = match c {
+                Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
+                _ => (1000, String::new()),
+            };
+            (None, Some(to_pve), "browser closed".into())
+        }
+        End::BrowserLost(e) => (
+            None,
+            Some((1001, "viewer gone".into())),
+            format!("browser lost: {e}"),
+        ),
+        End::BrowserSilent => (
+            Some((1001, "no answer to ping".into())),
+            Some((1001, "viewer gone".into())),
+            "browser silent".into(),
+        ),
+        End::BrowserProtocol(e) => (
+            Some((1008, e.clone())),
+            Some((1000, String::new())),
+            format!("browser protocol error: {e}"),
+        ),
+    };
     tracing::info!(
         console = %options.label,
         reason = %why,

@@ -2,8 +2,6 @@
 // proxy, and a sweep over every cassette interaction whose endpoint the client has, plus the
 // constructed examples (marked as such: shapes written from PVE's source, not recordings).
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use pve::types::{
