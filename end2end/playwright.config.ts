@@ -7,6 +7,8 @@ import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.CECYBER_E2E_PORT ?? 3300);
 const baseURL = process.env.CECYBER_BASE_URL ?? `http://127.0.0.1:${port}`;
+// A second server whose simulated VMs are real QEMU VMs (qemu.spec.ts).
+const qemuPort = port + 100;
 
 export default defineConfig({
   testDir: './tests',
@@ -38,12 +40,21 @@ export default defineConfig({
   },
   webServer: process.env.CECYBER_BASE_URL
     ? undefined
-    : {
-        command: `./start-server.sh ${port}`,
-        url: `${baseURL}/healthz`,
-        timeout: 120_000,
-        reuseExistingServer: false,
-        stdout: 'pipe',
-        stderr: 'pipe',
-      },
+    : [
+        {
+          command: `./start-server.sh ${port}`,
+          url: `${baseURL}/healthz`,
+          timeout: 120_000,
+          reuseExistingServer: false,
+          stdout: 'pipe',
+          stderr: 'pipe',
+        },
+        {
+          command: `./start-server.sh ${qemuPort} qemu`,
+          url: `http://127.0.0.1:${qemuPort}/healthz`,
+          timeout: 120_000,
+          reuseExistingServer: false,
+          stderr: 'pipe',
+        },
+      ],
 });

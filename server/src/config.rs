@@ -115,6 +115,9 @@ pub struct DemoConfig {
     pub seed: u64,
     /// Loopback port of the simulator's API (0 picks a free one).
     pub port: u16,
+    /// Run each running VM as a real tiny QEMU (needs `qemu-system-x86_64`), so consoles show
+    /// a real boot screen.
+    pub qemu: bool,
 }
 
 impl Default for DemoConfig {
@@ -124,6 +127,7 @@ impl Default for DemoConfig {
             vms: 12,
             seed: 42,
             port: 0,
+            qemu: false,
         }
     }
 }

@@ -159,6 +159,7 @@ async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandl
         seed: config.demo.seed,
         root_password: app::ssr::users::random_password(),
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], config.demo.port)),
+        qemu: config.demo.qemu,
         ..SimConfig::default()
     };
     let sim = Simulator::start(sim_config)
