@@ -3,6 +3,8 @@
 //! `ids` and `types` are plain serde types that compile to wasm32, so the browser shares them.
 //! `client` (feature `client`) is the native HTTP client; `sim` (feature `sim`) is the simulator.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod ids;
 pub mod types;
