@@ -275,3 +275,46 @@ async fn the_stream_needs_a_session() {
     assert_eq!(response.status(), 401);
     assert_eq!(setup.hub.watchers(), 0);
 }
+
+#[tokio::test]
+async fn a_fresh_window_is_filled_from_pve_history() {
+    let setup = setup().await;
+    // A hub fed by the real client: its first poll brings /cluster/metrics/export along.
+    let hub = LiveHub::new(500);
+    let api = Arc::clone(&setup._runtime.state.clusters.all()[0].api);
+    collector::spawn(
+        Arc::clone(&hub),
+        "demo".into(),
+        Arc::new(ApiSource(api)),
+        TICK,
+        None,
+    );
+    let mut sub = hub.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let event = tokio::time::timeout_at(deadline, sub.events.recv())
+            .await
+            .expect("an event")
+            .unwrap();
+        if matches!(*event, server::live::hub::LiveEvent::Tick(_)) {
+            break;
+        }
+    }
+    let snapshot = hub.snapshot();
+    let vm = snapshot.clusters[0]
+        .vms
+        .iter()
+        .find(|s| s.vm.status == "running")
+        .expect("a running VM");
+    // 30 minutes at 10 s from the export, plus the live point.
+    assert!(vm.points.len() >= 150, "{} points", vm.points.len());
+    let times: Vec<i64> = vm.points.iter().map(|p| p.t).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "oldest first, no duplicates"
+    );
+    assert!(
+        vm.points.iter().skip(1).any(|p| p.netin.is_some()),
+        "rates from the export's counters"
+    );
+}

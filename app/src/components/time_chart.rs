@@ -6,8 +6,8 @@ use leptos::{html::Div, prelude::*};
 pub type Lines = Vec<(String, Vec<(i64, Option<f64>)>)>;
 
 /// A chart drawn into a box with the DOM id `id`; redrawn whenever `lines` changes.
-/// `data-points` (points of the first line) and `data-last` (its newest value) let tests and
-/// screen readers see what is drawn.
+/// `data-points` (points of the first line), `data-last` (its newest value) and `data-last-t`
+/// (the newest point's time) let tests and screen readers see what is drawn.
 #[component]
 pub fn TimeChart(
     id: &'static str,
@@ -40,6 +40,8 @@ pub fn TimeChart(
     }
     let _ = title;
     let points = move || lines.with(|l| l.first().map_or(0, |(_, p)| p.len()));
+    let last_t =
+        move || lines.with(|l| l.first().and_then(|(_, p)| p.last()).map_or(0, |(t, _)| *t));
     let last = move || {
         lines.with(|l| {
             l.first()
@@ -49,7 +51,7 @@ pub fn TimeChart(
     };
     view! {
         <figure class="chart-box">
-            <div class="chart" id=id node_ref=element data-points=points data-last=last></div>
+            <div class="chart" id=id node_ref=element data-points=points data-last=last data-last-t=last_t></div>
         </figure>
     }
 }

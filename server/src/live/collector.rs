@@ -6,13 +6,22 @@ use std::{sync::Arc, time::Duration};
 use pve::{client::PveApi, types::ClusterResource};
 use tokio::task::JoinHandle;
 
-use super::{alerts::AlertEngine, hub::LiveHub};
+use super::{
+    alerts::AlertEngine,
+    backfill::{self, History},
+    hub::LiveHub,
+};
 
 /// Where a collector gets its polls from (the cluster's client, or a counting test double).
 #[async_trait::async_trait]
 pub trait ResourceSource: Send + Sync + 'static {
     /// One `/cluster/resources` call (nodes, VMs and storages in one answer).
     async fn resources(&self) -> pve::Result<Vec<ClusterResource>>;
+
+    /// Recent history of the VMs in `resources`, to fill a fresh window (none by default).
+    async fn history(&self, _resources: &[ClusterResource]) -> History {
+        History::new()
+    }
 }
 
 /// A cluster's client as a source.
@@ -22,6 +31,10 @@ pub struct ApiSource(pub Arc<dyn PveApi>);
 impl ResourceSource for ApiSource {
     async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
         self.0.cluster_resources(None).await
+    }
+
+    async fn history(&self, resources: &[ClusterResource]) -> History {
+        backfill::history(self.0.as_ref(), resources).await
     }
 }
 
@@ -39,11 +52,17 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut pause = tick;
+        let mut filled = false;
         loop {
             hub.wait_for_watchers().await;
             let started = tokio::time::Instant::now();
             match source.resources().await {
                 Ok(resources) => {
+                    if !filled {
+                        // The first good poll: fill the window from PVE's own history.
+                        hub.backfill(&cluster, source.history(&resources).await);
+                        filled = true;
+                    }
                     let t = unix_now();
                     hub.publish_poll(&cluster, t, &resources);
                     if let Some(engine) = &alerts {

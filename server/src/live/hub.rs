@@ -24,6 +24,8 @@ pub enum LiveEvent {
     Tick(LiveTick),
     /// A cluster stopped answering.
     Stale(LiveStale),
+    /// The window changed wholesale (history was filled in): send subscribers a snapshot.
+    Resync(u64),
 }
 
 impl LiveEvent {
@@ -32,6 +34,7 @@ impl LiveEvent {
         match self {
             LiveEvent::Tick(t) => t.seq,
             LiveEvent::Stale(s) => s.seq,
+            LiveEvent::Resync(seq) => *seq,
         }
     }
 }
@@ -146,6 +149,23 @@ impl LiveHub {
                 nodes,
                 vms,
             })
+        };
+        self.send(event);
+    }
+
+    /// Fills `cluster`'s window with `history` (per VM, oldest first) and tells subscribers to
+    /// take a new snapshot.
+    pub fn backfill(&self, cluster: &str, history: super::backfill::History) {
+        if history.is_empty() {
+            return;
+        }
+        let event = {
+            let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+            clusters
+                .entry(cluster.to_owned())
+                .or_insert_with(|| ClusterSeries::new(self.points_per_vm))
+                .backfill(history);
+            LiveEvent::Resync(self.next_seq())
         };
         self.send(event);
     }

@@ -5,6 +5,7 @@
 //! ever waiting for a slow one; `sse` is the server-sent-events endpoint.
 
 pub mod alerts;
+pub mod backfill;
 pub mod collector;
 pub mod hub;
 pub mod sse;

@@ -45,12 +45,12 @@ pub async fn live_events(
         .and_then(|v| v.parse::<u64>().ok());
     let subscription = hub.subscribe();
     let opening: Vec<Event> = match last_seen.and_then(|seq| hub.since(seq)) {
-        Some(missed) => missed.iter().map(|e| event(e)).collect(),
+        Some(missed) => missed.iter().map(|e| event(&hub, e)).collect(),
         None => vec![snapshot(&hub)],
     };
     let updates = stream::unfold(subscription, |mut sub: Subscription| async move {
         let next = match sub.events.recv().await {
-            Ok(e) => event(&e),
+            Ok(e) => event(sub.hub(), &e),
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "live viewer fell behind; resynchronising");
                 snapshot(sub.hub())
@@ -84,10 +84,11 @@ fn snapshot(hub: &LiveHub) -> Event {
     json_event("snapshot", snapshot.seq, &snapshot)
 }
 
-fn event(event: &LiveEvent) -> Event {
+fn event(hub: &LiveHub, event: &LiveEvent) -> Event {
     match event {
         LiveEvent::Tick(tick) => json_event("tick", tick.seq, tick),
         LiveEvent::Stale(stale) => json_event("stale", stale.seq, stale),
+        LiveEvent::Resync(_) => snapshot(hub),
     }
 }
 

@@ -121,6 +121,27 @@ impl ClusterSeries {
         )
     }
 
+    /// Puts history (per VM, oldest first) in front of what the window holds, keeping the
+    /// newest `capacity` points. VMs not in the window yet are added when the next poll names
+    /// them; until then their history waits here.
+    pub fn backfill(&mut self, history: BTreeMap<u32, Vec<VmPoint>>) {
+        for (vmid, points) in history {
+            let state = self.vms.entry(vmid).or_insert_with(|| VmState {
+                live: empty_live(vmid),
+                points: VecDeque::new(),
+                counters: None,
+            });
+            let newest_known = state.points.front().map_or(i64::MAX, |p| p.t);
+            let older: Vec<VmPoint> = points.into_iter().filter(|p| p.t < newest_known).collect();
+            for p in older.into_iter().rev() {
+                if state.points.len() == self.capacity {
+                    break;
+                }
+                state.points.push_front(p);
+            }
+        }
+    }
+
     /// Marks the cluster unreachable; returns when it last answered.
     pub fn mark_stale(&mut self) -> Option<i64> {
         self.stale = true;
@@ -230,6 +251,32 @@ mod tests {
         assert_eq!(window.vms[0].points[0].t, 70, "oldest points go first");
         series.record(200, &[vm(101, 0.2, 0)]);
         assert_eq!(series.window("c").vms.len(), 1);
+    }
+
+    #[test]
+    fn history_goes_in_front_and_respects_the_bound() {
+        let mut series = ClusterSeries::new(4);
+        series.record(100, &[vm(100, 0.5, 0)]);
+        let old = |t| VmPoint {
+            t,
+            cpu: 0.1,
+            mem: 1,
+            netin: None,
+            netout: None,
+            diskread: None,
+            diskwrite: None,
+        };
+        series.backfill([(100, vec![old(50), old(60), old(70), old(80), old(100)])].into());
+        let times: Vec<i64> = series.window("c").vms[0]
+            .points
+            .iter()
+            .map(|p| p.t)
+            .collect();
+        assert_eq!(
+            times,
+            [60, 70, 80, 100],
+            "older first, the live point kept, bounded"
+        );
     }
 
     #[test]
