@@ -15,6 +15,9 @@ test('the list shows the simulated VMs, and filters and sorts them', async ({ pa
   expect(count).toBeGreaterThanOrEqual(10);
   await expect(page.locator('tbody tr[data-status="running"]').first()).toBeVisible();
   await expect(page.locator('tbody tr[data-status="stopped"]').first()).toBeVisible();
+  // Running VMs get a CPU sparkline from the live stream (filled from PVE's history).
+  const sparkline = page.locator('tbody tr[data-status="running"] svg.sparkline').first();
+  await expect.poll(async () => Number(await sparkline.getAttribute('data-points'))).toBeGreaterThan(10);
 
   // Filter by the first VM's id: exactly that row remains.
   const firstId = await rows.first().getAttribute('data-vmid');

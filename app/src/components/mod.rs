@@ -6,5 +6,6 @@ pub mod error_box;
 pub mod history;
 pub mod layout;
 pub mod power;
+pub mod sparkline;
 pub mod tasks;
 pub mod time_chart;

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 
 use crate::{
     api::vms::list_vms,
-    components::{error_box::ErrorBox, power::PowerButtons, tasks::Tasks},
+    components::{error_box::ErrorBox, power::PowerButtons, sparkline::CpuSparkline, tasks::Tasks},
     format,
     model::{VmList, VmRow},
 };
@@ -72,6 +72,11 @@ pub fn VmListPage() -> impl IntoView {
             }
         });
     });
+    // The live stream feeds the CPU sparklines (one poll of PVE for every viewer).
+    let live = RwSignal::new(crate::live_view::LiveView::new(60));
+    #[cfg(feature = "hydrate")]
+    crate::web::live_stream::connect("/api/live", live, RwSignal::new(false));
+    provide_context(live);
     let filter = RwSignal::new(String::new());
     let status = RwSignal::new("all".to_string());
     let sort = RwSignal::new((SortKey::Vmid, true));
@@ -166,6 +171,7 @@ fn VmTable(
                     {header(SortKey::Cpu, "CPU")}
                     {header(SortKey::Memory, "Memory")}
                     {header(SortKey::Uptime, "Uptime")}
+                    <th>"Recent CPU"</th>
                     <th>"Tags"</th>
                     <th>"Actions"</th>
                 </tr>
@@ -180,6 +186,7 @@ fn VmTable(
 
 #[component]
 fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
+    let live = expect_context::<RwSignal<crate::live_view::LiveView>>();
     let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
     let node_href = format!("/nodes/{}/{}", vm.cluster, vm.node);
     let running = vm.is_running();
@@ -218,6 +225,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
             <td>{cpu}</td>
             <td>{memory}</td>
             <td>{format::uptime(vm.uptime)}</td>
+            <td><CpuSparkline view=live cluster=vm.cluster.clone() vmid=vm.vmid.get() /></td>
             <td>{tags}</td>
             <td>
                 <PowerButtons
