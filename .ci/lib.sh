@@ -1,12 +1,12 @@
 # Shared helpers for the scripts in .ci/: progress lines and idempotent installs.
 # Every install checks first, so a second run costs seconds.
 
-CECYBER_T0=${CECYBER_T0:-$(date +%s)}
-export CECYBER_T0
+CI_STEP_T0=${CI_STEP_T0:-$(date +%s)}
+export CI_STEP_T0
 
 step() {
   local now; now=$(date +%s)
-  printf '\n\033[1m[cecyber %4ss] %s\033[0m\n' "$((now - CECYBER_T0))" "$*"
+  printf '\n\033[1m[cecyber %4ss] %s\033[0m\n' "$((now - CI_STEP_T0))" "$*"
 }
 
 as_root() {
