@@ -11,6 +11,7 @@ pub mod live;
 pub mod live_view;
 pub mod model;
 pub mod pages;
+pub mod scope;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "hydrate")]

@@ -56,6 +56,8 @@ pub struct CurrentUser {
     pub username: String,
     /// Role that decides what the user may do.
     pub role: Role,
+    /// Which VMs (and whether node figures) the user may see.
+    pub scope: crate::scope::Scope,
 }
 
 /// Facts about the running instance the layout shows.
@@ -172,6 +174,8 @@ pub struct UserInfo {
     pub username: String,
     /// Role.
     pub role: Role,
+    /// Which VMs the user may see.
+    pub scope: crate::scope::Scope,
     /// Creation time, unix seconds.
     pub created_at: i64,
 }

@@ -12,6 +12,7 @@ use super::now;
 use crate::{
     error::{AppError, AppResult},
     model::{CurrentUser, Role},
+    scope::Scope,
 };
 
 /// Prefix that makes Cecyber tokens recognisable (e.g. by secret scanners).
@@ -57,14 +58,14 @@ pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUse
         return Ok(None);
     }
     let token_hash = hash(token);
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT u.username, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = ?",
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT u.username, u.role, u.scope_tags FROM api_tokens t \
+         JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
     )
     .bind(&token_hash)
     .fetch_optional(db)
     .await?;
-    let Some((username, role)) = row else {
+    let Some((username, role, scope)) = row else {
         return Ok(None);
     };
     sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
@@ -72,10 +73,11 @@ pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUse
         .bind(&token_hash)
         .execute(db)
         .await?;
-    Ok(role
-        .parse::<Role>()
-        .ok()
-        .map(|role| CurrentUser { username, role }))
+    Ok(role.parse::<Role>().ok().map(|role| CurrentUser {
+        username,
+        role,
+        scope: Scope::from_db(scope.as_deref()),
+    }))
 }
 
 /// The bearer token of a request's `Authorization` header.

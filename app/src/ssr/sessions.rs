@@ -12,6 +12,7 @@ use super::{now, users::User};
 use crate::{
     error::{AppError, AppResult},
     model::{CurrentUser, Role},
+    scope::Scope,
 };
 
 /// Name of the session cookie.
@@ -62,18 +63,20 @@ pub async fn create(db: &SqlitePool, user: &User, ttl: Duration) -> AppResult<St
 
 /// The user of a live session, or `None` for a missing, unknown or expired token.
 pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUser>> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT u.username, u.role, u.scope_tags FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ? AND s.expires_at > ?",
     )
     .bind(hash_token(token))
     .bind(now())
     .fetch_optional(db)
     .await?;
-    Ok(row.and_then(|(username, role)| {
-        role.parse::<Role>()
-            .ok()
-            .map(|role| CurrentUser { username, role })
+    Ok(row.and_then(|(username, role, scope)| {
+        role.parse::<Role>().ok().map(|role| CurrentUser {
+            username,
+            role,
+            scope: Scope::from_db(scope.as_deref()),
+        })
     }))
 }
 

@@ -7,6 +7,7 @@ use super::{now, passwords};
 use crate::{
     error::{AppError, AppResult},
     model::{Role, UserInfo},
+    scope::Scope,
 };
 
 /// A user row as the server needs it.
@@ -95,15 +96,17 @@ pub async fn check_login(
 
 /// Every user, by name.
 pub async fn list(db: &SqlitePool) -> AppResult<Vec<UserInfo>> {
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT username, role, created_at FROM users ORDER BY username")
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT username, role, scope_tags, created_at FROM users ORDER BY username",
+    )
+    .fetch_all(db)
+    .await?;
     rows.into_iter()
-        .map(|(username, role, created_at)| {
+        .map(|(username, role, scope, created_at)| {
             Ok(UserInfo {
                 username,
                 role: parse_role(&role)?,
+                scope: Scope::from_db(scope.as_deref()),
                 created_at,
             })
         })
@@ -126,6 +129,19 @@ pub async fn delete(db: &SqlitePool, username: &str) -> AppResult<()> {
 pub async fn set_role(db: &SqlitePool, username: &str, role: Role) -> AppResult<()> {
     let done = sqlx::query("UPDATE users SET role = ? WHERE username = ?")
         .bind(role.as_str())
+        .bind(username)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound(format!("user {username:?}")));
+    }
+    Ok(())
+}
+
+/// Changes which VMs a user may see.
+pub async fn set_scope(db: &SqlitePool, username: &str, scope: &Scope) -> AppResult<()> {
+    let done = sqlx::query("UPDATE users SET scope_tags = ? WHERE username = ?")
+        .bind(scope.to_db())
         .bind(username)
         .execute(db)
         .await?;
