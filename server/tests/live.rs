@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use app::{live::LiveViewKind, model::Role, scope::Scope};
 use futures::StreamExt;
 use pve::types::ClusterResource;
 use server::{
@@ -18,6 +19,7 @@ use server::{
     live::{
         LiveHub,
         collector::{self, ApiSource, ResourceSource},
+        views::Audience,
     },
     router, runtime,
 };
@@ -87,19 +89,7 @@ async fn setup() -> Setup {
     let app = router::app(runtime.state.clone(), Arc::clone(&hub));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let login = reqwest::Client::new()
-        .post(format!("{base}/api/login"))
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = login(&base, "admin", ADMIN_PASSWORD).await;
     Setup {
         base,
         hub,
@@ -107,6 +97,23 @@ async fn setup() -> Setup {
         cookie,
         _runtime: runtime,
     }
+}
+
+/// Logs in; returns the session cookie (`name=value`).
+async fn login(base: &str, username: &str, password: &str) -> String {
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// Reads SSE events of `response` until `count` events named `name` arrived; returns all text.
@@ -132,9 +139,18 @@ async fn read_events(
 }
 
 async fn open(setup: &Setup, last_event_id: Option<&str>) -> reqwest::Response {
+    open_as(setup, &setup.cookie, "view=overview", last_event_id).await
+}
+
+async fn open_as(
+    setup: &Setup,
+    cookie: &str,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
     let mut request = reqwest::Client::new()
-        .get(format!("{}/api/live", setup.base))
-        .header("cookie", &setup.cookie);
+        .get(format!("{}/api/live?{query}", setup.base))
+        .header("cookie", cookie);
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
@@ -183,7 +199,7 @@ async fn many_viewers_share_one_poll_per_tick() {
         let text = reader.await.unwrap();
         assert!(text.contains("\"cluster\":\"demo\""));
         assert!(
-            text.contains("\"vmid\":100"),
+            text.contains("\"busiest\":[{\"vmid\":"),
             "ticks carry the simulated VMs"
         );
     }
@@ -263,7 +279,7 @@ async fn resumption_with_last_event_id_and_stale_clusters() {
     assert!(text.contains("simulated outage"), "{text}");
     setup.source.fail.store(false, Ordering::SeqCst);
     let text = read_events(open(&setup, None).await, "tick", 1, Duration::from_secs(30)).await;
-    assert!(text.contains("\"vmid\":100"), "recovers by itself");
+    assert!(text.contains("\"totals\":{"), "recovers by itself");
 }
 
 #[tokio::test]
@@ -296,16 +312,30 @@ async fn a_fresh_window_is_filled_from_pve_history() {
             .await
             .expect("an event")
             .unwrap();
-        if matches!(*event, server::live::hub::LiveEvent::Tick(_)) {
+        if matches!(event.event, server::live::hub::LiveEvent::Tick(_)) {
             break;
         }
     }
-    let snapshot = hub.snapshot();
-    let vm = snapshot.clusters[0]
-        .vms
-        .iter()
-        .find(|s| s.vm.status == "running")
-        .expect("a running VM");
+    let everything = Audience {
+        view: LiveViewKind::Overview,
+        scope: Scope::everything(),
+    };
+    let running = hub.snapshot(&everything).clusters[0]
+        .busiest
+        .clone()
+        .unwrap()
+        .first()
+        .expect("a running VM")
+        .vmid;
+    let one_vm = Audience {
+        view: LiveViewKind::Vm {
+            cluster: "demo".into(),
+            vmid: running,
+        },
+        scope: Scope::everything(),
+    };
+    let snapshot = hub.snapshot(&one_vm);
+    let vm = &snapshot.clusters[0].vms.as_ref().unwrap()[0];
     // 30 minutes at 10 s from the export, plus the live point.
     assert!(vm.points.len() >= 150, "{} points", vm.points.len());
     let times: Vec<i64> = vm.points.iter().map(|p| p.t).collect();
@@ -317,4 +347,160 @@ async fn a_fresh_window_is_filled_from_pve_history() {
         vm.points.iter().skip(1).any(|p| p.netin.is_some()),
         "rates from the export's counters"
     );
+}
+
+/// The `data` JSON of every event named `name` in `text`.
+fn data_of(text: &str, name: &str) -> Vec<serde_json::Value> {
+    text.split("\n\n")
+        .filter(|block| block.lines().any(|l| l == format!("event: {name}")))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_viewer_does_not_receive_vms_outside_their_scope() {
+    let setup = setup().await;
+    let db = &setup._runtime.state.db;
+    app::ssr::users::create(db, "prodviewer", "prodviewer-password", Role::Viewer)
+        .await
+        .unwrap();
+    app::ssr::users::set_scope(db, "prodviewer", &Scope::parse("prod").unwrap())
+        .await
+        .unwrap();
+    let cookie = login(&setup.base, "prodviewer", "prodviewer-password").await;
+    // What the simulator has: the VMs tagged prod, and the others.
+    let api = &setup._runtime.state.clusters.all()[0].api;
+    let resources = api.cluster_resources(None).await.unwrap();
+    let tagged: std::collections::BTreeSet<u64> = resources
+        .iter()
+        .filter(|r| r.is_vm() && r.tag_list().iter().any(|t| t == "prod"))
+        .filter_map(|r| r.vmid.map(u64::from))
+        .collect();
+    let all_tags: Vec<_> = resources
+        .iter()
+        .filter(|r| r.is_vm())
+        .map(|r| (r.vmid, r.tags.clone()))
+        .collect();
+    assert!(
+        !tagged.is_empty() && tagged.len() < all_tags.len(),
+        "{all_tags:?}"
+    );
+
+    let text = read_events(
+        open_as(&setup, &cookie, "view=vm-cpu", None).await,
+        "tick",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    for tick in data_of(&text, "tick") {
+        let seen: std::collections::BTreeSet<u64> = tick["cpu"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| pair[0].as_u64().unwrap())
+            .collect();
+        assert_eq!(seen, tagged, "exactly the VMs tagged prod");
+    }
+    for snapshot in data_of(&text, "snapshot") {
+        for cluster in snapshot["clusters"].as_array().unwrap() {
+            for pair in cluster["cpu"].as_array().unwrap() {
+                assert!(tagged.contains(&pair[0].as_u64().unwrap()));
+            }
+        }
+    }
+
+    // The overview: no node figures, and only tagged VMs among the busiest.
+    let text = read_events(
+        open_as(&setup, &cookie, "view=overview", None).await,
+        "tick",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let tick = &data_of(&text, "tick")[0];
+    assert_eq!(tick["nodes"], serde_json::json!([]));
+    for vm in tick["busiest"].as_array().unwrap() {
+        assert!(tagged.contains(&vm["vmid"].as_u64().unwrap()));
+    }
+
+    // A VM outside the scope: nothing of it arrives; node views are refused.
+    let outside = resources
+        .iter()
+        .filter(|r| r.is_vm())
+        .filter_map(|r| r.vmid)
+        .find(|id| !tagged.contains(&u64::from(*id)))
+        .unwrap();
+    let text = read_events(
+        open_as(
+            &setup,
+            &cookie,
+            &format!("view=vm&cluster=demo&vmid={outside}"),
+            None,
+        )
+        .await,
+        "tick",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(!text.contains("\"vmid\""), "{text}");
+    let refused = reqwest::Client::new()
+        .get(format!(
+            "{}/api/live?view=node&cluster=demo&node=pve1",
+            setup.base
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn bad_views_are_refused() {
+    let setup = setup().await;
+    for query in [
+        "view=nonsense",
+        "view=vm&cluster=demo&vmid=abc",
+        "view=vm&cluster=nowhere&vmid=100",
+        "view=node&cluster=demo&node=../x",
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/live?{query}", setup.base))
+            .header("cookie", &setup.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_wall_link_or_session_ends_the_running_stream() {
+    let setup = setup().await;
+    let db = &setup._runtime.state.db;
+    let (id, token) = app::ssr::wall::create(db, "tv", "admin").await.unwrap();
+    let wall = reqwest::get(format!(
+        "{}/api/live?view=overview&wall={token}",
+        setup.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(wall.status(), 200);
+    let session = open(&setup, None).await;
+    app::ssr::wall::revoke(db, id).await.unwrap();
+    app::ssr::sessions::delete(db, setup.cookie.split('=').nth(1).unwrap())
+        .await
+        .unwrap();
+    let limit = server::live::sse::RECHECK + Duration::from_secs(10);
+    for (who, response) in [("wall", wall), ("session", session)] {
+        let text = read_events(response, "revoked", 1, limit).await;
+        assert!(text.contains("event: revoked"), "{who}: {text}");
+    }
+    let again = reqwest::get(format!("{}/api/live?wall={token}", setup.base))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
 }

@@ -5,6 +5,7 @@ pub mod console;
 pub mod error_box;
 pub mod history;
 pub mod layout;
+pub mod live_charts;
 pub mod power;
 pub mod sparkline;
 pub mod tasks;

@@ -29,15 +29,9 @@ pub fn polyline(values: &[f64]) -> String {
 pub fn CpuSparkline(view: RwSignal<LiveView>, cluster: String, vmid: u32) -> impl IntoView {
     let values = Memo::new(move |_| {
         view.with(|v| {
-            let points = v.vm_points(&cluster, vmid);
-            // The last 60 points: a few minutes at the default tick.
-            points
-                .iter()
-                .rev()
-                .take(60)
-                .rev()
-                .map(|p| p.cpu)
-                .collect::<Vec<f64>>()
+            let values = v.vm_cpu(&cluster, vmid);
+            // The last 60 points: ten minutes at the default tick.
+            values[values.len().saturating_sub(60)..].to_vec()
         })
     });
     view! {

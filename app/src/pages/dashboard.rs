@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use crate::{
     components::time_chart::{Lines, TimeChart},
     format,
-    live_view::{LiveView, Totals},
+    live_view::{LiveView, StreamStatus, Totals},
 };
 
-/// Points kept per VM in the browser: 30 minutes at a 10 s tick.
+/// Points kept per cluster in the browser: 30 minutes at a 10 s tick.
 const POINTS: usize = 180;
 
 /// Picks one value out of a cluster's totals.
@@ -66,9 +66,21 @@ impl Metric {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let view = RwSignal::new(LiveView::new(POINTS));
-    let connected = RwSignal::new(false);
+    let status = RwSignal::new(StreamStatus::Connecting);
     #[cfg(feature = "hydrate")]
-    crate::web::live_stream::connect("/api/live", view, connected);
+    crate::web::live_stream::connect(&crate::live::LiveViewKind::Overview.url(), view, status);
+    // The server sums each poll (for this user's scope); the four charts share one copy.
+    let totals = Memo::new(move |_| {
+        view.with(|v| {
+            v.clusters()
+                .into_iter()
+                .map(|c| {
+                    let totals = v.totals(&c);
+                    (c, totals)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     let stale = move || {
         view.with(|v| {
             v.clusters()
@@ -92,29 +104,45 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <h1>"Dashboard"</h1>
         <p class="muted">
-            <span data-testid="live-status" data-connected=move || connected.get().to_string()>
-                {move || if connected.get() { "● live" } else { "○ connecting…" }}
+            <span data-testid="live-status" data-connected=move || (status.get() == StreamStatus::Live).to_string()>
+                {move || status.get().label()}
             </span>
-            " — all VMs of all clusters, summed per poll"
+            " — the VMs you may see, summed per poll"
         </p>
         {stale}
         <div class="charts">
-            <MetricChart metric=Metric::Cpu view />
-            <MetricChart metric=Metric::Memory view />
-            <MetricChart metric=Metric::Network view />
-            <MetricChart metric=Metric::Disk view />
+            <MetricChart metric=Metric::Cpu totals />
+            <MetricChart metric=Metric::Memory totals />
+            <MetricChart metric=Metric::Network totals />
+            <MetricChart metric=Metric::Disk totals />
         </div>
+        <h2>"Busiest VMs"</h2>
+        <table class="vms" data-testid="busiest"><tbody>
+            {move || view.with(|v| {
+                v.clusters().into_iter().flat_map(|c| {
+                    v.busiest(&c).into_iter().map(move |vm| {
+                        let href = format!("/vms/{c}/{}/{}", vm.node, vm.vmid);
+                        view! {
+                            <tr>
+                                <td><a href=href>{format!("{} {}", vm.vmid, vm.name)}</a></td>
+                                <td>{vm.node.clone()}</td>
+                                <td>{format::percent(vm.point.cpu)}" CPU"</td>
+                                <td>{format::bytes(vm.point.mem)}" / "{format::bytes(vm.maxmem)}</td>
+                            </tr>
+                        }
+                    }).collect::<Vec<_>>()
+                }).collect_view()
+            })}
+        </tbody></table>
     }
 }
 
 #[component]
-fn MetricChart(metric: Metric, view: RwSignal<LiveView>) -> impl IntoView {
+fn MetricChart(metric: Metric, totals: Memo<Vec<(String, Vec<Totals>)>>) -> impl IntoView {
     let lines = Memo::new(move |_| {
-        view.with(|v| {
-            v.clusters()
-                .into_iter()
-                .flat_map(|cluster| {
-                    let totals = v.totals(&cluster);
+        totals.with(|all| {
+            all.iter()
+                .flat_map(|(cluster, totals)| {
                     metric
                         .lines()
                         .into_iter()

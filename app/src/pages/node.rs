@@ -8,6 +8,7 @@ use crate::{
     components::{
         error_box::ErrorBox,
         history::{History, HistoryOf},
+        live_charts::LiveNodeCharts,
     },
     format,
     model::NodeOverview,
@@ -37,6 +38,7 @@ pub fn NodePage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <LiveNodeCharts cluster=cluster.clone() node=node.clone() />
         <History of=HistoryOf::Node { cluster, node } />
     }
 }

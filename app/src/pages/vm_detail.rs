@@ -8,6 +8,7 @@ use crate::{
     components::{
         error_box::ErrorBox,
         history::{History, HistoryOf},
+        live_charts::LiveVmCharts,
         power::PowerButtons,
         tasks::Tasks,
     },
@@ -87,6 +88,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             {fact("Machine", s.running_machine.clone().unwrap_or_else(|| "-".into()))}
             {fact("PID", s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()))}
         </tbody></table>
+        <LiveVmCharts cluster=detail.cluster.clone() vmid />
         <History of=HistoryOf::Vm { cluster: detail.cluster.clone(), node: detail.node.to_string(), vmid: vmid.to_string() } />
     }
 }

@@ -75,7 +75,11 @@ pub fn VmListPage() -> impl IntoView {
     // The live stream feeds the CPU sparklines (one poll of PVE for every viewer).
     let live = RwSignal::new(crate::live_view::LiveView::new(60));
     #[cfg(feature = "hydrate")]
-    crate::web::live_stream::connect("/api/live", live, RwSignal::new(false));
+    crate::web::live_stream::connect(
+        &crate::live::LiveViewKind::VmCpu.url(),
+        live,
+        RwSignal::new(Default::default()),
+    );
     provide_context(live);
     let filter = RwSignal::new(String::new());
     let status = RwSignal::new("all".to_string());

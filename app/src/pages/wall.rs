@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     format,
     live::{NodeLive, VmLive},
-    live_view::LiveView,
+    live_view::{LiveView, StreamStatus},
 };
 
 /// How many VMs the "busiest" list shows.
@@ -19,11 +19,15 @@ const BUSIEST: usize = 12;
 pub fn WallPage() -> impl IntoView {
     let token = use_query_map().with_untracked(|q| q.get("token").unwrap_or_default());
     let view = RwSignal::new(LiveView::new(2));
-    let connected = RwSignal::new(false);
+    let status = RwSignal::new(StreamStatus::Connecting);
     #[cfg(feature = "hydrate")]
     {
-        let url = format!("/api/live?wall={}", js_sys::encode_uri_component(&token));
-        crate::web::live_stream::connect(&url, view, connected);
+        let url = format!(
+            "{}&wall={}",
+            crate::live::LiveViewKind::Overview.url(),
+            js_sys::encode_uri_component(&token)
+        );
+        crate::web::live_stream::connect(&url, view, status);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = token;
@@ -31,17 +35,8 @@ pub fn WallPage() -> impl IntoView {
         view.with(|v| {
             v.clusters()
                 .into_iter()
-                .flat_map(|c| {
-                    let vms = v.vms(&c);
-                    v.nodes(&c).into_iter().map(move |n| {
-                        let running = vms
-                            .iter()
-                            .filter(|vm| vm.node == n.node && vm.status == "running")
-                            .count();
-                        (c.clone(), n, running)
-                    })
-                })
-                .map(|(cluster, node, running)| view! { <NodeTile cluster node running /> })
+                .flat_map(|c| v.nodes(&c).into_iter().map(move |n| (c.clone(), n)))
+                .map(|(cluster, node)| view! { <NodeTile cluster node /> })
                 .collect_view()
         })
     };
@@ -50,9 +45,8 @@ pub fn WallPage() -> impl IntoView {
             let mut vms: Vec<(String, VmLive)> = v
                 .clusters()
                 .into_iter()
-                .flat_map(|c| v.vms(&c).into_iter().map(move |vm| (c.clone(), vm)))
+                .flat_map(|c| v.busiest(&c).into_iter().map(move |vm| (c.clone(), vm)))
                 .collect();
-            vms.retain(|(_, vm)| vm.status == "running");
             vms.sort_by(|a, b| b.1.point.cpu.total_cmp(&a.1.point.cpu));
             vms.truncate(BUSIEST);
             vms.into_iter()
@@ -83,8 +77,9 @@ pub fn WallPage() -> impl IntoView {
         <main class="wall" data-testid="wall">
             <header>
                 <h1>"Cecyber"</h1>
-                <span class="wall-live" data-testid="wall-status" data-connected=move || connected.get().to_string()>
-                    {move || if connected.get() { "● live" } else { "○ reconnecting…" }}
+                <span class="wall-live" data-testid="wall-status" data-state=move || format!("{:?}", status.get())
+                    data-connected=move || (status.get() == StreamStatus::Live).to_string()>
+                    {move || status.get().label()}
                 </span>
             </header>
             {stale}
@@ -96,12 +91,12 @@ pub fn WallPage() -> impl IntoView {
 }
 
 #[component]
-fn NodeTile(cluster: String, node: NodeLive, running: usize) -> impl IntoView {
+fn NodeTile(cluster: String, node: NodeLive) -> impl IntoView {
     let online = node.status == "online";
     view! {
         <article class="tile" class:offline=!online data-node=node.node.clone()>
             <h3>{node.node.clone()}</h3>
-            <p class="muted">{format!("{cluster} · {} · {running} VMs running", node.status)}</p>
+            <p class="muted">{format!("{cluster} · {} · up {}", node.status, format::uptime(node.uptime))}</p>
             <Bar label="CPU" fraction=node.cpu />
             <Bar label="MEM" fraction=format::ratio(node.mem, node.maxmem) />
         </article>

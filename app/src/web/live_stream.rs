@@ -8,12 +8,13 @@ use web_sys::{EventSource, MessageEvent};
 
 use crate::{
     live::{LiveSnapshot, LiveStale, LiveTick},
-    live_view::LiveView,
+    live_view::{LiveView, StreamStatus},
 };
 
-/// Opens the stream at `url` (`/api/live`, or with a wall token) into `view`; `connected`
-/// follows the connection. The stream closes when the calling component is cleaned up.
-pub fn connect(url: &str, view: RwSignal<LiveView>, connected: RwSignal<bool>) {
+/// Opens the stream at `url` (see `LiveViewKind::url`) into `view`; `status` follows the
+/// connection. The stream closes when the calling component is cleaned up, or for good when
+/// the server says the session or wall link was revoked.
+pub fn connect(url: &str, view: RwSignal<LiveView>, status: RwSignal<StreamStatus>) {
     let Ok(source) = EventSource::new(url) else {
         return;
     };
@@ -33,10 +34,24 @@ pub fn connect(url: &str, view: RwSignal<LiveView>, connected: RwSignal<bool>) {
             view.update(|v| v.apply_stale(stale, now));
         }
     });
-    let on_open = Closure::<dyn FnMut()>::new(move || connected.set(true));
+    let closer = source.clone();
+    listen(&source, "revoked", move |_| {
+        closer.close();
+        status.set(StreamStatus::Revoked);
+    });
+    let on_open = Closure::<dyn FnMut()>::new(move || status.set(StreamStatus::Live));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
-    let on_error = Closure::<dyn FnMut()>::new(move || connected.set(false));
+    let watched = source.clone();
+    let on_error = Closure::<dyn FnMut()>::new(move || {
+        // The browser retries a dropped connection by itself; a refusal (401, 403) closes
+        // the source for good.
+        if watched.ready_state() == EventSource::CLOSED {
+            status.set(StreamStatus::Revoked);
+        } else if status.get_untracked() != StreamStatus::Revoked {
+            status.set(StreamStatus::Connecting);
+        }
+    });
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
 

@@ -1,27 +1,50 @@
 //! The hub: the windows of every cluster, the event fan-out, and the count of watchers.
 //!
 //! Publishing never waits for a subscriber: events go into a bounded broadcast channel, and a
-//! subscriber that falls behind gets a fresh snapshot instead of the events it missed.
+//! subscriber that falls behind gets a fresh snapshot instead of the events it missed. Each
+//! event keeps the bytes it was encoded to per audience, so a thousand viewers of the same
+//! page cost one encoding, not a thousand.
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use app::live::{LiveSnapshot, LiveStale, LiveTick};
+use app::live::{LiveSnapshot, LiveStale, NodeLive};
+use axum::body::Bytes;
 use pve::types::ClusterResource;
 use tokio::sync::{broadcast, watch};
 
-use super::window::ClusterSeries;
+use super::{
+    views::Audience,
+    window::{ClusterSeries, VmNow},
+};
+
+/// A poll's result, before it is cut to each audience.
+#[derive(Debug)]
+pub struct Tick {
+    /// Event sequence number.
+    pub seq: u64,
+    /// Cluster name.
+    pub cluster: String,
+    /// Unix time of the poll.
+    pub t: i64,
+    /// Unix time in milliseconds when it was published.
+    pub at_ms: i64,
+    /// The nodes.
+    pub nodes: Vec<NodeLive>,
+    /// The VMs, with their tags.
+    pub vms: Vec<VmNow>,
+}
 
 /// An event for subscribers.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum LiveEvent {
     /// A poll's result.
-    Tick(LiveTick),
+    Tick(Tick),
     /// A cluster stopped answering.
     Stale(LiveStale),
     /// The window changed wholesale (history was filled in): send subscribers a snapshot.
@@ -39,18 +62,63 @@ impl LiveEvent {
     }
 }
 
+/// An event as published, with its encodings per audience key (`None`: nothing for them).
+#[derive(Debug)]
+pub struct Published {
+    /// The event.
+    pub event: LiveEvent,
+    frames: Mutex<HashMap<String, Option<Bytes>>>,
+}
+
+impl Published {
+    fn new(event: LiveEvent) -> Self {
+        Self {
+            event,
+            frames: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The event's bytes for audience `key`, encoded by `encode` the first time only.
+    pub fn frame(
+        &self,
+        key: &str,
+        encode: impl FnOnce(&LiveEvent) -> Option<Bytes>,
+    ) -> Option<Bytes> {
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(frame) = frames.get(key) {
+            return frame.clone();
+        }
+        let frame = encode(&self.event);
+        frames.insert(key.to_owned(), frame.clone());
+        frame
+    }
+
+    /// The event's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.event.seq()
+    }
+}
+
 /// Events kept for `Last-Event-ID` resumption.
 const RECENT_EVENTS: usize = 64;
 /// Events a subscriber may be behind before it is resynchronised.
 const CHANNEL_CAPACITY: usize = 32;
 
+/// Snapshot bytes per audience key, valid for one sequence number.
+#[derive(Default)]
+struct SnapshotCache {
+    seq: u64,
+    frames: HashMap<String, Bytes>,
+}
+
 /// Shared by the collectors (writers) and the SSE connections (readers).
 pub struct LiveHub {
     clusters: Mutex<BTreeMap<String, ClusterSeries>>,
-    recent: Mutex<VecDeque<Arc<LiveEvent>>>,
-    events: broadcast::Sender<Arc<LiveEvent>>,
+    recent: Mutex<VecDeque<Arc<Published>>>,
+    events: broadcast::Sender<Arc<Published>>,
     seq: AtomicU64,
     watchers: watch::Sender<usize>,
+    snapshots: Mutex<SnapshotCache>,
     points_per_vm: usize,
 }
 
@@ -58,7 +126,7 @@ pub struct LiveHub {
 pub struct Subscription {
     hub: Arc<LiveHub>,
     /// The event stream.
-    pub events: broadcast::Receiver<Arc<LiveEvent>>,
+    pub events: broadcast::Receiver<Arc<Published>>,
 }
 
 impl Drop for Subscription {
@@ -83,6 +151,7 @@ impl LiveHub {
             events: broadcast::channel(CHANNEL_CAPACITY).0,
             seq: AtomicU64::new(0),
             watchers: watch::channel(0).0,
+            snapshots: Mutex::new(SnapshotCache::default()),
             points_per_vm,
         })
     }
@@ -108,20 +177,41 @@ impl LiveHub {
         let _ = rx.wait_for(|n| *n > 0).await;
     }
 
-    /// Everything in the window. Events with a `seq` at or below the snapshot's are included.
-    pub fn snapshot(&self) -> LiveSnapshot {
+    /// What `audience` sees of the window. Events with a `seq` at or below the snapshot's are
+    /// included.
+    pub fn snapshot(&self, audience: &Audience) -> LiveSnapshot {
         let clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
         LiveSnapshot {
             seq: self.seq.load(Ordering::SeqCst),
             clusters: clusters
                 .iter()
-                .map(|(name, series)| series.window(name))
+                .filter_map(|(name, series)| audience.window(name, series))
                 .collect(),
         }
     }
 
+    /// The snapshot for audience `key` as bytes, encoded by `encode` once per sequence
+    /// number (many viewers connecting at once cost one snapshot).
+    pub fn snapshot_frame(&self, key: &str, encode: impl FnOnce(&Self) -> Bytes) -> Bytes {
+        let mut cache = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = self.seq.load(Ordering::SeqCst);
+        if cache.seq != seq {
+            cache.seq = seq;
+            cache.frames.clear();
+        }
+        if let Some(frame) = cache.frames.get(key) {
+            return frame.clone();
+        }
+        let frame = encode(self);
+        // Only cache what is still current (an event may have arrived while encoding).
+        if self.seq.load(Ordering::SeqCst) == seq {
+            cache.frames.insert(key.to_owned(), frame.clone());
+        }
+        frame
+    }
+
     /// The events after `seq`, if they are all still kept; `None` means "send a snapshot".
-    pub fn since(&self, seq: u64) -> Option<Vec<Arc<LiveEvent>>> {
+    pub fn since(&self, seq: u64) -> Option<Vec<Arc<Published>>> {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.seq.load(Ordering::SeqCst);
         if seq > current {
@@ -141,18 +231,18 @@ impl LiveHub {
             let series = clusters
                 .entry(cluster.to_owned())
                 .or_insert_with(|| ClusterSeries::new(self.points_per_vm));
-            let (nodes, vms) = series.record(t, resources);
-            LiveEvent::Tick(LiveTick {
+            let poll = series.record(t, resources);
+            LiveEvent::Tick(Tick {
                 seq: self.next_seq(),
                 cluster: cluster.to_owned(),
                 t,
-                nodes,
-                vms,
+                at_ms: unix_ms(),
+                nodes: poll.nodes,
+                vms: poll.vms,
             })
         };
         self.send(event);
     }
-
     /// Fills `cluster`'s window with `history` (per VM, oldest first) and tells subscribers to
     /// take a new snapshot.
     pub fn backfill(&self, cluster: &str, history: super::backfill::History) {
@@ -193,7 +283,7 @@ impl LiveHub {
     }
 
     fn send(&self, event: LiveEvent) {
-        let event = Arc::new(event);
+        let event = Arc::new(Published::new(event));
         {
             let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
             if recent.len() == RECENT_EVENTS {
@@ -206,6 +296,14 @@ impl LiveHub {
     }
 }
 
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +311,44 @@ mod tests {
     fn vm(vmid: u32) -> ClusterResource {
         serde_json::from_value(serde_json::json!({"id": format!("qemu/{vmid}"), "type": "qemu", "vmid": vmid, "status": "running"}))
             .unwrap()
+    }
+
+    fn everything() -> Audience {
+        Audience {
+            view: app::live::LiveViewKind::Overview,
+            scope: app::scope::Scope::everything(),
+        }
+    }
+
+    #[test]
+    fn each_event_is_encoded_once_per_audience() {
+        let hub = LiveHub::new(5);
+        let mut sub = hub.subscribe();
+        hub.publish_poll("c", 1, &[vm(100)]);
+        let event = sub.events.try_recv().unwrap();
+        let mut encodings = 0;
+        for _ in 0..3 {
+            let frame = event.frame("k", |_| {
+                encodings += 1;
+                Some(Bytes::from_static(b"x"))
+            });
+            assert_eq!(frame.as_deref(), Some(&b"x"[..]));
+        }
+        assert_eq!(encodings, 1);
+        let mut snapshots = 0;
+        for _ in 0..3 {
+            hub.snapshot_frame("k", |_| {
+                snapshots += 1;
+                Bytes::new()
+            });
+        }
+        assert_eq!(snapshots, 1, "one snapshot encoding per sequence number");
+        hub.publish_poll("c", 2, &[vm(100)]);
+        hub.snapshot_frame("k", |_| {
+            snapshots += 1;
+            Bytes::new()
+        });
+        assert_eq!(snapshots, 2, "a new event makes a new snapshot");
     }
 
     #[test]
@@ -244,7 +380,7 @@ mod tests {
             hub.publish_poll("c", t, &[vm(100)]);
         }
         assert!(hub.since(1).is_none(), "too old → snapshot");
-        assert_eq!(hub.snapshot().seq, 100);
+        assert_eq!(hub.snapshot(&everything()).seq, 100);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod backfill;
 pub mod collector;
 pub mod hub;
 pub mod sse;
+pub mod views;
 pub mod window;
 
 pub use hub::LiveHub;

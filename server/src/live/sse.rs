@@ -1,101 +1,267 @@
-//! `GET /api/live`: the live stream as server-sent events.
+//! `GET /api/live?view=…`: the live stream as server-sent events.
 //!
 //! On connect a `snapshot` (or, with `Last-Event-ID`, the events missed since), then a `tick`
-//! or `stale` event per poll. A viewer that falls behind gets a new `snapshot` rather than
-//! slowing anyone down. Events carry their sequence number as the SSE id; after a snapshot,
-//! events with a lower or equal `seq` are already included and can be skipped.
+//! or `stale` event per poll, cut to the page's view and the user's scope. A viewer that
+//! falls behind gets a new `snapshot` rather than slowing anyone down. Events carry their
+//! sequence number as the SSE id; after a snapshot, events with a lower or equal `seq` are
+//! already included and can be skipped. The session (or wall token) is checked again every
+//! [`RECHECK`]: a revoked one ends the stream with a `revoked` event.
 
 use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 
 use app::{
+    live::LiveViewKind,
     model::Role,
+    scope::Scope,
     ssr::{sessions, state::AppState, wall},
 };
 use axum::{
     Extension,
+    body::{Body, Bytes},
     extract::{Query, State},
-    http::{HeaderMap, StatusCode},
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use futures::{StreamExt, stream};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
-use super::hub::{LiveEvent, LiveHub, Subscription};
+use super::{
+    hub::{LiveEvent, LiveHub, Published, Subscription},
+    views::Audience,
+};
 
-/// The SSE handler; viewers and above.
+/// A comment line every so often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a running stream checks that its session or wall token still holds.
+pub const RECHECK: Duration = Duration::from_secs(10);
+
+/// Who is watching: what they showed, so it can be checked again.
+#[derive(Debug, Clone)]
+enum Credential {
+    Session(String),
+    Wall(String),
+}
+
+impl Credential {
+    /// The scope the credential grants now, or `None` when it no longer holds.
+    async fn scope(&self, state: &AppState) -> Option<Scope> {
+        match self {
+            Credential::Wall(token) => wall::is_valid(&state.db, token)
+                .await
+                .unwrap_or(false)
+                .then(Scope::everything),
+            Credential::Session(token) => sessions::lookup(&state.db, token)
+                .await
+                .ok()
+                .flatten()
+                .filter(|u| u.role.allows(Role::Viewer))
+                .map(|u| u.scope),
+        }
+    }
+}
+
+/// The SSE handler; viewers and above, or a wall link.
 pub async fn live_events(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !may_watch(&state, &headers, query.get("wall").map(String::as_str)).await {
-        return (
+    let credential = match (query.get("wall"), sessions::token_from_headers(&headers)) {
+        (Some(token), _) => Credential::Wall(token.clone()),
+        (None, Some(token)) => Credential::Session(token),
+        (None, None) => return refuse(StatusCode::UNAUTHORIZED, "log in first"),
+    };
+    let Some(scope) = credential.scope(&state).await else {
+        tracing::info!(
+            wall = matches!(credential, Credential::Wall(_)),
+            "live stream refused"
+        );
+        return refuse(
             StatusCode::UNAUTHORIZED,
             "log in first, or use a valid wall link",
-        )
-            .into_response();
+        );
+    };
+    let view = match parse_view(&state, &query) {
+        Ok(view) => view,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
+    };
+    if matches!(credential, Credential::Wall(_)) && view != LiveViewKind::Overview {
+        return refuse(StatusCode::FORBIDDEN, "a wall link shows the overview only");
     }
+    if matches!(view, LiveViewKind::Node { .. }) && !scope.sees_nodes() {
+        return refuse(StatusCode::FORBIDDEN, "node figures are outside your scope");
+    }
+    let audience = Audience { view, scope };
     let last_seen = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let subscription = hub.subscribe();
-    let opening: Vec<Event> = match last_seen.and_then(|seq| hub.since(seq)) {
-        Some(missed) => missed.iter().map(|e| event(&hub, e)).collect(),
-        None => vec![snapshot(&hub)],
+    let viewer = Viewer {
+        key: audience.key(),
+        audience,
+        subscription: hub.subscribe(),
+        credential,
+        state,
+        next_check: Instant::now() + RECHECK,
+        ended: false,
     };
-    let updates = stream::unfold(subscription, |mut sub: Subscription| async move {
-        let next = match sub.events.recv().await {
-            Ok(e) => event(sub.hub(), &e),
-            Err(RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "live viewer fell behind; resynchronising");
-                snapshot(sub.hub())
-            }
-            Err(RecvError::Closed) => return None,
-        };
-        Some((next, sub))
+    let opening: Vec<Bytes> = match last_seen.and_then(|seq| hub.since(seq)) {
+        Some(missed) => missed.iter().filter_map(|e| viewer.frame(e)).collect(),
+        None => vec![viewer.snapshot()],
+    };
+    let updates = stream::unfold(viewer, |mut viewer| async move {
+        let frame = viewer.next_frame().await?;
+        Some((frame, viewer))
     });
-    let stream = stream::iter(opening)
+    let body = stream::iter(opening)
         .chain(updates)
         .map(Ok::<_, Infallible>);
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// A viewer (or higher) session, or a live wall token (read-only by construction).
-async fn may_watch(state: &AppState, headers: &HeaderMap, wall_token: Option<&str>) -> bool {
-    if let Some(token) = wall_token {
-        return wall::is_valid(&state.db, token).await.unwrap_or(false);
-    }
-    let user = match sessions::token_from_headers(headers) {
-        Some(token) => sessions::lookup(&state.db, &token).await.ok().flatten(),
-        None => None,
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, message.to_owned()).into_response()
+}
+
+/// The view named by the query: `view=overview` (default), `vm-cpu`, `vm` with `cluster` and
+/// `vmid`, `node` with `cluster` and `node`. Names are validated before use.
+fn parse_view(state: &AppState, query: &HashMap<String, String>) -> Result<LiveViewKind, String> {
+    let cluster = || -> Result<String, String> {
+        let name = query.get("cluster").ok_or("cluster is missing")?;
+        state
+            .clusters
+            .get(name)
+            .map(|_| name.clone())
+            .map_err(|e| e.to_string())
     };
-    user.is_some_and(|u| u.role.allows(Role::Viewer))
-}
-
-fn snapshot(hub: &LiveHub) -> Event {
-    let snapshot = hub.snapshot();
-    json_event("snapshot", snapshot.seq, &snapshot)
-}
-
-fn event(hub: &LiveHub, event: &LiveEvent) -> Event {
-    match event {
-        LiveEvent::Tick(tick) => json_event("tick", tick.seq, tick),
-        LiveEvent::Stale(stale) => json_event("stale", stale.seq, stale),
-        LiveEvent::Resync(_) => snapshot(hub),
+    match query.get("view").map(String::as_str).unwrap_or("overview") {
+        "overview" => Ok(LiveViewKind::Overview),
+        "vm-cpu" => Ok(LiveViewKind::VmCpu),
+        "vm" => {
+            let vmid: pve::ids::VmId = query
+                .get("vmid")
+                .ok_or("vmid is missing")?
+                .parse()
+                .map_err(|e: pve::ids::InvalidId| e.to_string())?;
+            Ok(LiveViewKind::Vm {
+                cluster: cluster()?,
+                vmid: vmid.get(),
+            })
+        }
+        "node" => {
+            let node: pve::ids::NodeName = query
+                .get("node")
+                .ok_or("node is missing")?
+                .parse()
+                .map_err(|e: pve::ids::InvalidId| e.to_string())?;
+            Ok(LiveViewKind::Node {
+                cluster: cluster()?,
+                node: node.to_string(),
+            })
+        }
+        other => Err(format!(
+            "unknown view {other:?} (overview, vm-cpu, vm or node)"
+        )),
     }
 }
 
-fn json_event(name: &str, seq: u64, data: &impl serde::Serialize) -> Event {
-    Event::default()
-        .event(name)
-        .id(seq.to_string())
-        .json_data(data)
-        .unwrap_or_else(|_| Event::default().event("error").data("encoding failed"))
+/// One SSE connection's state.
+struct Viewer {
+    audience: Audience,
+    key: String,
+    subscription: Subscription,
+    credential: Credential,
+    state: AppState,
+    next_check: Instant,
+    ended: bool,
+}
+
+impl Viewer {
+    fn hub(&self) -> &LiveHub {
+        self.subscription.hub()
+    }
+
+    fn snapshot(&self) -> Bytes {
+        self.hub().snapshot_frame(&self.key, |hub| {
+            let snapshot = hub.snapshot(&self.audience);
+            encode("snapshot", snapshot.seq, &snapshot)
+        })
+    }
+
+    /// The event's bytes for this viewer, shared with every viewer of the same audience.
+    fn frame(&self, published: &Published) -> Option<Bytes> {
+        match &published.event {
+            LiveEvent::Resync(_) => Some(self.snapshot()),
+            event => published.frame(&self.key, |_| match event {
+                LiveEvent::Tick(tick) => {
+                    self.audience.tick(tick).map(|t| encode("tick", t.seq, &t))
+                }
+                LiveEvent::Stale(stale) => Some(encode("stale", stale.seq, stale)),
+                LiveEvent::Resync(_) => None,
+            }),
+        }
+    }
+
+    /// The next bytes to send: an event, a snapshot after falling behind, a keep-alive, or
+    /// `None` to end the stream.
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        let keep_alive = Instant::now() + KEEP_ALIVE;
+        loop {
+            if Instant::now() >= self.next_check {
+                self.next_check = Instant::now() + RECHECK;
+                match self.credential.scope(&self.state).await {
+                    None => {
+                        tracing::info!("live stream ended: session or wall link revoked");
+                        self.ended = true;
+                        return Some(Bytes::from_static(b"event: revoked\ndata: {}\n\n"));
+                    }
+                    // A changed scope: end the stream; the browser reconnects with the new one.
+                    Some(scope) if scope != self.audience.scope => return None,
+                    Some(_) => {}
+                }
+            }
+            let wake = keep_alive.min(self.next_check);
+            let received = tokio::select! {
+                received = self.subscription.events.recv() => received,
+                _ = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= keep_alive {
+                        return Some(Bytes::from_static(b": keep-alive\n\n"));
+                    }
+                    continue;
+                }
+            };
+            match received {
+                Ok(event) => {
+                    if let Some(frame) = self.frame(&event) {
+                        return Some(frame);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "live viewer fell behind; resynchronising");
+                    return Some(self.snapshot());
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// One SSE event: `event`, `id` and the JSON on one `data` line (JSON has no raw newlines).
+fn encode(name: &str, seq: u64, data: &impl serde::Serialize) -> Bytes {
+    match serde_json::to_string(data) {
+        Ok(json) => Bytes::from(format!("event: {name}\nid: {seq}\ndata: {json}\n\n")),
+        Err(e) => {
+            tracing::error!(error = %e, "live event encoding failed");
+            Bytes::from_static(b"event: error\ndata: \"encoding failed\"\n\n")
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use app::live::{ClusterWindow, NodeLive, VmLive, VmPoint, VmSeries};
+use app::live::{NodeLive, NodePoint, VmLive, VmPoint};
 use pve::types::ClusterResource;
 
 /// PVE's cumulative counters at one poll.
@@ -15,21 +15,60 @@ struct Counters {
     diskwrite: u64,
 }
 
+/// One VM's recent history.
 #[derive(Debug)]
-struct VmState {
-    live: VmLive,
-    points: VecDeque<VmPoint>,
+pub struct VmWindow {
+    /// The VM as of the newest poll.
+    pub live: VmLive,
+    /// Its PVE tags (they decide which scopes see it).
+    pub tags: Vec<String>,
+    /// Older points first.
+    pub points: VecDeque<VmPoint>,
     counters: Option<Counters>,
 }
 
-/// One cluster's recent history, bounded by `capacity` points per VM.
+/// One node's recent history.
+#[derive(Debug)]
+pub struct NodeWindow {
+    /// The node as of the newest poll.
+    pub live: NodeLive,
+    /// Older points first.
+    pub points: VecDeque<NodePoint>,
+}
+
+/// A VM at one poll, with the tags that decide who may see it.
+#[derive(Debug, Clone)]
+pub struct VmNow {
+    /// The VM's state.
+    pub live: VmLive,
+    /// Its PVE tags.
+    pub tags: Vec<String>,
+}
+
+/// What one poll found.
+#[derive(Debug, Clone, Default)]
+pub struct Poll {
+    /// The nodes.
+    pub nodes: Vec<NodeLive>,
+    /// The VMs.
+    pub vms: Vec<VmNow>,
+}
+
+/// One cluster's recent history, bounded by `capacity` points per VM and node.
 #[derive(Debug)]
 pub struct ClusterSeries {
     capacity: usize,
-    vms: BTreeMap<u32, VmState>,
-    nodes: Vec<NodeLive>,
+    vms: BTreeMap<u32, VmWindow>,
+    nodes: BTreeMap<String, NodeWindow>,
     last_good: Option<i64>,
     stale: bool,
+}
+
+fn push_bounded<T>(window: &mut VecDeque<T>, capacity: usize, value: T) {
+    if window.len() == capacity {
+        window.pop_front();
+    }
+    window.push_back(value);
 }
 
 /// Bytes per second between two counter readings; `None` when the counter went backwards
@@ -44,22 +83,18 @@ impl ClusterSeries {
         Self {
             capacity: capacity.max(1),
             vms: BTreeMap::new(),
-            nodes: Vec::new(),
+            nodes: BTreeMap::new(),
             last_good: None,
             stale: false,
         }
     }
 
-    /// Adds one poll taken at `t`; VMs that disappeared are dropped. Returns the nodes' and the
-    /// VMs' new state.
-    pub fn record(
-        &mut self,
-        t: i64,
-        resources: &[ClusterResource],
-    ) -> (Vec<NodeLive>, Vec<VmLive>) {
+    /// Adds one poll taken at `t`; VMs and nodes that disappeared are dropped. Returns what
+    /// the poll found.
+    pub fn record(&mut self, t: i64, resources: &[ClusterResource]) -> Poll {
         self.last_good = Some(t);
         self.stale = false;
-        self.nodes = resources
+        let nodes: Vec<NodeLive> = resources
             .iter()
             .filter(|r| r.kind == "node")
             .map(|r| NodeLive {
@@ -72,6 +107,19 @@ impl ClusterSeries {
                 uptime: r.uptime.unwrap_or(0),
             })
             .collect();
+        self.nodes
+            .retain(|name, _| nodes.iter().any(|n| &n.node == name));
+        for node in &nodes {
+            let window = self
+                .nodes
+                .entry(node.node.clone())
+                .or_insert_with(|| NodeWindow {
+                    live: node.clone(),
+                    points: VecDeque::new(),
+                });
+            window.live = node.clone();
+            push_bounded(&mut window.points, self.capacity, node.point(t));
+        }
         let mut seen = Vec::new();
         for r in resources.iter().filter(|r| r.is_vm()) {
             let Some(vmid) = r.vmid else { continue };
@@ -83,11 +131,8 @@ impl ClusterSeries {
                 diskread: r.diskread.unwrap_or(0),
                 diskwrite: r.diskwrite.unwrap_or(0),
             };
-            let state = self.vms.entry(vmid).or_insert_with(|| VmState {
-                live: empty_live(vmid),
-                points: VecDeque::new(),
-                counters: None,
-            });
+            let state = self.vms.entry(vmid).or_insert_with(|| empty_window(vmid));
+            state.tags = r.tag_list();
             let previous = state.counters.replace(counters);
             let rates =
                 |f: fn(&Counters) -> u64| previous.and_then(|p| rate(f(&p), f(&counters), t - p.t));
@@ -109,16 +154,20 @@ impl ClusterSeries {
                 maxmem: r.maxmem.unwrap_or(0),
                 point,
             };
-            if state.points.len() == self.capacity {
-                state.points.pop_front();
-            }
-            state.points.push_back(point);
+            push_bounded(&mut state.points, self.capacity, point);
         }
         self.vms.retain(|vmid, _| seen.contains(vmid));
-        (
-            self.nodes.clone(),
-            self.vms.values().map(|s| s.live.clone()).collect(),
-        )
+        Poll {
+            nodes,
+            vms: self
+                .vms
+                .values()
+                .map(|w| VmNow {
+                    live: w.live.clone(),
+                    tags: w.tags.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// Puts history (per VM, oldest first) in front of what the window holds, keeping the
@@ -126,11 +175,7 @@ impl ClusterSeries {
     /// them; until then their history waits here.
     pub fn backfill(&mut self, history: BTreeMap<u32, Vec<VmPoint>>) {
         for (vmid, points) in history {
-            let state = self.vms.entry(vmid).or_insert_with(|| VmState {
-                live: empty_live(vmid),
-                points: VecDeque::new(),
-                counters: None,
-            });
+            let state = self.vms.entry(vmid).or_insert_with(|| empty_window(vmid));
             let newest_known = state.points.front().map_or(i64::MAX, |p| p.t);
             let older: Vec<VmPoint> = points.into_iter().filter(|p| p.t < newest_known).collect();
             for p in older.into_iter().rev() {
@@ -148,21 +193,33 @@ impl ClusterSeries {
         self.last_good
     }
 
-    /// The whole window, for a snapshot.
-    pub fn window(&self, cluster: &str) -> ClusterWindow {
-        ClusterWindow {
-            cluster: cluster.to_owned(),
-            stale_since: self.stale.then_some(self.last_good.unwrap_or(0)),
-            nodes: self.nodes.clone(),
-            vms: self
-                .vms
-                .values()
-                .map(|s| VmSeries {
-                    vm: s.live.clone(),
-                    points: s.points.iter().copied().collect(),
-                })
-                .collect(),
-        }
+    /// When the cluster last answered, while it does not.
+    pub fn stale_since(&self) -> Option<i64> {
+        self.stale.then_some(self.last_good.unwrap_or(0))
+    }
+
+    /// The VMs' windows, by VM id. VMs known only from history (not polled yet) have no node.
+    pub fn vms(&self) -> impl Iterator<Item = &VmWindow> {
+        self.vms.values().filter(|w| !w.live.node.is_empty())
+    }
+
+    /// One VM's window.
+    pub fn vm(&self, vmid: u32) -> Option<&VmWindow> {
+        self.vms.get(&vmid).filter(|w| !w.live.node.is_empty())
+    }
+
+    /// The nodes' windows, by name.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeWindow> {
+        self.nodes.values()
+    }
+}
+
+fn empty_window(vmid: u32) -> VmWindow {
+    VmWindow {
+        live: empty_live(vmid),
+        tags: Vec::new(),
+        points: VecDeque::new(),
+        counters: None,
     }
 }
 
@@ -202,30 +259,43 @@ mod tests {
     #[test]
     fn counters_become_rates_and_restarts_are_gaps() {
         let mut series = ClusterSeries::new(10);
-        let (_, first) = series.record(100, &[vm(100, 0.5, 1_000)]);
+        let first = series.record(100, &[vm(100, 0.5, 1_000)]).vms;
         assert_eq!(
-            first[0].point.netin, None,
+            first[0].live.point.netin, None,
             "no rate without a previous poll"
         );
-        let (_, second) = series.record(110, &[vm(100, 0.25, 6_000)]);
-        assert_eq!(second[0].point.netin, Some(500.0));
-        assert_eq!(second[0].point.cpu, 0.25);
-        let (_, restarted) = series.record(120, &[vm(100, 0.1, 10)]);
+        let second = series.record(110, &[vm(100, 0.25, 6_000)]).vms;
+        assert_eq!(second[0].live.point.netin, Some(500.0));
+        assert_eq!(second[0].live.point.cpu, 0.25);
+        let restarted = series.record(120, &[vm(100, 0.1, 10)]).vms;
         assert_eq!(
-            restarted[0].point.netin, None,
+            restarted[0].live.point.netin, None,
             "a counter reset is not a negative rate"
         );
     }
 
-    #[test]
-    fn nodes_come_from_the_same_poll() {
-        let node: ClusterResource = serde_json::from_value(serde_json::json!({
+    fn node_res() -> ClusterResource {
+        serde_json::from_value(serde_json::json!({
             "id": "node/pve1", "type": "node", "node": "pve1", "status": "online",
             "cpu": 0.5, "maxcpu": 8, "mem": 10, "maxmem": 20, "uptime": 99
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn tags_are_kept_for_scopes() {
+        let mut tagged = vm(100, 0.1, 0);
+        tagged.tags = Some("prod;web".into());
         let mut series = ClusterSeries::new(3);
-        let (nodes, vms) = series.record(10, &[node, vm(100, 0.1, 0)]);
+        series.record(10, &[tagged]);
+        assert_eq!(series.vm(100).unwrap().tags, ["prod", "web"]);
+    }
+
+    #[test]
+    fn nodes_come_from_the_same_poll() {
+        let node = node_res();
+        let mut series = ClusterSeries::new(3);
+        let Poll { nodes, vms } = series.record(10, &[node.clone(), vm(100, 0.1, 0)]);
         assert_eq!(nodes.len(), 1);
         assert_eq!(
             (
@@ -236,7 +306,17 @@ mod tests {
             ("pve1", "online", 8.0)
         );
         assert_eq!(vms.len(), 1, "nodes are not VMs");
-        assert_eq!(series.window("c").nodes, nodes);
+        series.record(20, &[node, vm(100, 0.1, 0)]);
+        series.record(30, &[node_res(), vm(100, 0.1, 0)]);
+        let windows: Vec<&NodeWindow> = series.nodes().collect();
+        assert_eq!(windows.len(), 1);
+        assert_eq!(
+            windows[0].points.iter().map(|p| p.t).collect::<Vec<_>>(),
+            [10, 20, 30],
+            "bounded at 3"
+        );
+        series.record(40, &[vm(100, 0.1, 0)]);
+        assert_eq!(series.nodes().count(), 0, "a node that left is forgotten");
     }
 
     #[test]
@@ -245,12 +325,12 @@ mod tests {
         for t in 0..10 {
             series.record(t * 10, &[vm(100, 0.1, 0), vm(101, 0.2, 0)]);
         }
-        let window = series.window("c");
-        assert_eq!(window.vms.len(), 2);
-        assert_eq!(window.vms[0].points.len(), 3);
-        assert_eq!(window.vms[0].points[0].t, 70, "oldest points go first");
+        assert_eq!(series.vms().count(), 2);
+        let first = series.vm(100).unwrap();
+        assert_eq!(first.points.len(), 3);
+        assert_eq!(first.points[0].t, 70, "oldest points go first");
         series.record(200, &[vm(101, 0.2, 0)]);
-        assert_eq!(series.window("c").vms.len(), 1);
+        assert_eq!(series.vms().count(), 1);
     }
 
     #[test]
@@ -267,11 +347,7 @@ mod tests {
             diskwrite: None,
         };
         series.backfill([(100, vec![old(50), old(60), old(70), old(80), old(100)])].into());
-        let times: Vec<i64> = series.window("c").vms[0]
-            .points
-            .iter()
-            .map(|p| p.t)
-            .collect();
+        let times: Vec<i64> = series.vm(100).unwrap().points.iter().map(|p| p.t).collect();
         assert_eq!(
             times,
             [60, 70, 80, 100],
@@ -284,8 +360,8 @@ mod tests {
         let mut series = ClusterSeries::new(3);
         series.record(50, &[vm(100, 0.1, 0)]);
         assert_eq!(series.mark_stale(), Some(50));
-        assert_eq!(series.window("c").stale_since, Some(50));
+        assert_eq!(series.stale_since(), Some(50));
         series.record(60, &[vm(100, 0.1, 0)]);
-        assert_eq!(series.window("c").stale_since, None);
+        assert_eq!(series.stale_since(), None);
     }
 }
