@@ -1,4 +1,5 @@
-//! Alerts: what fires now, the history, and the rules (admins edit them).
+//! Alerts: what fires now, the history, and the rules (admins edit them). A scoped user sees
+//! only the alerts of VMs in their scope; node and storage alerts are for unscoped users.
 
 use leptos::prelude::*;
 
@@ -12,18 +13,26 @@ use crate::{
     ssr::{alerts, guard},
 };
 
-/// Firing alerts, newest first.
+/// Firing alerts in the user's scope, newest first (the header badge counts these).
 #[server(prefix = "/api", endpoint = "alerts_active")]
 pub async fn active_alerts() -> Result<Vec<Alert>, AppError> {
-    guard::require(Role::Viewer).await?;
-    alerts::list(&guard::state()?.db, true, 500).await
+    let user = guard::require(Role::Viewer).await?;
+    let list = alerts::list(&guard::state()?.db, true, 500).await?;
+    scoped::keep_in_scope(&user.scope, list, 500).await
 }
 
-/// The last 200 alerts, ended ones included.
+/// The last 200 alerts in the user's scope, ended ones included.
 #[server(prefix = "/api", endpoint = "alerts_history")]
 pub async fn alert_history() -> Result<Vec<Alert>, AppError> {
-    guard::require(Role::Viewer).await?;
-    alerts::list(&guard::state()?.db, false, 200).await
+    let user = guard::require(Role::Viewer).await?;
+    // A scoped user's 200 are looked for among more, as most alerts may be other tenants'.
+    let fetch = if user.scope.is_everything() {
+        200
+    } else {
+        2000
+    };
+    let list = alerts::list(&guard::state()?.db, false, fetch).await?;
+    scoped::keep_in_scope(&user.scope, list, 200).await
 }
 
 /// Every alert rule.
@@ -61,4 +70,134 @@ pub async fn update_alert_rule(
     alerts::update_rule(&db, &rule).await?;
     tracing::info!(by = %admin.username, rule = %rule.name, "alert rule changed");
     Ok(())
+}
+
+/// Which alerts a scoped user sees: those of VMs in scope, never node or storage alerts.
+#[cfg(feature = "ssr")]
+mod scoped {
+    use std::collections::{BTreeSet, HashMap};
+
+    use crate::{error::AppResult, model::Alert, scope::Scope, ssr::guard};
+
+    /// Tags of each VM (by id) of each cluster (by name).
+    type VmTags = HashMap<String, HashMap<u32, Vec<String>>>;
+
+    /// The alerts of `list` that `scope` allows, at most `limit`. Unscoped users cost nothing;
+    /// for a scoped user the VMs' tags come from one `/cluster/resources` per cluster that has a
+    /// VM alert in the list. A cluster that does not answer hides its VM alerts (from scoped
+    /// users only): nothing is shown that cannot be checked.
+    pub async fn keep_in_scope(
+        scope: &Scope,
+        list: Vec<Alert>,
+        limit: usize,
+    ) -> AppResult<Vec<Alert>> {
+        if scope.is_everything() {
+            return Ok(list.into_iter().take(limit).collect());
+        }
+        let names: BTreeSet<&str> = list
+            .iter()
+            .filter(|a| alert_vmid(&a.target).is_some())
+            .map(|a| a.cluster.as_str())
+            .collect();
+        let tags = vm_tags(names).await?;
+        Ok(list
+            .into_iter()
+            .filter(|a| visible(scope, a, &tags))
+            .take(limit)
+            .collect())
+    }
+
+    async fn vm_tags(names: BTreeSet<&str>) -> AppResult<VmTags> {
+        use pve::types::ResourceType;
+
+        let state = guard::state()?;
+        let calls = names
+            .into_iter()
+            .filter_map(|name| state.clusters.get(name).ok())
+            .map(|cluster| async move {
+                let found = cluster.api.cluster_resources(Some(ResourceType::Vm)).await;
+                (cluster.name.clone(), found)
+            });
+        let mut tags = VmTags::new();
+        for (cluster, found) in futures::future::join_all(calls).await {
+            match found {
+                Ok(resources) => {
+                    let vms = resources
+                        .iter()
+                        .filter(|r| r.is_vm())
+                        .filter_map(|r| Some((r.vmid?, r.tag_list())))
+                        .collect();
+                    tags.insert(cluster, vms);
+                }
+                Err(e) => {
+                    tracing::warn!(%cluster, error = %e, "VM tags unavailable; its VM alerts are hidden from scoped users");
+                }
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The VM id of a VM alert's target (`qemu/100`).
+    pub(super) fn alert_vmid(target: &str) -> Option<u32> {
+        target.strip_prefix("qemu/")?.parse().ok()
+    }
+
+    /// Whether `scope` allows `alert`, given the VMs' tags.
+    pub(super) fn visible(scope: &Scope, alert: &Alert, tags: &VmTags) -> bool {
+        match alert_vmid(&alert.target) {
+            Some(vmid) => tags
+                .get(&alert.cluster)
+                .and_then(|vms| vms.get(&vmid))
+                .is_some_and(|t| scope.allows_vm(t)),
+            None => scope.sees_nodes(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn alert(cluster: &str, target: &str) -> Alert {
+            Alert {
+                id: 1,
+                rule: "r".into(),
+                level: "warning".into(),
+                cluster: cluster.into(),
+                target: target.into(),
+                message: String::new(),
+                started_at: 0,
+                ended_at: None,
+            }
+        }
+
+        #[test]
+        fn scoped_users_see_alerts_of_their_vms_only() {
+            let tags: VmTags = HashMap::from([(
+                "demo".to_owned(),
+                HashMap::from([
+                    (100, vec!["prod".to_owned()]),
+                    (101, vec!["dev".to_owned()]),
+                ]),
+            )]);
+            let prod = Scope::parse("prod").unwrap();
+            assert!(visible(&prod, &alert("demo", "qemu/100"), &tags));
+            assert!(!visible(&prod, &alert("demo", "qemu/101"), &tags));
+            assert!(
+                !visible(&prod, &alert("demo", "qemu/999"), &tags),
+                "VM gone"
+            );
+            assert!(
+                !visible(&prod, &alert("other", "qemu/100"), &tags),
+                "other cluster"
+            );
+            assert!(!visible(&prod, &alert("demo", "node/pve1"), &tags));
+            assert!(!visible(&prod, &alert("demo", "storage/pve1/local"), &tags));
+            let all = Scope::everything();
+            assert!(visible(&all, &alert("demo", "node/pve1"), &tags));
+            assert!(visible(&all, &alert("demo", "qemu/101"), &tags));
+            assert_eq!(alert_vmid("qemu/100"), Some(100));
+            assert_eq!(alert_vmid("qemu/x"), None);
+            assert_eq!(alert_vmid("node/100"), None);
+        }
+    }
 }

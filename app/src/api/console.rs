@@ -20,19 +20,27 @@ use crate::{
     },
 };
 
-/// Opens the console of a running VM for the logged-in operator or admin: calls `vncproxy` and
-/// keeps its answer in a one-time console session, to be opened (by the returned `ws_path`)
-/// within 30 seconds by the same user.
+/// Opens the console of a running VM in the user's scope for the logged-in operator or admin:
+/// calls `vncproxy` and keeps its answer in a one-time console session, to be opened (by the
+/// returned `ws_path`) within 30 seconds by the same user.
 #[server(prefix = "/api", endpoint = "console_open")]
 pub async fn open_console(
     cluster: String,
     node: String,
     vmid: String,
 ) -> Result<ConsoleTicket, AppError> {
-    let user = guard::require(Role::Operator).await?;
+    let guard::VmAccess {
+        user,
+        cluster,
+        node,
+        vmid,
+    } = guard::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
     let state = guard::state()?;
-    let cluster = state.clusters.get(&cluster)?;
-    let target = ConsoleTarget::parse(&cluster.name, &node, &vmid)?;
+    let target = ConsoleTarget {
+        cluster: cluster.name.clone(),
+        node,
+        vmid,
+    };
     let (node, vmid) = (&target.node, target.vmid);
     let status = cluster.api.qemu_status(node, vmid).await.inspect_err(|e| {
         tracing::warn!(user = %user.username, cluster = %cluster.name, %node, %vmid, error = %e, "console refused: VM status unavailable");

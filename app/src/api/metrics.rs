@@ -1,4 +1,5 @@
-//! Metric history (`rrddata`) of VMs and nodes, and a node's overview.
+//! Metric history (`rrddata`) of VMs and nodes, and a node's overview. VMs are checked against
+//! the user's scope; node figures are for unscoped users only.
 
 use leptos::prelude::*;
 use pve::types::{NodeRrdPoint, QemuRrdPoint};
@@ -20,7 +21,8 @@ fn period(
     ))
 }
 
-/// A VM's history for `timeframe` (hour, day, week, month, year) and `cf` (AVERAGE, MAX).
+/// A VM's history for `timeframe` (hour, day, week, month, year) and `cf` (AVERAGE, MAX), when
+/// the VM is in the user's scope.
 #[server(prefix = "/api", endpoint = "vm_history")]
 pub async fn vm_history(
     cluster: String,
@@ -29,15 +31,17 @@ pub async fn vm_history(
     timeframe: String,
     cf: String,
 ) -> Result<Vec<QemuRrdPoint>, AppError> {
-    guard::require(Role::Viewer).await?;
-    let state = guard::state()?;
-    let cluster = state.clusters.get(&cluster)?;
-    let (node, vmid) = guard::parse_target(&node, &vmid)?;
+    let user = guard::require(Role::Viewer).await?;
     let (timeframe, cf) = period(&timeframe, &cf)?;
-    Ok(cluster.api.qemu_rrddata(&node, vmid, timeframe, cf).await?)
+    let vm = guard::vm(user, &cluster, &node, &vmid).await?;
+    Ok(vm
+        .cluster
+        .api
+        .qemu_rrddata(&vm.node, vm.vmid, timeframe, cf)
+        .await?)
 }
 
-/// A node's history for `timeframe` and `cf`.
+/// A node's history for `timeframe` and `cf` (users who see node figures: unscoped ones).
 #[server(prefix = "/api", endpoint = "node_history")]
 pub async fn node_history(
     cluster: String,
@@ -45,7 +49,7 @@ pub async fn node_history(
     timeframe: String,
     cf: String,
 ) -> Result<Vec<NodeRrdPoint>, AppError> {
-    guard::require(Role::Viewer).await?;
+    guard::require_nodes(Role::Viewer).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
     let node = guard::parse_node(&node)?;
@@ -53,10 +57,10 @@ pub async fn node_history(
     Ok(cluster.api.node_rrddata(&node, timeframe, cf).await?)
 }
 
-/// A node's status (versions, CPU, load, memory, root disk) and its storages.
+/// A node's status (versions, CPU, load, memory, root disk) and its storages (unscoped users).
 #[server(prefix = "/api", endpoint = "node_overview")]
 pub async fn load_node_overview(cluster: String, node: String) -> Result<NodeOverview, AppError> {
-    guard::require(Role::Viewer).await?;
+    guard::require_nodes(Role::Viewer).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
     let node = guard::parse_node(&node)?;

@@ -1,4 +1,9 @@
-//! User management, for admins only.
+//! User management, for admins only: users, their roles and their scopes.
+//!
+//! There is always at least one admin who sees everything (unscoped): the database refuses the
+//! change that would scope, demote or delete the last one. An admin may be scoped too; the
+//! scope then limits which VMs and node figures they see and act on (embed links included),
+//! not their management of users — an admin can still change scopes, their own included.
 
 use leptos::prelude::*;
 
@@ -6,6 +11,7 @@ use crate::{error::AppError, model::UserInfo};
 #[cfg(feature = "ssr")]
 use crate::{
     model::Role,
+    scope::Scope,
     ssr::{guard, users},
 };
 
@@ -16,13 +22,27 @@ pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
     users::list(&guard::state()?.db).await
 }
 
-/// Creates a local user.
+/// Creates a local user. `scope`: PVE tags separated by commas, semicolons or spaces; empty or
+/// absent for every VM.
 #[server(prefix = "/api", endpoint = "users_create")]
-pub async fn create_user(username: String, password: String, role: String) -> Result<(), AppError> {
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+    scope: Option<String>,
+) -> Result<(), AppError> {
     let admin = guard::require(Role::Admin).await?;
     let role: Role = role.parse().map_err(AppError::InvalidInput)?;
-    users::create(&guard::state()?.db, username.trim(), &password, role).await?;
-    tracing::info!(by = %admin.username, user = %username.trim(), role = role.as_str(), "user created");
+    let scope = parse_scope(scope.as_deref().unwrap_or_default())?;
+    users::create_scoped(
+        &guard::state()?.db,
+        username.trim(),
+        &password,
+        role,
+        &scope,
+    )
+    .await?;
+    tracing::info!(by = %admin.username, user = %username.trim(), role = role.as_str(), %scope, "user created");
     Ok(())
 }
 
@@ -42,7 +62,18 @@ pub async fn set_user_role(username: String, role: String) -> Result<(), AppErro
     Ok(())
 }
 
-/// Deletes a user; admins cannot delete themselves.
+/// Changes which VMs a user sees: `scope` is PVE tags separated by commas, semicolons or spaces,
+/// or empty for every VM. A bad tag changes nothing; the last unscoped admin stays unscoped.
+#[server(prefix = "/api", endpoint = "users_set_scope")]
+pub async fn set_user_scope(username: String, scope: String) -> Result<(), AppError> {
+    let admin = guard::require(Role::Admin).await?;
+    let scope = parse_scope(&scope)?;
+    users::set_scope(&guard::state()?.db, &username, &scope).await?;
+    tracing::info!(by = %admin.username, user = %username, %scope, "scope changed");
+    Ok(())
+}
+
+/// Deletes a user; admins cannot delete themselves, nor the last unscoped admin.
 #[server(prefix = "/api", endpoint = "users_delete")]
 pub async fn delete_user(username: String) -> Result<(), AppError> {
     let admin = guard::require(Role::Admin).await?;
@@ -54,4 +85,15 @@ pub async fn delete_user(username: String) -> Result<(), AppError> {
     users::delete(&guard::state()?.db, &username).await?;
     tracing::info!(by = %admin.username, user = %username, "user deleted");
     Ok(())
+}
+
+/// A scope as an admin typed it, with Scope's own explanation when a tag is bad.
+#[cfg(feature = "ssr")]
+fn parse_scope(text: &str) -> Result<Scope, AppError> {
+    if text.len() > 4096 {
+        return Err(AppError::InvalidInput(
+            "A scope is at most 4096 characters.".into(),
+        ));
+    }
+    Scope::parse(text).map_err(|e| AppError::InvalidInput(format!("Scope: {e}.")))
 }

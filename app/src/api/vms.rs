@@ -12,12 +12,13 @@ use crate::{
     ssr::guard,
 };
 
-/// Every VM of every configured cluster; a cluster that fails is reported, not fatal.
+/// Every VM of every configured cluster that the user's scope allows; a cluster that fails is
+/// reported, not fatal.
 #[server(prefix = "/api", endpoint = "vms_list")]
 pub async fn list_vms() -> Result<VmList, AppError> {
     use pve::types::ResourceType;
 
-    guard::require(Role::Viewer).await?;
+    let user = guard::require(Role::Viewer).await?;
     let state = guard::state()?;
     let calls = state.clusters.all().iter().map(|c| async move {
         (
@@ -31,9 +32,12 @@ pub async fn list_vms() -> Result<VmList, AppError> {
     };
     for (cluster, result) in futures::future::join_all(calls).await {
         match result {
-            Ok(resources) => list
-                .vms
-                .extend(resources.iter().filter_map(|r| vm_row(&cluster, r))),
+            Ok(resources) => list.vms.extend(
+                resources
+                    .iter()
+                    .filter_map(|r| vm_row(&cluster, r))
+                    .filter(|row| user.scope.allows_vm(&row.tags)),
+            ),
             Err(err) => list.problems.push(ClusterProblem {
                 cluster,
                 message: AppError::from(err).to_string(),
@@ -48,14 +52,11 @@ pub async fn list_vms() -> Result<VmList, AppError> {
 /// `status/current` of one VM.
 #[server(prefix = "/api", endpoint = "vm_detail")]
 pub async fn vm_status(cluster: String, node: String, vmid: String) -> Result<VmDetail, AppError> {
-    guard::require(Role::Viewer).await?;
-    let state = guard::state()?;
-    let cluster = state.clusters.get(&cluster)?;
-    let (node, vmid) = guard::parse_target(&node, &vmid)?;
-    let status = cluster.api.qemu_status(&node, vmid).await?;
+    let vm = guard::require_vm(Role::Viewer, &cluster, &node, &vmid).await?;
+    let status = vm.cluster.api.qemu_status(&vm.node, vm.vmid).await?;
     Ok(VmDetail {
-        cluster: cluster.name.clone(),
-        node,
+        cluster: vm.cluster.name,
+        node: vm.node,
         status,
     })
 }
@@ -71,15 +72,18 @@ pub async fn power_action(
     use pve::types::PowerAction;
 
     let user = guard::require(Role::Operator).await?;
-    let state = guard::state()?;
-    let cluster = state.clusters.get(&cluster)?;
-    let (node, vmid) = guard::parse_target(&node, &vmid)?;
     let action: PowerAction = action.parse().map_err(|_| {
         AppError::InvalidInput(format!(
             "unknown power action {:?}",
             action.chars().take(32).collect::<String>()
         ))
     })?;
+    let guard::VmAccess {
+        user,
+        cluster,
+        node,
+        vmid,
+    } = guard::vm(user, &cluster, &node, &vmid).await?;
     let upid = cluster.api.qemu_power(&node, vmid, action).await?;
     tracing::info!(user = %user.username, cluster = %cluster.name, %node, %vmid, action = action.path_segment(), %upid, "power action");
     Ok(TaskRef {
@@ -93,12 +97,13 @@ pub async fn power_action(
 pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, AppError> {
     use pve::ids::Upid;
 
-    guard::require(Role::Viewer).await?;
+    let user = guard::require(Role::Viewer).await?;
     let state = guard::state()?;
     let cluster = state.clusters.get(&cluster)?;
     let upid: Upid = upid
         .parse()
         .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+    guard::task_in_scope(&user, cluster, &upid).await?;
     let status = cluster.api.task_status(&upid).await?;
     let log = cluster.api.task_log(&upid, 0, 50).await.unwrap_or_default();
     Ok(TaskProgress {

@@ -12,10 +12,11 @@ use crate::{
     ssr::{guard, wall},
 };
 
-/// Mints a wall link; its URL is shown once.
+/// Mints a wall link; its URL is shown once. The wall shows every node and VM, so a scoped
+/// admin may not mint one.
 #[server(prefix = "/api", endpoint = "wall_create")]
 pub async fn create_wall_link(label: String) -> Result<WallLink, AppError> {
-    let admin = guard::require(Role::Admin).await?;
+    let admin = guard::require_nodes(Role::Admin).await?;
     let (id, token) = wall::create(&guard::state()?.db, &label, &admin.username).await?;
     tracing::info!(by = %admin.username, id, "wall link minted");
     Ok(WallLink {

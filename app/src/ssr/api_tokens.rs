@@ -109,6 +109,10 @@ mod tests {
         assert!(create(&db, "nobody", "x").await.is_err());
         assert!(create(&db, "ops", " ").await.is_err());
 
+        // Another admin who sees everything, so that "ops" may be demoted.
+        crate::ssr::users::create(&db, "root", "password-1", Role::Admin)
+            .await
+            .unwrap();
         crate::ssr::users::set_role(&db, "ops", Role::Viewer)
             .await
             .unwrap();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
-use super::{console::ConsoleTarget, now, state::AppState};
+use super::{console::ConsoleTarget, guard, now, state::AppState, users};
 use crate::{
     error::{AppError, AppResult},
     model::{EmbedLink, EmbedLinkInfo},
@@ -569,11 +569,14 @@ pub async fn authorize(
     outcome
 }
 
-/// Validates and stores a new link for an admin (`by`): the cluster must be configured and the
-/// VM must exist there.
+/// Validates and stores a new link for an admin (`by`): the cluster must be configured, the VM
+/// must exist there and be in `by`'s scope. The scope is read from the database here, so the
+/// server function and the `/api/v1` endpoint both apply it.
 pub async fn mint(state: &AppState, by: &str, new: &NewLink) -> AppResult<EmbedLink> {
     let cluster = state.clusters.get(&new.cluster)?;
     let target = ConsoleTarget::parse(&cluster.name, &new.node, &new.vmid.to_string())?;
+    let scope = users::scope_of(&state.db, by).await?;
+    guard::vm_in_scope(by, &scope, cluster, &target.node, target.vmid).await?;
     cluster.api.qemu_status(&target.node, target.vmid).await?;
     let key = state.console.embed_key(&state.db).await?;
     let link = create(&state.db, &key, by, new).await?;

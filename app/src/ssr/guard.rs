@@ -1,12 +1,16 @@
-//! Access checks for server functions: every one of them calls `require` first.
+//! Access checks for server functions: every one of them calls `require` (or `require_vm`,
+//! `require_nodes`) first. The role decides what a user may do; the scope decides which VMs (and
+//! whether node figures) they may see and act on — checked here on the server, never left to
+//! the browser.
 
 use axum::http::request::Parts;
 use leptos::prelude::*;
 
-use super::{sessions, state::AppState};
+use super::{clusters::Cluster, sessions, state::AppState};
 use crate::{
     error::{AppError, AppResult},
     model::{CurrentUser, Role},
+    scope::Scope,
 };
 
 /// The shared state, from the Leptos context the router provides.
@@ -61,4 +65,105 @@ pub fn parse_target(node: &str, vmid: &str) -> AppResult<(pve::ids::NodeName, pv
         .parse()
         .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
     Ok((parse_node(node)?, vmid))
+}
+
+/// A VM the user may see, with the ids checked: what [`require_vm`] hands back.
+pub struct VmAccess {
+    /// The logged-in user.
+    pub user: CurrentUser,
+    /// The VM's cluster.
+    pub cluster: Cluster,
+    /// The node the VM is on (validated).
+    pub node: pve::ids::NodeName,
+    /// The VM id (validated).
+    pub vmid: pve::ids::VmId,
+}
+
+/// The logged-in user when their role includes `role` and the VM `vmid` on `node` of `cluster`
+/// is in their scope. Only a scoped user costs a PVE call (the VM's config, for its tags).
+pub async fn require_vm(role: Role, cluster: &str, node: &str, vmid: &str) -> AppResult<VmAccess> {
+    vm(require(role).await?, cluster, node, vmid).await
+}
+
+/// The VM `vmid` on `node` of `cluster` when it is in `user`'s scope (see [`require_vm`]).
+pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> AppResult<VmAccess> {
+    let state = state()?;
+    let cluster = state.clusters.get(cluster)?.clone();
+    let (node, vmid) = parse_target(node, vmid)?;
+    vm_in_scope(&user.username, &user.scope, &cluster, &node, vmid).await?;
+    Ok(VmAccess {
+        user,
+        cluster,
+        node,
+        vmid,
+    })
+}
+
+/// The logged-in user when their role includes `role` and they may see node figures (load,
+/// memory, storages): scoped users may not, as these tell about other tenants' VMs.
+pub async fn require_nodes(role: Role) -> AppResult<CurrentUser> {
+    let user = require(role).await?;
+    if !user.scope.sees_nodes() {
+        tracing::warn!(user = %user.username, scope = %user.scope, "node figures refused: scoped user");
+        return Err(AppError::Forbidden(format!(
+            "node figures are outside your scope ({}).",
+            user.scope
+        )));
+    }
+    Ok(user)
+}
+
+/// Checks that VM `vmid` on `node` is in `scope` (of user `username`, for the log). For a
+/// scoped user the VM's tags come from its config on that node; a VM that is not there answers
+/// exactly like one outside the scope, so a scoped user cannot probe for other tenants' VMs.
+/// PVE being unreachable is still told as such.
+pub async fn vm_in_scope(
+    username: &str,
+    scope: &Scope,
+    cluster: &Cluster,
+    node: &pve::ids::NodeName,
+    vmid: pve::ids::VmId,
+) -> AppResult<()> {
+    if scope.is_everything() {
+        return Ok(());
+    }
+    let allowed = match cluster.api.qemu_config(node, vmid).await {
+        Ok(config) => scope.allows_vm(&config.tag_list()),
+        Err(err) => match AppError::from(err) {
+            unavailable @ AppError::Unavailable(_) => return Err(unavailable),
+            _ => false,
+        },
+    };
+    if allowed {
+        return Ok(());
+    }
+    tracing::warn!(user = %username, cluster = %cluster.name, %node, %vmid, %scope, "VM refused: outside the user's scope");
+    Err(not_in_scope(&cluster.name, node, vmid))
+}
+
+/// The one answer for a VM that is outside the scope or does not exist.
+pub fn not_in_scope(cluster: &str, node: &pve::ids::NodeName, vmid: pve::ids::VmId) -> AppError {
+    AppError::NotFound(format!(
+        "no VM {vmid} on node {node} of cluster {cluster} in your scope."
+    ))
+}
+
+/// Checks that a task concerns a VM in the user's scope: a scoped user may follow the tasks of
+/// their VMs (`qmstart`, `vzdump`, … whose id is the VM id), nothing else.
+pub async fn task_in_scope(
+    user: &CurrentUser,
+    cluster: &Cluster,
+    upid: &pve::ids::Upid,
+) -> AppResult<()> {
+    if user.scope.is_everything() {
+        return Ok(());
+    }
+    let refused = || AppError::NotFound("no such task in your scope.".into());
+    let vmid: pve::ids::VmId = upid.id().parse().map_err(|_| refused())?;
+    vm_in_scope(&user.username, &user.scope, cluster, upid.node(), vmid)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => refused(),
+            other => other,
+        })
 }

@@ -42,8 +42,19 @@ pub fn validate_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Creates a user; refuses a name that is taken.
+/// Creates a user who sees everything; refuses a name that is taken.
 pub async fn create(db: &SqlitePool, username: &str, password: &str, role: Role) -> AppResult<()> {
+    create_scoped(db, username, password, role, &Scope::everything()).await
+}
+
+/// Creates a user with a scope; refuses a name that is taken.
+pub async fn create_scoped(
+    db: &SqlitePool,
+    username: &str,
+    password: &str,
+    role: Role,
+    scope: &Scope,
+) -> AppResult<()> {
     validate_username(username)?;
     validate_password(password)?;
     let phc = passwords::hash(password.to_owned()).await.map_err(|e| {
@@ -51,12 +62,13 @@ pub async fn create(db: &SqlitePool, username: &str, password: &str, role: Role)
         AppError::Internal
     })?;
     let inserted = sqlx::query(
-        "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (username) DO NOTHING",
+        "INSERT INTO users (username, password_hash, role, scope_tags, created_at) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
     )
     .bind(username)
     .bind(phc)
     .bind(role.as_str())
+    .bind(scope.to_db())
     .bind(now())
     .execute(db)
     .await?;
@@ -113,42 +125,85 @@ pub async fn list(db: &SqlitePool) -> AppResult<Vec<UserInfo>> {
         .collect()
 }
 
-/// Deletes a user (their sessions go with them).
+/// SQL condition on a `users` row: changing it away from "unscoped admin" still leaves one.
+/// Checked inside the same statement as the change, so two admins acting at once cannot both
+/// pass it.
+const KEEPS_AN_UNSCOPED_ADMIN: &str = "(users.role != 'admin' OR users.scope_tags IS NOT NULL \
+     OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.scope_tags IS NULL \
+     AND o.username != users.username))";
+
+/// The answer when a change was refused: the user is unknown, or is the last unscoped admin.
+async fn refused(db: &SqlitePool, username: &str) -> AppError {
+    let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_one(db)
+        .await;
+    match exists {
+        Ok(0) => AppError::NotFound(format!("user {username:?}")),
+        Ok(_) => AppError::InvalidInput(format!(
+            "{username} is the last admin who sees every VM and node; there must always be one. \
+             Give another admin an unrestricted scope first."
+        )),
+        Err(e) => e.into(),
+    }
+}
+
+/// Deletes a user (their sessions go with them); never the last unscoped admin.
 pub async fn delete(db: &SqlitePool, username: &str) -> AppResult<()> {
-    let done = sqlx::query("DELETE FROM users WHERE username = ?")
-        .bind(username)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(&format!(
+        "DELETE FROM users WHERE username = ? AND {KEEPS_AN_UNSCOPED_ADMIN}"
+    ))
+    .bind(username)
+    .execute(db)
+    .await?;
     if done.rows_affected() == 0 {
-        return Err(AppError::NotFound(format!("user {username:?}")));
+        return Err(refused(db, username).await);
     }
     Ok(())
 }
 
-/// Changes a user's role.
+/// Changes a user's role; the last unscoped admin stays an admin.
 pub async fn set_role(db: &SqlitePool, username: &str, role: Role) -> AppResult<()> {
-    let done = sqlx::query("UPDATE users SET role = ? WHERE username = ?")
-        .bind(role.as_str())
-        .bind(username)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(&format!(
+        "UPDATE users SET role = ? WHERE username = ? AND (? = 'admin' OR {KEEPS_AN_UNSCOPED_ADMIN})"
+    ))
+    .bind(role.as_str())
+    .bind(username)
+    .bind(role.as_str())
+    .execute(db)
+    .await?;
     if done.rows_affected() == 0 {
-        return Err(AppError::NotFound(format!("user {username:?}")));
+        return Err(refused(db, username).await);
     }
     Ok(())
 }
 
-/// Changes which VMs a user may see.
+/// Changes which VMs a user may see; the last unscoped admin keeps seeing everything.
 pub async fn set_scope(db: &SqlitePool, username: &str, scope: &Scope) -> AppResult<()> {
-    let done = sqlx::query("UPDATE users SET scope_tags = ? WHERE username = ?")
-        .bind(scope.to_db())
-        .bind(username)
-        .execute(db)
-        .await?;
+    let stored = scope.to_db();
+    let done = sqlx::query(&format!(
+        "UPDATE users SET scope_tags = ? WHERE username = ? AND (? IS NULL OR {KEEPS_AN_UNSCOPED_ADMIN})"
+    ))
+    .bind(&stored)
+    .bind(username)
+    .bind(&stored)
+    .execute(db)
+    .await?;
     if done.rows_affected() == 0 {
-        return Err(AppError::NotFound(format!("user {username:?}")));
+        return Err(refused(db, username).await);
     }
     Ok(())
+}
+
+/// A user's scope; an unknown user is not found.
+pub async fn scope_of(db: &SqlitePool, username: &str) -> AppResult<Scope> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT scope_tags FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(db)
+            .await?;
+    let (stored,) = row.ok_or_else(|| AppError::NotFound(format!("user {username:?}")))?;
+    Ok(Scope::from_db(stored.as_deref()))
 }
 
 /// Number of admins, so the last one cannot be removed.
@@ -266,5 +321,57 @@ mod tests {
             delete(&pool, "vic").await,
             Err(AppError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn scopes_are_stored_and_one_unscoped_admin_always_remains() {
+        let pool = db::temp().await;
+        create(&pool, "root", "admin-pass", Role::Admin)
+            .await
+            .unwrap();
+        let tenant = Scope::parse("prod, web").unwrap();
+        create_scoped(&pool, "ten", "tenant-pass", Role::Viewer, &tenant)
+            .await
+            .unwrap();
+        assert_eq!(scope_of(&pool, "ten").await.unwrap(), tenant);
+        assert!(scope_of(&pool, "root").await.unwrap().is_everything());
+        assert!(matches!(
+            scope_of(&pool, "ghost").await,
+            Err(AppError::NotFound(_))
+        ));
+
+        // The only admin who sees everything can be neither scoped, demoted nor deleted.
+        let last = |r: AppResult<()>| matches!(r, Err(AppError::InvalidInput(ref m)) if m.contains("last admin"));
+        assert!(last(set_scope(&pool, "root", &tenant).await));
+        assert!(last(set_role(&pool, "root", Role::Viewer).await));
+        assert!(last(delete(&pool, "root").await));
+        assert!(
+            scope_of(&pool, "root").await.unwrap().is_everything(),
+            "nothing changed"
+        );
+        set_scope(&pool, "root", &Scope::everything())
+            .await
+            .unwrap();
+        set_role(&pool, "root", Role::Admin).await.unwrap();
+
+        // With a second unscoped admin, the first may be scoped; then the second is the last.
+        create(&pool, "boss", "admin-pass", Role::Admin)
+            .await
+            .unwrap();
+        set_scope(&pool, "root", &tenant).await.unwrap();
+        assert_eq!(scope_of(&pool, "root").await.unwrap(), tenant);
+        assert!(last(set_scope(&pool, "boss", &tenant).await));
+        set_role(&pool, "root", Role::Operator).await.unwrap();
+        delete(&pool, "root").await.unwrap();
+        assert!(last(delete(&pool, "boss").await));
+
+        // Scoping viewers is never limited; unknown users are not found.
+        set_scope(&pool, "ten", &Scope::everything()).await.unwrap();
+        assert!(matches!(
+            set_scope(&pool, "ghost", &tenant).await,
+            Err(AppError::NotFound(_))
+        ));
+        let listed = list(&pool).await.unwrap();
+        assert!(listed.iter().all(|u| u.scope.is_everything()));
     }
 }
