@@ -35,6 +35,10 @@ test('a wall link works without login until it is revoked', async ({ page, brows
   // Revoked.
   await page.locator('tr[data-wall-link="Ops room TV"]').getByRole('button', { name: 'Revoke' }).click();
   await expect(page.locator('tr[data-wall-link="Ops room TV"]')).toContainText('revoked');
+  // The wall already on screen stops too (the server checks the link every 10 s).
+  await expect(wall.getByTestId('wall-status')).toHaveAttribute('data-state', 'Revoked', {
+    timeout: 20_000,
+  });
   const again = await tv.newPage();
   expect((await again.goto(href))?.status()).toBe(403);
   await tv.close();
