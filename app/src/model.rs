@@ -316,7 +316,8 @@ pub struct WallLink {
 pub struct AlertRule {
     /// Id.
     pub id: i64,
-    /// `vm_cpu`, `vm_memory`, `storage_usage` or `node_offline`.
+    /// `vm_cpu`, `vm_memory`, `storage_usage`, `node_offline` or `vm_stopped` (a running VM
+    /// stopped and no PVE task explains it; its reading is 100 while that holds, else 0).
     pub kind: String,
     /// Shown name.
     pub name: String,

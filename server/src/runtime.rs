@@ -104,7 +104,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         console: Arc::new(ConsoleHub::new()),
     };
     let live = LiveHub::new(config.live_points());
-    let alerts = Arc::new(AlertEngine::new(state.db.clone()).await);
+    let alerts = Arc::new(AlertEngine::new(state.db.clone(), state.clusters.clone()).await);
     for cluster in state.clusters.all() {
         let source = Arc::new(ApiSource(Arc::clone(&cluster.api)));
         collector::spawn(

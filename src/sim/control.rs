@@ -14,6 +14,11 @@
 //! - `GET /_sim/fault` returns the current settings.
 //! - `POST /_sim/reset`: a fresh cluster from the seed, no tasks but the generated history, the
 //!   faults the simulator was started with. Tickets and the API token stay valid.
+//! - `POST /_sim/vm/{vmid}/load` with `{"cpu": 0.0–1.0}` forces a VM's CPU use (`null`: back to
+//!   its own curve).
+//! - `POST /_sim/vm/{vmid}/crash`: a running VM stops as if QEMU died (a crash, an OOM kill, a
+//!   shutdown from inside the guest): `stopped` at once, no task, nothing in the cluster log —
+//!   as in PVE, where no task records it. 409 when the VM is not running, 404 for an unknown VM.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -130,6 +135,7 @@ pub(crate) fn routes() -> Router<SimState> {
         .route("/_sim/fault", get(get_fault).post(set_fault))
         .route("/_sim/reset", post(reset))
         .route("/_sim/vm/{vmid}/load", post(set_load))
+        .route("/_sim/vm/{vmid}/crash", post(crash))
 }
 
 async fn get_fault(State(st): State<SimState>) -> Response {
@@ -231,4 +237,29 @@ async fn set_load(
 #[derive(serde::Deserialize)]
 struct LoadOverride {
     cpu: Option<f64>,
+}
+
+/// `POST /_sim/vm/{vmid}/crash`: QEMU goes away without a task (in QEMU mode the reconciler
+/// kills the real process, as it does for any VM that stopped).
+async fn crash(
+    State(st): State<SimState>,
+    axum::extract::Path(vmid): axum::extract::Path<u32>,
+) -> Response {
+    let now = super::util::now_secs();
+    let mut world = st.world();
+    let Some(vm) = world.model.vms.get_mut(&vmid) else {
+        return json_response(StatusCode::NOT_FOUND, &json!({ "error": "no such VM" }));
+    };
+    if !vm.has_process() {
+        return json_response(
+            StatusCode::CONFLICT,
+            &json!({ "error": format!("VM {vmid} not running") }),
+        );
+    }
+    vm.end_run(now);
+    vm.power = super::model::Power::Stopped;
+    json_response(
+        StatusCode::OK,
+        &json!({ "vmid": vmid, "status": "stopped" }),
+    )
 }

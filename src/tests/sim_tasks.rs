@@ -362,3 +362,52 @@ async fn same_seed_same_cluster() {
     .await;
     assert_ne!(va, names(vms(&Client::with_token(&other)).await));
 }
+
+#[tokio::test]
+async fn a_crash_stops_the_vm_without_a_task() {
+    let sim = start().await;
+    let c = Client::with_token(&sim);
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "running").await;
+    let tasks_before = c.get("/cluster/tasks").await.data().clone();
+    let http = sim_support::http_client();
+    let crash = |vmid: u64| {
+        http.post(format!("{}/_sim/vm/{vmid}/crash", sim.base_url()))
+            .send()
+    };
+    assert_eq!(crash(vmid).await.unwrap().status(), StatusCode::OK);
+
+    let cur = c
+        .get(&format!("/nodes/{node}/qemu/{vmid}/status/current"))
+        .await;
+    assert_eq!(
+        (cur.data()["status"].as_str(), cur.data()["uptime"].as_u64()),
+        (Some("stopped"), Some(0))
+    );
+    let listed = vms(&c).await;
+    let entry = listed.iter().find(|v| v["vmid"] == vmid).unwrap();
+    assert_eq!(entry["status"], "stopped");
+    // No task records it, as in PVE when QEMU dies.
+    let tasks_after = c.get("/cluster/tasks").await.data().clone();
+    let new: Vec<&Value> = tasks_after
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !tasks_before.as_array().unwrap().contains(t))
+        .collect();
+    assert!(new.is_empty(), "{new:?}");
+
+    assert_eq!(crash(vmid).await.unwrap().status(), StatusCode::CONFLICT);
+    assert_eq!(
+        crash(999_999).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // It starts again like any stopped VM.
+    let start = c
+        .post(&format!("/nodes/{node}/qemu/{vmid}/status/start"), &[])
+        .await;
+    assert_eq!(
+        c.wait_task(start.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+}

@@ -91,12 +91,27 @@ fn RuleTable(
         .map(|rule| {
             let (id, threshold, clear, for_secs, enabled) = (rule.id, rule.threshold, rule.clear, rule.for_secs, rule.enabled);
             let critical = rule.level == "critical";
+            // "VM stopped unexpectedly" is an event, not a level: no percentages to edit (they
+            // are sent back unchanged).
+            let event = rule.kind == "vm_stopped";
             let editor = is_admin.then(move || {
+                let levels = if event {
+                    view! {
+                        <input type="hidden" name="threshold" value=threshold />
+                        <input type="hidden" name="clear" value=clear />
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <label class="inline">"above %" <input name="threshold" type="number" step="any" value=threshold /></label>
+                        <label class="inline">"clear below %" <input name="clear" type="number" step="any" value=clear /></label>
+                    }
+                    .into_any()
+                };
                 view! {
                     <ActionForm action=update attr:class="inline-form rule-form">
                         <input type="hidden" name="id" value=id />
-                        <label class="inline">"above %" <input name="threshold" type="number" step="any" value=threshold /></label>
-                        <label class="inline">"clear below %" <input name="clear" type="number" step="any" value=clear /></label>
+                        {levels}
                         <label class="inline">"for s" <input name="for_secs" type="number" value=for_secs /></label>
                         <select name="level" aria-label="Level">
                             <option value="warning" selected=!critical>"warning"</option>
@@ -110,14 +125,19 @@ fn RuleTable(
                     </ActionForm>
                 }
             });
-            let summary = format!(
-                "above {:.0}% for {} s, clears below {:.0}% — {}{}",
-                rule.threshold,
-                rule.for_secs,
-                rule.clear,
-                rule.level,
-                if rule.enabled { "" } else { " (off)" }
-            );
+            let off = if rule.enabled { "" } else { " (off)" };
+            let summary = if event {
+                format!(
+                    "a running VM stopped and no PVE task did it (a crash, an OOM kill, a shutdown \
+                     from inside the guest), still stopped after {} s; clears when it runs again — {}{off}",
+                    rule.for_secs, rule.level
+                )
+            } else {
+                format!(
+                    "above {:.0}% for {} s, clears below {:.0}% — {}{off}",
+                    rule.threshold, rule.for_secs, rule.clear, rule.level
+                )
+            };
             view! {
                 <tr data-rule=rule.kind.clone()>
                     <td>{rule.name.clone()}</td>

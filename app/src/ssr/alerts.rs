@@ -149,3 +149,95 @@ pub async fn list(db: &SqlitePool, active: bool, limit: i64) -> AppResult<Vec<Al
         )
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{path::Path, str::FromStr};
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    /// The migration that added `vm_stopped` rebuilt both tables.
+    const VM_STOPPED_MIGRATION: &str = "20261203000001";
+
+    #[tokio::test]
+    async fn adding_vm_stopped_keeps_rules_alerts_and_the_foreign_key() {
+        // A database migrated up to the migration before, with an edited rule and two alerts.
+        let dir = std::env::temp_dir().join(format!("cecyber-migrate-{}", std::process::id()));
+        let before = dir.join("before");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&before).unwrap();
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        for file in std::fs::read_dir(&all).unwrap() {
+            let file = file.unwrap();
+            if file.file_name().to_string_lossy().as_ref() < VM_STOPPED_MIGRATION {
+                std::fs::copy(file.path(), before.join(file.file_name())).unwrap();
+            }
+        }
+        let options =
+            SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("db").display()))
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+        let db = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&db)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE alert_rules SET threshold = 70, enabled = 0 WHERE kind = 'vm_cpu'")
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO alerts (rule_id, cluster, target, level, message, started_at, ended_at) \
+             SELECT id, 'c', 'qemu/100', level, 'VM 100 CPU at 99%', 10, NULL FROM alert_rules \
+             WHERE kind = 'vm_cpu' UNION ALL \
+             SELECT id, 'c', 'storage/pve1/local', level, 'full', 20, 30 FROM alert_rules \
+             WHERE kind = 'storage_usage'",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let alerts_before = list(&db, false, 10).await.unwrap();
+        assert_eq!(alerts_before.len(), 2);
+
+        sqlx::migrate!("./migrations").run(&db).await.unwrap();
+
+        let rules = rules(&db, false).await.unwrap();
+        let kinds: Vec<&str> = rules.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "vm_cpu",
+                "vm_memory",
+                "storage_usage",
+                "node_offline",
+                "vm_stopped"
+            ]
+        );
+        assert_eq!((rules[0].threshold, rules[0].enabled), (70.0, false));
+        assert!(rules[4].enabled, "on by default");
+        assert_eq!(list(&db, false, 10).await.unwrap(), alerts_before);
+        // Alerts still belong to their rule, and unknown kinds are still refused.
+        sqlx::query("DELETE FROM alert_rules WHERE kind = 'vm_cpu'")
+            .execute(&db)
+            .await
+            .unwrap();
+        assert_eq!(list(&db, false, 10).await.unwrap().len(), 1);
+        let bogus = sqlx::query(
+            "INSERT INTO alert_rules (kind, name, threshold, clear, for_secs, level) \
+             VALUES ('bogus', 'x', 1, 1, 1, 'warning')",
+        )
+        .execute(&db)
+        .await;
+        assert!(bogus.is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
