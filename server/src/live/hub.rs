@@ -231,12 +231,13 @@ impl LiveHub {
             let series = clusters
                 .entry(cluster.to_owned())
                 .or_insert_with(|| ClusterSeries::new(self.points_per_vm));
-            let poll = series.record(t, resources);
+            let at_ms = unix_ms();
+            let poll = series.record(t, at_ms, resources);
             LiveEvent::Tick(Tick {
                 seq: self.next_seq(),
                 cluster: cluster.to_owned(),
                 t,
-                at_ms: unix_ms(),
+                at_ms,
                 nodes: poll.nodes,
                 vms: poll.vms,
             })

@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn tick_of(series: &mut ClusterSeries) -> Tick {
-        let poll = series.record(10, &resources());
+        let poll = series.record(10, 10_000, &resources());
         Tick {
             seq: 1,
             cluster: "c".into(),

@@ -8,7 +8,9 @@ use pve::types::ClusterResource;
 /// PVE's cumulative counters at one poll.
 #[derive(Debug, Clone, Copy)]
 struct Counters {
-    t: i64,
+    /// When the poll was taken, milliseconds: rates over a short tick need better than whole
+    /// seconds (a 2 s tick measured as 2 s while 2.9 s passed is a 45% spike).
+    at_ms: i64,
     netin: u64,
     netout: u64,
     diskread: u64,
@@ -73,8 +75,9 @@ fn push_bounded<T>(window: &mut VecDeque<T>, capacity: usize, value: T) {
 
 /// Bytes per second between two counter readings; `None` when the counter went backwards
 /// (the VM restarted) or no time passed.
-fn rate(previous: u64, current: u64, seconds: i64) -> Option<f64> {
-    (current >= previous && seconds > 0).then(|| (current - previous) as f64 / seconds as f64)
+fn rate(previous: u64, current: u64, millis: i64) -> Option<f64> {
+    (current >= previous && millis > 0)
+        .then(|| (current - previous) as f64 * 1000.0 / millis as f64)
 }
 
 impl ClusterSeries {
@@ -89,9 +92,10 @@ impl ClusterSeries {
         }
     }
 
-    /// Adds one poll taken at `t`; VMs and nodes that disappeared are dropped. Returns what
-    /// the poll found.
-    pub fn record(&mut self, t: i64, resources: &[ClusterResource]) -> Poll {
+    /// Adds one poll taken at `t` (unix seconds, the chart time; `at_ms` is the same moment in
+    /// milliseconds, for rates); VMs and nodes that disappeared are dropped. Returns what the
+    /// poll found.
+    pub fn record(&mut self, t: i64, at_ms: i64, resources: &[ClusterResource]) -> Poll {
         self.last_good = Some(t);
         self.stale = false;
         let nodes: Vec<NodeLive> = resources
@@ -125,7 +129,7 @@ impl ClusterSeries {
             let Some(vmid) = r.vmid else { continue };
             seen.push(vmid);
             let counters = Counters {
-                t,
+                at_ms,
                 netin: r.netin.unwrap_or(0),
                 netout: r.netout.unwrap_or(0),
                 diskread: r.diskread.unwrap_or(0),
@@ -134,8 +138,9 @@ impl ClusterSeries {
             let state = self.vms.entry(vmid).or_insert_with(|| empty_window(vmid));
             state.tags = r.tag_list();
             let previous = state.counters.replace(counters);
-            let rates =
-                |f: fn(&Counters) -> u64| previous.and_then(|p| rate(f(&p), f(&counters), t - p.t));
+            let rates = |f: fn(&Counters) -> u64| {
+                previous.and_then(|p| rate(f(&p), f(&counters), at_ms - p.at_ms))
+            };
             let point = VmPoint {
                 t,
                 cpu: r.cpu.unwrap_or(0.0),
@@ -259,15 +264,18 @@ mod tests {
     #[test]
     fn counters_become_rates_and_restarts_are_gaps() {
         let mut series = ClusterSeries::new(10);
-        let first = series.record(100, &[vm(100, 0.5, 1_000)]).vms;
+        let first = series.record(100, 100_000, &[vm(100, 0.5, 1_000)]).vms;
         assert_eq!(
             first[0].live.point.netin, None,
             "no rate without a previous poll"
         );
-        let second = series.record(110, &[vm(100, 0.25, 6_000)]).vms;
+        let second = series.record(110, 110_000, &[vm(100, 0.25, 6_000)]).vms;
         assert_eq!(second[0].live.point.netin, Some(500.0));
         assert_eq!(second[0].live.point.cpu, 0.25);
-        let restarted = series.record(120, &[vm(100, 0.1, 10)]).vms;
+        // Rates divide by the time that really passed, in milliseconds.
+        let precise = series.record(111, 111_500, &[vm(100, 0.25, 6_750)]).vms;
+        assert_eq!(precise[0].live.point.netin, Some(500.0));
+        let restarted = series.record(120, 120_000, &[vm(100, 0.1, 10)]).vms;
         assert_eq!(
             restarted[0].live.point.netin, None,
             "a counter reset is not a negative rate"
@@ -287,7 +295,7 @@ mod tests {
         let mut tagged = vm(100, 0.1, 0);
         tagged.tags = Some("prod;web".into());
         let mut series = ClusterSeries::new(3);
-        series.record(10, &[tagged]);
+        series.record(10, 10_000, &[tagged]);
         assert_eq!(series.vm(100).unwrap().tags, ["prod", "web"]);
     }
 
@@ -295,7 +303,7 @@ mod tests {
     fn nodes_come_from_the_same_poll() {
         let node = node_res();
         let mut series = ClusterSeries::new(3);
-        let Poll { nodes, vms } = series.record(10, &[node.clone(), vm(100, 0.1, 0)]);
+        let Poll { nodes, vms } = series.record(10, 10_000, &[node.clone(), vm(100, 0.1, 0)]);
         assert_eq!(nodes.len(), 1);
         assert_eq!(
             (
@@ -306,8 +314,8 @@ mod tests {
             ("pve1", "online", 8.0)
         );
         assert_eq!(vms.len(), 1, "nodes are not VMs");
-        series.record(20, &[node, vm(100, 0.1, 0)]);
-        series.record(30, &[node_res(), vm(100, 0.1, 0)]);
+        series.record(20, 20_000, &[node, vm(100, 0.1, 0)]);
+        series.record(30, 30_000, &[node_res(), vm(100, 0.1, 0)]);
         let windows: Vec<&NodeWindow> = series.nodes().collect();
         assert_eq!(windows.len(), 1);
         assert_eq!(
@@ -315,7 +323,7 @@ mod tests {
             [10, 20, 30],
             "bounded at 3"
         );
-        series.record(40, &[vm(100, 0.1, 0)]);
+        series.record(40, 40_000, &[vm(100, 0.1, 0)]);
         assert_eq!(series.nodes().count(), 0, "a node that left is forgotten");
     }
 
@@ -323,20 +331,20 @@ mod tests {
     fn the_window_is_bounded_and_forgets_deleted_vms() {
         let mut series = ClusterSeries::new(3);
         for t in 0..10 {
-            series.record(t * 10, &[vm(100, 0.1, 0), vm(101, 0.2, 0)]);
+            series.record(t * 10, t * 10_000, &[vm(100, 0.1, 0), vm(101, 0.2, 0)]);
         }
         assert_eq!(series.vms().count(), 2);
         let first = series.vm(100).unwrap();
         assert_eq!(first.points.len(), 3);
         assert_eq!(first.points[0].t, 70, "oldest points go first");
-        series.record(200, &[vm(101, 0.2, 0)]);
+        series.record(200, 200_000, &[vm(101, 0.2, 0)]);
         assert_eq!(series.vms().count(), 1);
     }
 
     #[test]
     fn history_goes_in_front_and_respects_the_bound() {
         let mut series = ClusterSeries::new(4);
-        series.record(100, &[vm(100, 0.5, 0)]);
+        series.record(100, 100_000, &[vm(100, 0.5, 0)]);
         let old = |t| VmPoint {
             t,
             cpu: 0.1,
@@ -358,10 +366,10 @@ mod tests {
     #[test]
     fn stale_clusters_say_since_when() {
         let mut series = ClusterSeries::new(3);
-        series.record(50, &[vm(100, 0.1, 0)]);
+        series.record(50, 50_000, &[vm(100, 0.1, 0)]);
         assert_eq!(series.mark_stale(), Some(50));
         assert_eq!(series.stale_since(), Some(50));
-        series.record(60, &[vm(100, 0.1, 0)]);
+        series.record(60, 60_000, &[vm(100, 0.1, 0)]);
         assert_eq!(series.stale_since(), None);
     }
 }
