@@ -64,6 +64,10 @@ pub struct NodeLive {
     pub maxmem: u64,
     /// Uptime, seconds.
     pub uptime: u64,
+    /// Load average over one minute, from the node's status (read at a slower pace than
+    /// the tick); `None` until read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
 }
 
 /// A node's usage at one poll.

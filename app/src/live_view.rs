@@ -365,6 +365,7 @@ mod tests {
             mem: 10,
             maxmem: 20,
             uptime: 1,
+            load: None,
         };
         let mut view = LiveView::new(10);
         view.apply_snapshot(LiveSnapshot {

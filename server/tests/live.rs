@@ -334,6 +334,21 @@ async fn a_fresh_window_is_filled_from_pve_history() {
         },
         scope: Scope::everything(),
     };
+    // Node load comes from /nodes/{node}/status, read after the first poll: the next tick has it.
+    loop {
+        let event = tokio::time::timeout_at(deadline, sub.events.recv())
+            .await
+            .expect("a second tick")
+            .unwrap();
+        if matches!(event.event, server::live::hub::LiveEvent::Tick(_)) {
+            break;
+        }
+    }
+    let nodes = hub.snapshot(&everything).clusters[0].nodes.clone().unwrap();
+    assert!(!nodes.is_empty());
+    for n in nodes.iter().filter(|n| n.node.status == "online") {
+        assert!(n.node.load.is_some_and(|l| l >= 0.0), "{n:?}");
+    }
     let snapshot = hub.snapshot(&one_vm);
     let vm = &snapshot.clusters[0].vms.as_ref().unwrap()[0];
     // 30 minutes at 10 s from the export, plus the live point.

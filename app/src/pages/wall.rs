@@ -96,7 +96,10 @@ fn NodeTile(cluster: String, node: NodeLive) -> impl IntoView {
     view! {
         <article class="tile" class:offline=!online data-node=node.node.clone()>
             <h3>{node.node.clone()}</h3>
-            <p class="muted">{format!("{cluster} · {} · up {}", node.status, format::uptime(node.uptime))}</p>
+            <p class="muted">
+                {format!("{cluster} · {} · up {}", node.status, format::uptime(node.uptime))}
+                {node.load.map(|l| format!(" · load {l:.2}"))}
+            </p>
             <Bar label="CPU" fraction=node.cpu />
             <Bar label="MEM" fraction=format::ratio(node.mem, node.maxmem) />
         </article>

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use pve::{client::PveApi, types::ClusterResource};
+use pve::{client::PveApi, ids::NodeName, types::ClusterResource};
 use tokio::task::JoinHandle;
 
 use super::{
@@ -22,6 +22,11 @@ pub trait ResourceSource: Send + Sync + 'static {
     async fn history(&self, _resources: &[ClusterResource]) -> History {
         History::new()
     }
+
+    /// A node's one-minute load average from `/nodes/{node}/status` (none by default).
+    async fn node_load(&self, _node: &NodeName) -> Option<f64> {
+        None
+    }
 }
 
 /// A cluster's client as a source.
@@ -36,10 +41,23 @@ impl ResourceSource for ApiSource {
     async fn history(&self, resources: &[ClusterResource]) -> History {
         backfill::history(self.0.as_ref(), resources).await
     }
+
+    async fn node_load(&self, node: &NodeName) -> Option<f64> {
+        match self.0.node_status(node).await {
+            Ok(status) => status.loadavg.first().copied(),
+            Err(e) => {
+                tracing::debug!(%node, error = %e, "node status failed");
+                None
+            }
+        }
+    }
 }
 
 /// Longest pause between polls of a failing cluster.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often node status (load) is read: PVE's own statistics refresh every 10 s, and load
+/// averages move slowly, so once a minute is plenty.
+const NODE_STATUS_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the collector of one cluster; each good poll is also checked against the alert
 /// rules when an engine is given.
@@ -53,6 +71,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut pause = tick;
         let mut filled = false;
+        let mut next_node_status = tokio::time::Instant::now();
         loop {
             hub.wait_for_watchers().await;
             let started = tokio::time::Instant::now();
@@ -68,6 +87,11 @@ pub fn spawn(
                     if let Some(engine) = &alerts {
                         engine.evaluate(&cluster, t, &resources).await;
                     }
+                    // After publishing, so the tick is not delayed; shown from the next one.
+                    if started >= next_node_status {
+                        next_node_status = started + NODE_STATUS_EVERY;
+                        read_node_loads(&hub, &cluster, source.as_ref(), &resources).await;
+                    }
                     pause = tick;
                 }
                 Err(err) => {
@@ -79,6 +103,25 @@ pub fn spawn(
             tokio::time::sleep_until(started + pause).await;
         }
     })
+}
+
+/// Reads the load of every online node (one `/nodes/{node}/status` each, one at a time so the
+/// cluster sees no burst).
+async fn read_node_loads(
+    hub: &LiveHub,
+    cluster: &str,
+    source: &dyn ResourceSource,
+    resources: &[ClusterResource],
+) {
+    let online = resources
+        .iter()
+        .filter(|r| r.kind == "node" && r.status.as_deref() == Some("online"));
+    for r in online {
+        let Some(node) = r.node_name() else { continue };
+        if let Some(load) = source.node_load(&node).await {
+            hub.set_node_load(cluster, node.as_str(), load);
+        }
+    }
 }
 
 fn unix_now() -> i64 {

@@ -244,6 +244,15 @@ impl LiveHub {
         };
         self.send(event);
     }
+    /// Notes the one-minute load of `node` in `cluster`, read from its status.
+    pub fn set_node_load(&self, cluster: &str, node: &str, load: f64) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        clusters
+            .entry(cluster.to_owned())
+            .or_insert_with(|| ClusterSeries::new(self.points_per_vm))
+            .set_load(node, load);
+    }
+
     /// Fills `cluster`'s window with `history` (per VM, oldest first) and tells subscribers to
     /// take a new snapshot.
     pub fn backfill(&self, cluster: &str, history: super::backfill::History) {

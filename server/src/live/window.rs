@@ -62,6 +62,8 @@ pub struct ClusterSeries {
     capacity: usize,
     vms: BTreeMap<u32, VmWindow>,
     nodes: BTreeMap<String, NodeWindow>,
+    /// One-minute load per node, from the slower node status reads.
+    loads: BTreeMap<String, f64>,
     last_good: Option<i64>,
     stale: bool,
 }
@@ -87,6 +89,7 @@ impl ClusterSeries {
             capacity: capacity.max(1),
             vms: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            loads: BTreeMap::new(),
             last_good: None,
             stale: false,
         }
@@ -109,6 +112,7 @@ impl ClusterSeries {
                 mem: r.mem.unwrap_or(0),
                 maxmem: r.maxmem.unwrap_or(0),
                 uptime: r.uptime.unwrap_or(0),
+                load: r.node.as_ref().and_then(|n| self.loads.get(n)).copied(),
             })
             .collect();
         self.nodes
@@ -196,6 +200,11 @@ impl ClusterSeries {
     pub fn mark_stale(&mut self) -> Option<i64> {
         self.stale = true;
         self.last_good
+    }
+
+    /// Notes a node's one-minute load (shown from the next poll on).
+    pub fn set_load(&mut self, node: &str, load: f64) {
+        self.loads.insert(node.to_owned(), load);
     }
 
     /// When the cluster last answered, while it does not.
