@@ -1,12 +1,15 @@
 //! The firing alerts, refreshed every few seconds, shared by the header badge and the alerts
 //! page.
 
+#[cfg(feature = "hydrate")]
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{api::alerts::active_alerts, model::Alert};
+#[cfg(feature = "hydrate")]
+use crate::api::alerts::active_alerts;
+use crate::model::Alert;
 
 /// Firing alerts, through context.
 #[derive(Clone, Copy)]
@@ -34,8 +37,6 @@ impl ActiveAlerts {
                 }
             });
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = Duration::ZERO;
         this
     }
 
@@ -66,7 +67,6 @@ impl ActiveAlerts {
 #[component]
 pub fn AlertBadge() -> impl IntoView {
     let alerts = expect_context::<ActiveAlerts>();
-    let _ = active_alerts;
     move || {
         let list = alerts.list();
         (!list.is_empty()).then(|| {

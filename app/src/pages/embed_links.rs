@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::console::{CreateApiToken, CreateEmbedLink, RevokeEmbedLink, list_embed_links},
-    components::error_box::ErrorBox,
+    components::{error_box::ErrorBox, shown_once::shown_once},
     format,
     model::EmbedLinkInfo,
 };
@@ -21,26 +21,16 @@ pub fn EmbedLinksPage() -> impl IntoView {
         |_| list_embed_links(),
     );
     let minted = move || {
-        create.value().get().map(|result| match result {
-            Ok(link) => view! {
-                <p class="minted" data-testid="embed-link">
-                    "Embed this URL in the partner's iframe (shown only now): "
-                    <code>{link.url.clone()}</code>
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! { <ErrorBox error /> }.into_any(),
-        })
+        shown_once(
+            create.value().get(),
+            "embed-link",
+            "Embed this URL in the partner's iframe",
+            |link| view! { <code>{link.url}</code> }.into_any(),
+        )
     };
     let new_token = move || {
-        token.value().get().map(|result| match result {
-            Ok(secret) => view! {
-                <p class="minted" data-testid="api-token">
-                    "API token (shown only now): "<code>{secret}</code>
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! { <ErrorBox error /> }.into_any(),
+        shown_once(token.value().get(), "api-token", "API token", |secret| {
+            view! { <code>{secret}</code> }.into_any()
         })
     };
     let yes_no = |name: &'static str, label: &'static str| {

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::wall::{CreateWallLink, RevokeWallLink, list_wall_links},
-    components::error_box::ErrorBox,
+    components::{error_box::ErrorBox, shown_once::shown_once},
     format,
     model::WallLinkInfo,
 };
@@ -19,16 +19,14 @@ pub fn WallLinksPage() -> impl IntoView {
         |_| list_wall_links(),
     );
     let minted = move || {
-        create.value().get().map(|result| match result {
-            Ok(link) => view! {
-                <p class="minted" data-testid="wall-link">
-                    "Open this on the wall display (shown only now): "
-                    <a href=link.url.clone() target="_blank">{link.url.clone()}</a>
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! { <ErrorBox error /> }.into_any(),
-        })
+        shown_once(
+            create.value().get(),
+            "wall-link",
+            "Open this on the wall display",
+            |link| {
+                view! { <a href=link.url.clone() target="_blank">{link.url.clone()}</a> }.into_any()
+            },
+        )
     };
     view! {
         <h1>"Wall displays"</h1>
