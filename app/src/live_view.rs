@@ -9,7 +9,7 @@ use crate::live::{LiveSnapshot, LiveStale, LiveTick, NodeLive, NodePoint, VmLive
 /// The state of a page's live stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StreamStatus {
-    /// Not connected yet, or reconnecting (the browser retries by itself).
+    /// Not connected yet, or reconnecting (retried forever, with backoff).
     #[default]
     Connecting,
     /// Events arrive.

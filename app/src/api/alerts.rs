@@ -107,26 +107,50 @@ mod scoped {
             .collect())
     }
 
+    /// How long a cluster's VM tags are reused: the alert badge asks every few seconds per
+    /// open tab, and tags change rarely (PVE itself refreshes its resources every 10 s).
+    const TAGS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// The tags read last, per cluster, with when they were read.
+    type TagCache = HashMap<String, (std::time::Instant, HashMap<u32, Vec<String>>)>;
+    static TAG_CACHE: std::sync::LazyLock<std::sync::Mutex<TagCache>> =
+        std::sync::LazyLock::new(Default::default);
+
     async fn vm_tags(names: BTreeSet<&str>) -> AppResult<VmTags> {
         use pve::types::ResourceType;
 
         let state = guard::state()?;
+        let mut tags = VmTags::new();
+        {
+            let cache = TAG_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            for name in &names {
+                if let Some((read, vms)) = cache.get(*name)
+                    && read.elapsed() < TAGS_FRESH_FOR
+                {
+                    tags.insert((*name).to_owned(), vms.clone());
+                }
+            }
+        }
         let calls = names
             .into_iter()
+            .filter(|name| !tags.contains_key(*name))
             .filter_map(|name| state.clusters.get(name).ok())
             .map(|cluster| async move {
                 let found = cluster.api.cluster_resources(Some(ResourceType::Vm)).await;
                 (cluster.name.clone(), found)
             });
-        let mut tags = VmTags::new();
         for (cluster, found) in futures::future::join_all(calls).await {
             match found {
                 Ok(resources) => {
-                    let vms = resources
+                    let vms: HashMap<u32, Vec<String>> = resources
                         .iter()
                         .filter(|r| r.is_vm())
                         .filter_map(|r| Some((r.vmid?, r.tag_list())))
                         .collect();
+                    TAG_CACHE
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(cluster.clone(), (std::time::Instant::now(), vms.clone()));
                     tags.insert(cluster, vms);
                 }
                 Err(e) => {

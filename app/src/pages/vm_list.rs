@@ -193,6 +193,10 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
     let live = expect_context::<RwSignal<crate::live_view::LiveView>>();
     let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
     let node_href = format!("/nodes/{}/{}", vm.cluster, vm.node);
+    // Node pages are outside a scoped user's view: show the node's name only.
+    let sees_nodes = use_context::<crate::model::Session>()
+        .and_then(|s| s.user)
+        .is_none_or(|u| u.scope.sees_nodes());
     let running = vm.is_running();
     let node_label = if multi_cluster {
         format!("{} / {}", vm.cluster, vm.node)
@@ -224,7 +228,11 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
         <tr data-vmid=vm.vmid.get() data-status=vm.status.clone()>
             <td>{vm.vmid.get()}</td>
             <td><A href=href>{name}</A></td>
-            <td><A href=node_href>{node_label}</A></td>
+            <td>{if sees_nodes {
+                view! { <A href=node_href>{node_label}</A> }.into_any()
+            } else {
+                node_label.into_any()
+            }}</td>
             <td><span class=format!("status {}", vm.status) data-testid="vm-status">{status}</span></td>
             <td>{cpu}</td>
             <td>{memory}</td>

@@ -1,5 +1,10 @@
-//! Subscribes to `/api/live` with the browser's `EventSource`, which reconnects by itself and
-//! sends `Last-Event-ID`, so a dropped connection resumes where it stopped.
+//! Subscribes to `/api/live` with the browser's `EventSource`, which reconnects by itself after
+//! a dropped connection and sends `Last-Event-ID`, so the stream resumes where it stopped. When
+//! the browser gives up (an HTTP error, e.g. a proxy's 502 while the server restarts), a new
+//! source is opened after a backoff, forever — a wall display must never need a hand. Only the
+//! server's `revoked` event ends the stream for good.
+
+use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -11,13 +16,52 @@ use crate::{
     live_view::{LiveView, StreamStatus},
 };
 
+/// First and longest wait before opening a new source after the browser gave up.
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const LONGEST_RETRY: Duration = Duration::from_secs(60);
+
+/// The stream of one page: the current source, and whether to keep it going.
+struct Stream {
+    url: String,
+    view: RwSignal<LiveView>,
+    status: RwSignal<StreamStatus>,
+    source: RefCell<Option<EventSource>>,
+    retry: RefCell<Duration>,
+    stopped: RefCell<bool>,
+}
+
 /// Opens the stream at `url` (see `LiveViewKind::url`) into `view`; `status` follows the
 /// connection. The stream closes when the calling component is cleaned up, or for good when
 /// the server says the session or wall link was revoked.
 pub fn connect(url: &str, view: RwSignal<LiveView>, status: RwSignal<StreamStatus>) {
-    let Ok(source) = EventSource::new(url) else {
+    let stream = Rc::new(Stream {
+        url: url.to_owned(),
+        view,
+        status,
+        source: RefCell::new(None),
+        retry: RefCell::new(FIRST_RETRY),
+        stopped: RefCell::new(false),
+    });
+    open(&stream);
+    let stream = SendWrapper::new(stream);
+    on_cleanup(move || stop(&stream));
+}
+
+fn stop(stream: &Stream) {
+    *stream.stopped.borrow_mut() = true;
+    if let Some(source) = stream.source.borrow_mut().take() {
+        source.close();
+    }
+}
+
+fn open(stream: &Rc<Stream>) {
+    if *stream.stopped.borrow() {
+        return;
+    }
+    let Ok(source) = EventSource::new(&stream.url) else {
         return;
     };
+    let (view, status) = (stream.view, stream.status);
     listen(&source, "snapshot", move |data| {
         if let Ok(snapshot) = serde_json::from_str::<LiveSnapshot>(&data) {
             view.update(|v| v.apply_snapshot(snapshot));
@@ -34,29 +78,50 @@ pub fn connect(url: &str, view: RwSignal<LiveView>, status: RwSignal<StreamStatu
             view.update(|v| v.apply_stale(stale, now));
         }
     });
-    let closer = source.clone();
+    let revoked = Rc::clone(stream);
     listen(&source, "revoked", move |_| {
-        closer.close();
+        stop(&revoked);
         status.set(StreamStatus::Revoked);
     });
-    let on_open = Closure::<dyn FnMut()>::new(move || status.set(StreamStatus::Live));
+    let opened = Rc::clone(stream);
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        *opened.retry.borrow_mut() = FIRST_RETRY;
+        status.set(StreamStatus::Live);
+    });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
-    let watched = source.clone();
+    let failed = Rc::clone(stream);
     let on_error = Closure::<dyn FnMut()>::new(move || {
-        // The browser retries a dropped connection by itself; a refusal (401, 403) closes
-        // the source for good.
-        if watched.ready_state() == EventSource::CLOSED {
-            status.set(StreamStatus::Revoked);
-        } else if status.get_untracked() != StreamStatus::Revoked {
-            status.set(StreamStatus::Connecting);
+        if *failed.stopped.borrow() {
+            return;
+        }
+        status.set(StreamStatus::Connecting);
+        let gave_up = failed
+            .source
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.ready_state() == EventSource::CLOSED);
+        if gave_up {
+            reopen_later(&failed);
         }
     });
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
+    if let Some(old) = stream.source.borrow_mut().replace(source) {
+        old.close();
+    }
+}
 
-    let source = SendWrapper::new(source);
-    on_cleanup(move || source.close());
+/// Opens a new source after the current backoff, doubling it for next time.
+fn reopen_later(stream: &Rc<Stream>) {
+    let wait = {
+        let mut retry = stream.retry.borrow_mut();
+        let wait = *retry;
+        *retry = (wait * 2).min(LONGEST_RETRY);
+        wait
+    };
+    let again = SendWrapper::new(Rc::clone(stream));
+    set_timeout(move || open(&again), wait);
 }
 
 fn listen(source: &EventSource, name: &str, mut handle: impl FnMut(String) + 'static) {
