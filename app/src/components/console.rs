@@ -121,7 +121,7 @@ pub fn Console(source: TicketSource, #[prop(optional)] embedded: bool) -> impl I
         Effect::new(move |_| client.set_scaling(scaling.get()));
         on_cleanup(move || client.close());
     }
-    let act = move |_action: &'static str| {
+    let act = move |_action: &str| {
         #[cfg(feature = "hydrate")]
         client.action(_action, &paste.get_untracked());
     };
@@ -131,7 +131,7 @@ pub fn Console(source: TicketSource, #[prop(optional)] embedded: bool) -> impl I
                 <button class="btn" data-testid="ctrl-alt-del" on:click=move |_| act("ctrl-alt-del")>"Ctrl+Alt+Del"</button>
                 <select aria-label="Send keys" on:change=move |ev| {
                     let value = event_target_value(&ev);
-                    if !value.is_empty() { act(match value.as_str() { "ctrl-alt-f1" => "ctrl-alt-f1", "ctrl-alt-f2" => "ctrl-alt-f2", "alt-tab" => "alt-tab", "super" => "super", "escape" => "escape", _ => "" }); }
+                    if !value.is_empty() { act(&value); }
                 }>
                     <option value="">"Send keys…"</option>
                     <option value="ctrl-alt-f1">"Ctrl+Alt+F1"</option>
