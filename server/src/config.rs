@@ -12,6 +12,12 @@ use pve::client::{ClientConfig, Credentials, TlsTrust};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+use app::ssr::console::SESSION_TTL;
+
+/// Longest console session lifetime accepted: the session is a bearer secret in a URL, so it
+/// should not live long (the `vncproxy` answer in it is renewed after a few seconds anyway).
+const CONSOLE_SESSION_MAX_SECS: u64 = 3600;
+
 /// Command-line flags; each overrides the same key from the file and the environment.
 #[derive(Debug, Default, Clone, Parser)]
 #[command(
@@ -59,6 +65,8 @@ pub struct Config {
     pub live_tick_secs: u64,
     /// Minutes of live history kept in memory per VM.
     pub live_window_minutes: u64,
+    /// Seconds a console session made by `open_console` waits for its WebSocket (one use).
+    pub console_session_secs: u64,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
     /// Managed clusters; none means demo mode.
@@ -79,6 +87,7 @@ impl Default for Config {
             login_failure_delay_ms: 1000,
             live_tick_secs: 10,
             live_window_minutes: 30,
+            console_session_secs: SESSION_TTL.as_secs(),
             demo: DemoConfig::default(),
             clusters: Vec::new(),
             force_demo: false,
@@ -95,6 +104,11 @@ impl Config {
     /// Points kept per VM: the window over the tick.
     pub fn live_points(&self) -> usize {
         (self.live_window_minutes * 60 / self.live_tick_secs.max(1)).max(1) as usize
+    }
+
+    /// How long a console session waits for its WebSocket.
+    pub fn console_session_ttl(&self) -> Duration {
+        Duration::from_secs(self.console_session_secs)
     }
 
     /// True when Cecyber should run against its built-in simulator.
@@ -289,6 +303,12 @@ pub fn load(
         warnings.push(format!("unknown configuration key `{path}` ignored"));
     })
     .map_err(|e| ConfigError(e.to_string()))?;
+    if !(1..=CONSOLE_SESSION_MAX_SECS).contains(&config.console_session_secs) {
+        return Err(ConfigError(format!(
+            "console_session_secs must be from 1 to {CONSOLE_SESSION_MAX_SECS}, not {}",
+            config.console_session_secs
+        )));
+    }
     let mut names = std::collections::HashSet::new();
     for cluster in &config.clusters {
         cluster.validate()?;
@@ -507,6 +527,56 @@ mod tests {
             err.to_string().contains("token_id and token_secret"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn console_session_lifetime() {
+        let (config, _) = load(&Cli::default(), env(&[])).unwrap();
+        assert_eq!(
+            config.console_session_ttl(),
+            Duration::from_secs(30),
+            "default"
+        );
+
+        let dir = std::env::temp_dir().join(format!("cecyber-config-cs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "console_session_secs = 90\n").unwrap();
+        let cli = Cli {
+            config: Some(file),
+            ..Cli::default()
+        };
+        let (config, warnings) = load(&cli, env(&[])).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            config.console_session_ttl(),
+            Duration::from_secs(90),
+            "file"
+        );
+        let (config, _) = load(&cli, env(&[("CECYBER_CONSOLE_SESSION_SECS", "12")])).unwrap();
+        assert_eq!(
+            config.console_session_ttl(),
+            Duration::from_secs(12),
+            "env beats file"
+        );
+
+        for bad in ["0", "3601", "-1"] {
+            let err = load(
+                &Cli::default(),
+                env(&[("CECYBER_CONSOLE_SESSION_SECS", bad)]),
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("console_session_secs"),
+                "{bad}: {err}"
+            );
+        }
+        let err = load(
+            &Cli::default(),
+            env(&[("CECYBER_CONSOLE_SESSION_SECS", "half a minute")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("console_session_secs"), "{err}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
             login_failure_delay: Duration::from_millis(config.login_failure_delay_ms),
         },
         demo: config.is_demo(),
-        console: Arc::new(ConsoleHub::new()),
+        console: Arc::new(ConsoleHub::with_session_ttl(config.console_session_ttl())),
     };
     let live = LiveHub::new(config.live_points());
     let alerts = Arc::new(AlertEngine::new(state.db.clone(), state.clusters.clone()).await);

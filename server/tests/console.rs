@@ -119,7 +119,8 @@ async fn console_sessions_open_once_for_their_user_in_time() {
     assert_eq!(status, 403);
     assert!(body.contains("unknown or already used"), "{body}");
 
-    // Another user's cookie, no cookie, another site: refused (and the session is gone).
+    // Another user's cookie, no cookie, another site: refused (see also
+    // `another_users_cookie_leaves_the_session_to_its_owner`).
     let path = server.console_path(&olga, &vm).await;
     let (status, body) = server
         .ws(&path, &[("cookie", &admin), ("origin", &origin)])
@@ -129,15 +130,6 @@ async fn console_sessions_open_once_for_their_user_in_time() {
     assert_eq!(
         (status, body.trim()),
         (403, "this console session belongs to another user")
-    );
-    assert_eq!(
-        server
-            .ws(&path, &[("cookie", &olga), ("origin", &origin)])
-            .await
-            .err()
-            .unwrap()
-            .0,
-        403
     );
     let path = server.console_path(&olga, &vm).await;
     assert_eq!(
@@ -198,6 +190,61 @@ async fn console_sessions_open_once_for_their_user_in_time() {
         .await
         .unwrap();
     assert!(plain.status().is_client_error());
+}
+
+#[tokio::test]
+async fn another_users_cookie_leaves_the_session_to_its_owner() {
+    let server = start().await;
+    let olga = operator(&server, "olga").await;
+    let admin = server.admin().await;
+    let otto = server.user(&admin, "otto", "operator").await;
+    let vm = server.vms(&olga, true).await.remove(0);
+    let origin = server.origin();
+
+    let path = server.console_path(&olga, &vm).await;
+    // Refused before the upgrade, whoever the other user is (even an admin)...
+    for cookie in [&otto, &admin] {
+        let (status, body) = server
+            .ws(&path, &[("cookie", cookie), ("origin", &origin)])
+            .await
+            .err()
+            .expect("another user is refused");
+        assert_eq!(
+            (status, body.trim()),
+            (403, "this console session belongs to another user")
+        );
+    }
+    // ... and so are attempts without a cookie or from another site ...
+    let no_cookie = server.ws(&path, &[("origin", &origin)]).await.err();
+    assert_eq!(no_cookie.map(|(status, _)| status), Some(401));
+    let other_site = server
+        .ws(
+            &path,
+            &[("cookie", &olga), ("origin", "https://evil.example")],
+        )
+        .await
+        .err();
+    assert_eq!(other_site.map(|(status, _)| status), Some(403));
+    assert_eq!(server.runtime.state.console.pending(), 1, "not used up");
+
+    // ... while its owner still opens it, once.
+    let ws = server
+        .ws(&path, &[("cookie", &olga), ("origin", &origin)])
+        .await
+        .expect("the owner opens the session");
+    let (mut viewer, init) = Viewer::handshake(ws).await;
+    assert_eq!(init.name, vm.name);
+    viewer.request_update(false).await;
+    assert_eq!(viewer.read_update().await.unwrap()[0].0, (0, 0, 640, 400));
+    let (status, body) = server
+        .ws(&path, &[("cookie", &otto), ("origin", &origin)])
+        .await
+        .err()
+        .expect("used");
+    assert_eq!(
+        (status, body.trim()),
+        (403, "console session unknown or already used")
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ use tokio::sync::{OnceCell, OwnedMutexGuard};
 
 use crate::error::{AppError, AppResult};
 
-/// How long a console session may wait for its WebSocket by default.
+/// How long a console session may wait for its WebSocket by default (the configuration's
+/// `console_session_secs` changes it).
 pub const SESSION_TTL: Duration = Duration::from_secs(30);
 
 /// Console sessions waiting at most; more is refused (they expire within the TTL anyway).
@@ -92,6 +93,8 @@ pub enum TakeError {
     Unknown,
     /// Not opened in time.
     Expired,
+    /// Made for another user: refused, and left for its owner.
+    OtherUser,
 }
 
 impl std::fmt::Display for TakeError {
@@ -99,6 +102,7 @@ impl std::fmt::Display for TakeError {
         f.write_str(match self {
             TakeError::Unknown => "console session unknown or already used",
             TakeError::Expired => "console session expired",
+            TakeError::OtherUser => "this console session belongs to another user",
         })
     }
 }
@@ -135,12 +139,19 @@ impl ConsoleHub {
         Self::default()
     }
 
+    /// An empty hub whose console sessions wait at most `ttl` for their WebSocket.
+    pub fn with_session_ttl(ttl: Duration) -> Self {
+        let hub = Self::default();
+        hub.set_session_ttl(ttl);
+        hub
+    }
+
     /// How long a console session may wait for its WebSocket.
     pub fn session_ttl(&self) -> Duration {
         Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed))
     }
 
-    /// Changes the session lifetime (tests shorten it).
+    /// Changes the session lifetime (from the configuration; tests shorten it).
     pub fn set_session_ttl(&self, ttl: Duration) {
         self.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
     }
@@ -166,13 +177,20 @@ impl ConsoleHub {
         Ok(id)
     }
 
-    /// Takes the console session `id` out: it can be opened once only, and only in time.
-    pub fn take(&self, id: &str) -> Result<PendingConsole, TakeError> {
-        let console = lock(&self.pending).remove(id).ok_or(TakeError::Unknown)?;
+    /// Takes the console session `id` out for `username`: it can be opened once only, only
+    /// in time, and only by the user it was made for. The owner is checked before the session
+    /// is taken, so another user's attempt leaves it usable by its owner until it expires.
+    pub fn take(&self, id: &str, username: &str) -> Result<PendingConsole, TakeError> {
+        let mut pending = lock(&self.pending);
+        let console = pending.get(id).ok_or(TakeError::Unknown)?;
         if console.created.elapsed() >= self.session_ttl() {
+            pending.remove(id);
             return Err(TakeError::Expired);
         }
-        Ok(console)
+        if console.username != username {
+            return Err(TakeError::OtherUser);
+        }
+        pending.remove(id).ok_or(TakeError::Unknown)
     }
 
     /// Number of console sessions waiting for their WebSocket.
@@ -235,13 +253,34 @@ mod tests {
         let hub = ConsoleHub::new();
         let id = hub.insert(pending()).unwrap();
         assert_eq!(id.len(), 43);
-        assert_eq!(hub.take(&id).unwrap().username, "ann");
-        assert_eq!(hub.take(&id).unwrap_err(), TakeError::Unknown, "replay");
-        assert_eq!(hub.take("forged").unwrap_err(), TakeError::Unknown);
+        assert_eq!(hub.take(&id, "ann").unwrap().username, "ann");
+        assert_eq!(
+            hub.take(&id, "ann").unwrap_err(),
+            TakeError::Unknown,
+            "replay"
+        );
+        assert_eq!(hub.take("forged", "ann").unwrap_err(), TakeError::Unknown);
 
         hub.set_session_ttl(Duration::ZERO);
         let id = hub.insert(pending()).unwrap();
-        assert_eq!(hub.take(&id).unwrap_err(), TakeError::Expired);
+        assert_eq!(hub.take(&id, "ann").unwrap_err(), TakeError::Expired);
+        assert_eq!(hub.pending(), 0);
+    }
+
+    #[test]
+    fn another_user_does_not_use_up_the_session() {
+        let hub = ConsoleHub::with_session_ttl(Duration::from_secs(5));
+        assert_eq!(hub.session_ttl(), Duration::from_secs(5));
+        let id = hub.insert(pending()).unwrap();
+        assert_eq!(hub.take(&id, "bob").unwrap_err(), TakeError::OtherUser);
+        assert_eq!(hub.pending(), 1, "still there for its owner");
+        assert_eq!(hub.take(&id, "ann").unwrap().username, "ann");
+        assert_eq!(hub.take(&id, "bob").unwrap_err(), TakeError::Unknown);
+
+        // An expired session is gone whoever asks.
+        hub.set_session_ttl(Duration::ZERO);
+        let id = hub.insert(pending()).unwrap();
+        assert_eq!(hub.take(&id, "bob").unwrap_err(), TakeError::Expired);
         assert_eq!(hub.pending(), 0);
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use app::{
     model::Role,
     ssr::{
-        console::{ConsoleTarget, PendingConsole},
+        console::{ConsoleTarget, PendingConsole, TakeError},
         embed::{self, UseAction},
         sessions,
         state::AppState,
@@ -164,10 +164,6 @@ async fn session_grant(
         tracing::warn!(remote, reason = why, "console session refused");
         Refused(status, why.to_owned())
     };
-    let pending: PendingConsole = state
-        .console
-        .take(id)
-        .map_err(|e| refuse(StatusCode::FORBIDDEN, &e.to_string()))?;
     if !same_origin(headers) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -183,19 +179,20 @@ async fn session_grant(
     let Some(user) = user else {
         return Err(refuse(StatusCode::UNAUTHORIZED, "not logged in"));
     };
-    if user.username != pending.username {
-        tracing::warn!(user = %user.username, owner = %pending.username, "console session of another user");
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "this console session belongs to another user",
-        ));
-    }
     if !user.role.allows(Role::Operator) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "the console needs the operator role",
         ));
     }
+    let pending: PendingConsole = match state.console.take(id, &user.username) {
+        Ok(p) => p,
+        Err(e @ TakeError::OtherUser) => {
+            tracing::warn!(remote, user = %user.username, "console session of another user refused; left for its owner");
+            return Err(Refused(StatusCode::FORBIDDEN, e.to_string()));
+        }
+        Err(e) => return Err(refuse(StatusCode::FORBIDDEN, &e.to_string())),
+    };
     Ok(Grant {
         target: pending.target,
         view_only: pending.view_only,
