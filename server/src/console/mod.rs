@@ -51,6 +51,9 @@ const VM_LOCK_WAIT: Duration = Duration::from_secs(30);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(25);
 /// Largest message taken from a browser (RFB client messages are small; clipboard aside).
 const BROWSER_MAX_MESSAGE: usize = 1024 * 1024;
+/// Read buffer of the browser's WebSocket: its messages are small (keys, pointer, update
+/// requests), and the WebSocket library zero-fills the free read window before every read.
+const BROWSER_READ_BUFFER: usize = 16 * 1024;
 
 /// The query of the console WebSocket.
 #[derive(Debug, Deserialize)]
@@ -146,14 +149,16 @@ pub async fn console_ws(
         .max_message_size(BROWSER_MAX_MESSAGE)
         .max_frame_size(BROWSER_MAX_MESSAGE)
         .max_write_buffer_size(4 * BROWSER_MAX_MESSAGE)
+        .read_buffer_size(BROWSER_READ_BUFFER)
         .on_failed_upgrade(move |e| {
             tracing::warn!(console = %label, error = %e, "console upgrade failed");
         })
         .on_upgrade(move |socket| relay::run(socket, upstream, options))
 }
 
-/// A one-time console session: taken (so it cannot be replayed), in time, and opened by the
-/// user it was made for, from our own origin.
+/// A one-time console session: opened by the user it was made for, from our own origin, in
+/// time, and once. Every check comes before the session is taken, so a refused attempt (another
+/// user's cookie, no cookie, another site) leaves it usable by its owner until it expires.
 async fn session_grant(
     state: &AppState,
     id: &str,

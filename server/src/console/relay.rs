@@ -2,9 +2,15 @@
 //! security handshake with the browser (offering security type None: the VNC password stays
 //! here), then every byte from ClientInit on, both ways, as binary frames.
 //!
-//! Backpressure: each direction awaits the write of one frame before reading the next, so at
-//! most one frame per direction is in flight and a slow browser slows only its own upstream.
-//! The browser is pinged; closes are passed on with their code.
+//! Batching: each direction takes a frame and then every further frame its source has already
+//! delivered (without waiting), joins the small ones into larger frames ([`Joiner`]), and flushes
+//! once the source has nothing more ready — so bulk data (a framebuffer update arriving in many
+//! frames) costs the other side fewer frames and writes, while a lone small message (a key, a
+//! one-pixel update) is flushed at once and never waits for company.
+//!
+//! Backpressure: each direction awaits its writes before reading more; what the WebSocket
+//! libraries hold is bounded by their write buffer plus one frame, so a slow browser slows only
+//! its own upstream. The browser is pinged; closes are passed on with their code.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::ws::{self, CloseFrame, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
 
 use super::filter::ClientStream;
@@ -27,6 +33,13 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const BROWSER_SILENCE: Duration = Duration::from_secs(65);
 /// How long a close handshake may take before the sockets are dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Largest frame the relay makes for the browser by joining small frames of PVE.
+const BROWSER_JOIN_MAX: usize = 256 * 1024;
+/// Pieces at least this big are sent as they are: joining them would only add a copy.
+const JOIN_BELOW: usize = 16 * 1024;
+/// Most bytes one batch takes before it flushes, even when more is ready (so that the ping
+/// timer gets its turn between batches of a long stream).
+const BATCH_MAX: usize = 1024 * 1024;
 
 /// What the relay is told about its console.
 pub(crate) struct Options {
@@ -209,18 +222,38 @@ async fn send_browser(sink: &mut BrowserSink, data: Bytes, count: &mut u64) -> R
     Ok(())
 }
 
-async fn send_pve(sink: &mut PveSink, data: Bytes, count: &mut u64) -> Result<(), End> {
-    // pveproxy refuses frames over 128 KiB: split big browser messages.
+/// Queues a frame for the browser without flushing (the WebSocket writes once its buffer fills).
+async fn feed_browser(sink: &mut BrowserSink, data: Bytes, count: &mut u64) -> Result<(), End> {
+    let n = data.len() as u64;
+    sink.feed(ws::Message::Binary(data))
+        .await
+        .map_err(|e| End::BrowserLost(e.to_string()))?;
+    *count += n;
+    Ok(())
+}
+
+async fn flush_browser(sink: &mut BrowserSink) -> Result<(), End> {
+    sink.flush()
+        .await
+        .map_err(|e| End::BrowserLost(e.to_string()))
+}
+
+/// Queues bytes for PVE without flushing, in frames pveproxy takes (at most 128 KiB).
+async fn feed_pve(sink: &mut PveSink, data: Bytes, count: &mut u64) -> Result<(), End> {
     let mut rest = data;
     while !rest.is_empty() {
         let chunk = rest.split_to(rest.len().min(PVE_MAX_FRAME));
         let n = chunk.len() as u64;
-        sink.send(tungstenite::Message::Binary(chunk))
+        sink.feed(tungstenite::Message::Binary(chunk))
             .await
             .map_err(|e| End::PveLost(e.to_string()))?;
         *count += n;
     }
     Ok(())
+}
+
+async fn flush_pve(sink: &mut PveSink) -> Result<(), End> {
+    sink.flush().await.map_err(|e| End::PveLost(e.to_string()))
 }
 
 /// Sends browser bytes to PVE, as [`ClientStream`] lets them through.
@@ -233,7 +266,8 @@ async fn forward_up(
     let data = input
         .process(data)
         .map_err(|e| End::BrowserProtocol(e.to_string()))?;
-    send_pve(sink, data, count).await
+    feed_pve(sink, data, count).await?;
+    flush_pve(sink).await
 }
 
 fn millis_since(started: Instant) -> u64 {
@@ -249,18 +283,14 @@ async fn pump_down(
     count: &mut u64,
 ) -> End {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut joiner = Joiner::new(BROWSER_JOIN_MAX);
     loop {
         tokio::select! {
-            frame = from.next_frame() => match frame {
-                Ok(Frame::Data(b)) => {
-                    if let Err(end) = send_browser(to, b, count).await {
-                        return end;
-                    }
+            frame = from.next_frame() => {
+                if let Err(end) = down_batch(from, to, frame, &mut joiner, count).await {
+                    return end;
                 }
-                Ok(Frame::Ping | Frame::Pong) => {}
-                Ok(Frame::Close(c)) => return End::PveClosed(c),
-                Err(e) => return End::PveLost(e),
-            },
+            }
             _ = ping.tick() => {
                 let silent = millis_since(started).saturating_sub(last_heard.load(Ordering::Relaxed));
                 if silent > BROWSER_SILENCE.as_millis() as u64 {
@@ -274,6 +304,46 @@ async fn pump_down(
     }
 }
 
+/// One batch towards the browser: `first`, then every frame PVE has delivered already (up to
+/// [`BATCH_MAX`] bytes), joined where small; flushed when PVE has nothing more ready. A close
+/// or failure of PVE ends the batch after what came before it has been sent.
+async fn down_batch(
+    from: &mut SplitStream<PveSocket>,
+    to: &mut BrowserSink,
+    first: Result<Frame, String>,
+    joiner: &mut Joiner,
+    count: &mut u64,
+) -> Result<(), End> {
+    let mut frame = first;
+    let mut taken = 0;
+    let ended = loop {
+        match frame {
+            Ok(Frame::Data(b)) => {
+                taken += b.len();
+                for f in joiner.push(b).into_iter().flatten() {
+                    feed_browser(to, f, count).await?;
+                }
+            }
+            Ok(Frame::Ping | Frame::Pong) => {}
+            Ok(Frame::Close(c)) => break Some(End::PveClosed(c)),
+            Err(e) => break Some(End::PveLost(e)),
+        }
+        if taken >= BATCH_MAX {
+            break None;
+        }
+        // Only what is already there: a frame still on its way is not waited for.
+        match from.next_frame().now_or_never() {
+            Some(next) => frame = next,
+            None => break None,
+        }
+    };
+    if let Some(f) = joiner.take() {
+        feed_browser(to, f, count).await?;
+    }
+    flush_browser(to).await?;
+    ended.map_or(Ok(()), Err)
+}
+
 /// Browser → PVE.
 async fn pump_up(
     from: &mut SplitStream<WebSocket>,
@@ -283,18 +353,151 @@ async fn pump_up(
     started: Instant,
     count: &mut u64,
 ) -> End {
+    let mut joiner = Joiner::new(PVE_MAX_FRAME);
     loop {
         let frame = from.next_frame().await;
-        last_heard.store(millis_since(started), Ordering::Relaxed);
+        let heard = Heard {
+            at: last_heard,
+            started,
+        };
+        if let Err(end) = up_batch(from, to, frame, input, &mut joiner, heard, count).await {
+            return end;
+        }
+    }
+}
+
+/// Where the time the browser was last heard from is kept.
+#[derive(Clone, Copy)]
+struct Heard<'a> {
+    at: &'a AtomicU64,
+    started: Instant,
+}
+
+impl Heard<'_> {
+    fn now(self) {
+        self.at.store(millis_since(self.started), Ordering::Relaxed);
+    }
+}
+
+/// One batch towards PVE, like [`down_batch`]: the browser's messages that are already there,
+/// through the input filter, joined into frames pveproxy takes.
+async fn up_batch(
+    from: &mut SplitStream<WebSocket>,
+    to: &mut PveSink,
+    first: Result<Frame, String>,
+    input: &mut ClientStream,
+    joiner: &mut Joiner,
+    heard: Heard<'_>,
+    count: &mut u64,
+) -> Result<(), End> {
+    let mut frame = first;
+    let mut taken = 0;
+    let ended = loop {
+        heard.now();
         match frame {
             Ok(Frame::Data(b)) => {
-                if let Err(end) = forward_up(to, b, input, count).await {
-                    return end;
+                taken += b.len();
+                let b = input
+                    .process(b)
+                    .map_err(|e| End::BrowserProtocol(e.to_string()));
+                match b {
+                    Ok(b) if b.is_empty() => {}
+                    Ok(b) => {
+                        for f in joiner.push(b).into_iter().flatten() {
+                            feed_pve(to, f, count).await?;
+                        }
+                    }
+                    Err(end) => break Some(end),
                 }
             }
             Ok(Frame::Ping | Frame::Pong) => {}
-            Ok(Frame::Close(c)) => return End::BrowserClosed(c),
-            Err(e) => return End::BrowserLost(e),
+            Ok(Frame::Close(c)) => break Some(End::BrowserClosed(c)),
+            Err(e) => break Some(End::BrowserLost(e)),
+        }
+        if taken >= BATCH_MAX {
+            break None;
+        }
+        match from.next_frame().now_or_never() {
+            Some(next) => frame = next,
+            None => break None,
+        }
+    };
+    if let Some(f) = joiner.take() {
+        feed_pve(to, f, count).await?;
+    }
+    flush_pve(to).await?;
+    ended.map_or(Ok(()), Err)
+}
+
+/// Joins the small pieces of one direction's batch into fewer frames of at most `max` bytes;
+/// pieces of [`JOIN_BELOW`] bytes or more go on as they are. Order is kept, and a piece that
+/// stays alone is passed on without a copy.
+struct Joiner {
+    held: Held,
+    max: usize,
+}
+
+/// What a [`Joiner`] holds between two pieces.
+enum Held {
+    Nothing,
+    /// One piece, not copied yet.
+    One(Bytes),
+    /// Several pieces, copied one after the other.
+    Joined(Vec<u8>),
+}
+
+impl Joiner {
+    fn new(max: usize) -> Self {
+        Self {
+            held: Held::Nothing,
+            max,
+        }
+    }
+
+    /// Takes `data`; answers the frames complete now, in order (at most two).
+    fn push(&mut self, data: Bytes) -> [Option<Bytes>; 2] {
+        if data.len() >= JOIN_BELOW.min(self.max) {
+            return [self.take(), Some(data)];
+        }
+        let held = std::mem::replace(&mut self.held, Held::Nothing);
+        let held_len = match &held {
+            Held::Nothing => 0,
+            Held::One(b) => b.len(),
+            Held::Joined(v) => v.len(),
+        };
+        if held_len + data.len() > self.max {
+            self.held = Held::One(data);
+            return [held.into_frame(), None];
+        }
+        self.held = match held {
+            Held::Nothing => Held::One(data),
+            Held::One(first) => {
+                let mut joined = Vec::with_capacity((4 * (first.len() + data.len())).min(self.max));
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                Held::Joined(joined)
+            }
+            Held::Joined(mut joined) => {
+                joined.extend_from_slice(&data);
+                Held::Joined(joined)
+            }
+        };
+        [None, None]
+    }
+
+    /// What is held, as one frame.
+    fn take(&mut self) -> Option<Bytes> {
+        std::mem::replace(&mut self.held, Held::Nothing).into_frame()
+    }
+}
+
+impl Held {
+    /// The held bytes as one frame.
+    fn into_frame(self) -> Option<Bytes> {
+        match self {
+            Held::Nothing => None,
+            Held::One(b) => Some(b),
+            Held::Joined(v) => Some(Bytes::from(v)),
         }
     }
 }
@@ -391,5 +594,63 @@ async fn drain<S: FrameSource>(mut stream: S) {
         if matches!(frame, Frame::Close(_)) {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(sizes: &[usize]) -> Vec<Bytes> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Bytes::from(vec![i as u8; n]))
+            .collect()
+    }
+
+    /// Runs `sizes` through a joiner as one batch: the frames sent, as their sizes.
+    fn join(max: usize, sizes: &[usize]) -> (Vec<usize>, Vec<u8>) {
+        let mut joiner = Joiner::new(max);
+        let mut frames = Vec::new();
+        for piece in pieces(sizes) {
+            frames.extend(joiner.push(piece).into_iter().flatten());
+        }
+        frames.extend(joiner.take());
+        let sizes = frames.iter().map(Bytes::len).collect();
+        (sizes, frames.concat())
+    }
+
+    #[test]
+    fn joins_small_pieces_keeps_big_ones_and_the_order() {
+        let all = |sizes: &[usize]| pieces(sizes).concat();
+
+        let sizes = [10, 20, 30];
+        assert_eq!(join(1000, &sizes), (vec![60], all(&sizes)));
+        let sizes = [10, 40_000, 20, 30, 128 * 1024];
+        assert_eq!(
+            join(256 * 1024, &sizes),
+            (vec![10, 40_000, 50, 128 * 1024], all(&sizes)),
+            "big pieces go alone, in order"
+        );
+        let sizes = [600, 600, 600];
+        assert_eq!(
+            join(1000, &sizes),
+            (vec![600, 600, 600], all(&sizes)),
+            "never above the limit"
+        );
+        let sizes = [400, 400, 400, 10];
+        assert_eq!(join(1000, &sizes), (vec![800, 410], all(&sizes)));
+        assert_eq!(join(1000, &[]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_lone_piece_is_not_copied() {
+        let mut joiner = Joiner::new(1000);
+        let piece = Bytes::from(vec![7u8; 10]);
+        assert_eq!(joiner.push(piece.clone()), [None, None]);
+        let out = joiner.take().unwrap();
+        assert_eq!(out.as_ptr(), piece.as_ptr(), "same buffer");
+        assert!(joiner.take().is_none());
     }
 }

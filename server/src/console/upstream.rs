@@ -29,6 +29,12 @@ pub(crate) const PVE_MAX_FRAME: usize = 128 * 1024;
 const MAX_MESSAGE: usize = 1024 * 1024;
 /// Longest wait for one handshake step from PVE.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read window of the WebSocket to PVE over TLS: each read yields at most one TLS record (16 KiB
+/// of data), and the WebSocket library zero-fills its whole free read window before every read,
+/// so a larger window only adds writes to memory.
+const TLS_READ_BUFFER: usize = 16 * 1024;
+/// Read window without TLS (an `http://` cluster URL), where one read can take more.
+const PLAIN_READ_BUFFER: usize = 128 * 1024;
 
 /// An authenticated RFB connection to the VM's VNC server through PVE.
 pub(crate) struct Upstream {
@@ -97,10 +103,16 @@ pub(crate) async fn open(
         // System trust: tokio-tungstenite's web PKI roots.
         None => None,
     };
+    let read_buffer = if request.uri().scheme_str() == Some("wss") {
+        TLS_READ_BUFFER
+    } else {
+        PLAIN_READ_BUFFER
+    };
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
-        .max_write_buffer_size(4 * MAX_MESSAGE);
+        .max_write_buffer_size(4 * MAX_MESSAGE)
+        .read_buffer_size(read_buffer);
     let (socket, _) =
         tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector)
             .await
