@@ -54,14 +54,16 @@ need_e2e_packages() {
   fi
 }
 
-# Python clients the simulator is tested against (tests/sim_clients.rs), pinned, in target/pyvenv
+# Python clients the simulator is tested against (src/tests/sim_clients.rs) and websockify, the
+# reference proxy of the console benchmark (server/tests/console_bench.rs), pinned, in target/pyvenv
 # (or $CECYBER_PYVENV).
 need_python_clients() {
   local venv=${CECYBER_PYVENV:-target/pyvenv}
-  if ! "$venv/bin/python" -c 'import proxmoxer, requests, pve_exporter' 2>/dev/null; then
-    step "Installing the Python PVE clients for the simulator tests (one time)"
+  if ! "$venv/bin/python" -c 'import proxmoxer, requests, pve_exporter, websockify' 2>/dev/null; then
+    step "Installing the Python PVE clients for the simulator tests and websockify for the console benchmark (one time)"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q proxmoxer==2.3.0 requests==2.34.2 prometheus-pve-exporter==3.10.2
+    "$venv/bin/pip" install -q proxmoxer==2.3.0 requests==2.34.2 prometheus-pve-exporter==3.10.2 \
+      websockify==0.13.0
   fi
 }
 
