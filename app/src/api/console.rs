@@ -22,7 +22,7 @@ use crate::{
 
 /// Opens the console of a running VM in the user's scope for the logged-in operator or admin:
 /// calls `vncproxy` and keeps its answer in a one-time console session, to be opened (by the
-/// returned `ws_path`) within 30 seconds by the same user.
+/// returned `ws_path`) by the same user within `console_session_secs` (default 30 s).
 #[server(prefix = "/api", endpoint = "console_open")]
 pub async fn open_console(
     cluster: String,
