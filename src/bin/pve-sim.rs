@@ -152,7 +152,7 @@ async fn main() -> std::io::Result<()> {
     println!("  API token:          {token_id}={secret}");
     println!("    (header: Authorization: PVEAPIToken={token_id}={secret})");
     println!("  {auditor} password: {auditor_password}");
-    println!("  controls: POST /_sim/fault, GET /_sim/fault, POST /_sim/reset");
+    println!("  controls: POST /_sim/fault, GET /_sim/fault, POST /_sim/reset, GET /_sim/stats");
     println!(
         "    fault fields: latency_ms, jitter_ms, error_rate, path_prefix, error_rates, \
          error_status, error_message, node_offline, ws_drop_after_secs, ticket_lifetime_secs"

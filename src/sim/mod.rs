@@ -12,6 +12,7 @@
 //! - `power`: what `status/{start,stop,…}` do to a VM;
 //! - `metrics`: reproducible, lively usage values from the seed and the wall clock;
 //! - `control`: `/_sim/...` endpoints for tests (fault injection, reset);
+//! - `stats`: request counts per path for benchmarks (`GET /_sim/stats`);
 //! - `http`: PVE's response headers, the 401 delay and serving (HTTPS, or plain HTTP);
 //! - `tls`: the self-signed certificate made at start and its fingerprint;
 //! - `qemu`: QEMU mode, a real tiny QEMU VM behind every running VM's console.
@@ -39,6 +40,7 @@ mod reply;
 mod routes;
 mod rrd;
 mod state;
+mod stats;
 mod tasks;
 mod tls;
 mod util;

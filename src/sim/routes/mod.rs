@@ -25,10 +25,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::reply::ApiError;
 use super::state::SimState;
-use super::{auth, control, http};
+use super::{auth, control, http, stats};
 
 /// The whole simulator: API, controls, headers.
 pub(crate) fn router(state: SimState) -> Router {
+    let counts = std::sync::Arc::new(stats::RequestCounts::default());
     let api = Router::new()
         .merge(access::routes())
         .merge(access_admin::routes())
@@ -47,10 +48,12 @@ pub(crate) fn router(state: SimState) -> Router {
         .fallback(not_implemented)
         .method_not_allowed_fallback(not_implemented)
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(from_fn_with_state(state.clone(), control::inject));
+        .layer(from_fn_with_state(state.clone(), control::inject))
+        .layer(from_fn_with_state(counts.clone(), stats::count));
     Router::new()
         .nest("/api2/json", api)
         .merge(control::routes())
+        .merge(stats::routes(counts))
         .merge(super::console::control_routes())
         .fallback(outside_api)
         .layer(from_fn_with_state(state.clone(), http::pve_headers))
