@@ -356,7 +356,7 @@ async fn a_fresh_window_is_filled_from_pve_history() {
     let times: Vec<i64> = vm.points.iter().map(|p| p.t).collect();
     assert!(
         times.windows(2).all(|w| w[0] < w[1]),
-        "oldest first, no duplicates"
+        "oldest first, no duplicates: {times:?}"
     );
     assert!(
         vm.points.iter().skip(1).any(|p| p.netin.is_some()),

@@ -1,6 +1,11 @@
 //! History for a fresh window, so a chart never starts empty: `/cluster/metrics/export`
 //! (PVE ≥ 8.2: the last ~30 minutes at 10 s for every guest in one call), else each running
 //! VM's `rrddata` (hour, one point a minute), for at most [`RRD_FALLBACK_LIMIT`] VMs.
+//!
+//! The export's answer grows with guests × time: 30 minutes of 10,000 guests are some 20
+//! million samples (gigabytes of JSON). So the window asked for shrinks as guests grow, within
+//! [`EXPORT_SAMPLE_BUDGET`], and a cluster too large for even a few minutes starts from the
+//! first poll.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,10 +23,42 @@ pub type History = BTreeMap<u32, Vec<VmPoint>>;
 /// burst of requests against the cluster.
 pub const RRD_FALLBACK_LIMIT: usize = 200;
 
+/// Samples one export answer may carry (about 100 bytes of JSON each: some 20 MB).
+pub const EXPORT_SAMPLE_BUDGET: usize = 200_000;
+/// Samples per guest and step in the export (gauges and counters).
+const SAMPLES_PER_GUEST: usize = 11;
+/// The export's spacing and reach (pvestatd keeps 30 minutes at 10 s).
+const EXPORT_STEP_SECS: i64 = 10;
+const EXPORT_STEPS: usize = 180;
+/// Fewer steps than this (one minute) are not worth the request.
+const MIN_EXPORT_STEPS: usize = 6;
+
+/// The `start-time` to ask the export for with `guests` guests at unix time `now`: as far back
+/// as the sample budget allows, at most 30 minutes; `None` when not even a minute fits.
+pub fn export_start(guests: usize, now: i64) -> Option<i64> {
+    let steps = (EXPORT_SAMPLE_BUDGET / (guests.max(1) * SAMPLES_PER_GUEST)).min(EXPORT_STEPS);
+    (steps >= MIN_EXPORT_STEPS).then(|| now - steps as i64 * EXPORT_STEP_SECS)
+}
+
 /// The recent history of the VMs in `resources`.
 pub async fn history(api: &dyn PveApi, resources: &[ClusterResource]) -> History {
+    let guests = resources
+        .iter()
+        .filter(|r| r.kind == "qemu" || r.kind == "lxc")
+        .count();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let Some(start) = export_start(guests, now) else {
+        tracing::info!(
+            guests,
+            "too many guests for a history fill; charts start from the first poll"
+        );
+        return History::new();
+    };
     let options = MetricsExportOptions {
         history: Some(true),
+        start_time: Some(start),
         ..MetricsExportOptions::default()
     };
     match api.cluster_metrics_export(&options).await {
@@ -118,6 +155,16 @@ async fn from_rrddata(api: &dyn PveApi, resources: &[ClusterResource]) -> Histor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_export_window_shrinks_as_guests_grow() {
+        let now = 1_000_000;
+        assert_eq!(export_start(12, now), Some(now - 1800), "30 minutes");
+        assert_eq!(export_start(0, now), Some(now - 1800));
+        let thousand = export_start(1_000, now).unwrap();
+        assert_eq!(now - thousand, 180, "18 steps of 10 s fit the budget");
+        assert_eq!(export_start(10_000, now), None, "not even a minute fits");
+    }
 
     #[test]
     fn export_counters_become_rates_and_gauges_pass_through() {

@@ -68,7 +68,30 @@ pub struct ClusterSeries {
     stale: bool,
 }
 
-fn push_bounded<T>(window: &mut VecDeque<T>, capacity: usize, value: T) {
+/// A point with a time, so two polls within one second keep one point (the newer).
+trait Timed {
+    fn t(&self) -> i64;
+}
+
+impl Timed for VmPoint {
+    fn t(&self) -> i64 {
+        self.t
+    }
+}
+
+impl Timed for NodePoint {
+    fn t(&self) -> i64 {
+        self.t
+    }
+}
+
+fn push_bounded<T: Timed>(window: &mut VecDeque<T>, capacity: usize, value: T) {
+    if let Some(last) = window.back_mut()
+        && last.t() == value.t()
+    {
+        *last = value;
+        return;
+    }
     if window.len() == capacity {
         window.pop_front();
     }
@@ -346,6 +369,10 @@ mod tests {
         let first = series.vm(100).unwrap();
         assert_eq!(first.points.len(), 3);
         assert_eq!(first.points[0].t, 70, "oldest points go first");
+        series.record(90, 90_500, &[vm(100, 0.9, 0), vm(101, 0.2, 0)]);
+        let same_second = series.vm(100).unwrap();
+        assert_eq!(same_second.points.len(), 3, "one point per second");
+        assert_eq!(same_second.points[2].cpu, 0.9, "the newer reading");
         series.record(200, 200_000, &[vm(101, 0.2, 0)]);
         assert_eq!(series.vms().count(), 1);
     }
