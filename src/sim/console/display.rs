@@ -1,12 +1,15 @@
 //! A running VM's display as its built-in VNC server sees it: the shared screen (every viewer
-//! sees the same text), change notifications, and the VNC password QEMU would hold (set by
-//! each proxy connection, expiring 30 s later for new logins).
+//! sees the same text), change notifications, the screen encoded for the viewers' pixel
+//! formats, and the VNC password QEMU would hold (set by each proxy connection, expiring 30 s
+//! later for new logins).
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
+use super::pixel::Encoder;
 use super::screen::{Banner, Screen};
+use super::update::Frames;
 use super::vncauth;
 
 /// QEMU's `expire_password +30`: new logins are refused this long after the password was set.
@@ -19,6 +22,8 @@ pub(crate) struct Display {
     /// Desktop name sent in ServerInit (the VM's name).
     pub name: String,
     screen: Mutex<Screen>,
+    /// Locked after `screen`, never before.
+    frames: Mutex<Frames>,
     changed: watch::Sender<u64>,
     password: Mutex<Option<(String, i64)>>,
 }
@@ -32,6 +37,7 @@ impl Display {
             boot,
             name: banner.name.to_owned(),
             screen: Mutex::new(screen),
+            frames: Mutex::new(Frames::default()),
             changed,
             password: Mutex::new(None),
         }
@@ -40,6 +46,16 @@ impl Display {
     /// The screen; never hold the guard across an `.await`.
     pub(crate) fn screen(&self) -> MutexGuard<'_, Screen> {
         self.screen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The whole screen as a full-screen FramebufferUpdate (Raw) in `encoder`'s format, and
+    /// the screen version it shows: encoded once per format and change, shared by all viewers.
+    pub(crate) fn full_update(&self, encoder: &Encoder) -> (Arc<Vec<u8>>, u64) {
+        let screen = self.screen();
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .full(&screen, encoder)
     }
 
     /// A receiver that wakes when the screen changes.

@@ -10,7 +10,8 @@
 //!   VNC password (QMP `set_password` + `expire_password +30`, so a later proxy's connection
 //!   replaces it) and relays to the VM's VNC server until either side closes, the VM stops or
 //!   nothing moves for 15 minutes;
-//! - the VNC server is in-process ([`rfb`]), drawing a shared per-VM [`screen`].
+//! - the VNC server is in-process ([`rfb`]), drawing a shared per-VM [`screen`], encoded for
+//!   the viewers' [`pixel`] formats once per change ([`update`]).
 //!
 //! Differences from PVE: no TCP ports are opened (the websocket reaches the proxy through
 //! memory); when no proxy waits on the port, pveproxy drops the connection without an answer,
@@ -19,10 +20,12 @@
 mod display;
 mod font;
 mod inspect;
+mod pixel;
 mod proxy;
 mod rfb;
 mod screen;
 mod ticket;
+mod update;
 mod vncauth;
 mod websocket;
 

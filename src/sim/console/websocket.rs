@@ -150,7 +150,7 @@ fn check_upgrade(headers: &HeaderMap, requested: &header::HeaderValue) -> Result
 async fn bridge(ws: WebSocket, conn: DuplexStream) {
     let (mut sink, mut source) = ws.split();
     let (mut rd, mut wr) = tokio::io::split(conn);
-    let mut buf = vec![0u8; MAX_FRAME];
+    let mut buf = Vec::with_capacity(MAX_FRAME);
     loop {
         tokio::select! {
             msg = source.next() => {
@@ -164,11 +164,12 @@ async fn bridge(ws: WebSocket, conn: DuplexStream) {
                     break;
                 }
             }
-            n = rd.read(&mut buf) => {
+            n = rd.read_buf(&mut buf) => {
                 match n {
                     Ok(n) if n > 0 => {
-                        let frame = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
-                        if sink.send(frame).await.is_err() {
+                        // What was read becomes the frame as it is, not a copy.
+                        let data = std::mem::replace(&mut buf, Vec::with_capacity(MAX_FRAME));
+                        if sink.send(Message::Binary(Bytes::from(data))).await.is_err() {
                             break;
                         }
                     }
