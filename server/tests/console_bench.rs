@@ -12,10 +12,9 @@
 //!   bridge is one hop more than the relay's path has. Without websockify installed, that part
 //!   is skipped with a note.
 //!
-//! The throughput of all three is bounded by the simulator's VNC server, which runs in this
-//! process and costs more CPU than either proxy (it converts every pixel), on a machine with
-//! few cores; so the CPU spent per GB by all processes (this one, and websockify's) is given
-//! too: it shows what each proxy's hop costs.
+//! The simulator's VNC server runs in this process (it sends ready-encoded screens, so it costs
+//! little), on a machine with few cores; the CPU spent per GB by all processes (this one, and
+//! websockify's) is given too: it shows what each proxy's hop costs.
 //!
 //! Then many concurrent consoles through the relay, which must all work.
 //!
