@@ -292,6 +292,19 @@ async fn the_stream_needs_a_session() {
     assert_eq!(setup.hub.watchers(), 0);
 }
 
+/// Waits for the hub's next tick (other events are skipped).
+async fn next_tick(sub: &mut server::live::hub::Subscription, deadline: tokio::time::Instant) {
+    loop {
+        let event = tokio::time::timeout_at(deadline, sub.events.recv())
+            .await
+            .expect("a tick before the deadline")
+            .unwrap();
+        if matches!(event.event, server::live::hub::LiveEvent::Tick(_)) {
+            return;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_fresh_window_is_filled_from_pve_history() {
     let setup = setup().await;
@@ -307,15 +320,7 @@ async fn a_fresh_window_is_filled_from_pve_history() {
     );
     let mut sub = hub.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let event = tokio::time::timeout_at(deadline, sub.events.recv())
-            .await
-            .expect("an event")
-            .unwrap();
-        if matches!(event.event, server::live::hub::LiveEvent::Tick(_)) {
-            break;
-        }
-    }
+    next_tick(&mut sub, deadline).await;
     let everything = Audience {
         view: LiveViewKind::Overview,
         scope: Scope::everything(),
@@ -335,15 +340,7 @@ async fn a_fresh_window_is_filled_from_pve_history() {
         scope: Scope::everything(),
     };
     // Node load comes from /nodes/{node}/status, read after the first poll: the next tick has it.
-    loop {
-        let event = tokio::time::timeout_at(deadline, sub.events.recv())
-            .await
-            .expect("a second tick")
-            .unwrap();
-        if matches!(event.event, server::live::hub::LiveEvent::Tick(_)) {
-            break;
-        }
-    }
+    next_tick(&mut sub, deadline).await;
     let nodes = hub.snapshot(&everything).clusters[0].nodes.clone().unwrap();
     assert!(!nodes.is_empty());
     for n in nodes.iter().filter(|n| n.node.status == "online") {
