@@ -11,45 +11,22 @@ use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
-use server::{
-    config::{Cli, Config, load},
-    router, runtime,
-};
 
-const ADMIN_PASSWORD: &str = "test-admin-password";
+mod console_support;
 
+use console_support::{ADMIN_PASSWORD, error_kind};
+
+/// The demo server of the console tests, driven here through cookie-keeping clients.
 struct TestServer {
     base: String,
-    _runtime: runtime::Runtime,
+    _server: console_support::TestServer,
 }
 
 async fn start() -> TestServer {
-    let dir = std::env::temp_dir().join(format!(
-        "cecyber-scope-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let vars: Vec<(String, String)> = vec![
-        (
-            "CECYBER_DATABASE_URL".into(),
-            format!("sqlite://{}/t.db", dir.display()),
-        ),
-        ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
-        ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "10".into()),
-    ];
-    let (config, _): (Config, _) = load(&Cli::default(), vars).unwrap();
-    let runtime = runtime::start(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router::app(runtime.state.clone(), runtime.live.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = console_support::start().await;
     TestServer {
-        base,
-        _runtime: runtime,
+        base: server.base.clone(),
+        _server: server,
     }
 }
 
@@ -59,15 +36,6 @@ fn browser() -> reqwest::Client {
         .redirect(Policy::none())
         .build()
         .unwrap()
-}
-
-/// The error variant of a server function's JSON error (`{"NotFound": "…"}` → `NotFound`).
-fn error_kind(body: &Value) -> String {
-    match body {
-        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The message of a server function's JSON error.
