@@ -151,10 +151,10 @@ impl ClusterSeries {
             window.live = node.clone();
             push_bounded(&mut window.points, self.capacity, node.point(t));
         }
-        let mut seen = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for r in resources.iter().filter(|r| r.is_vm()) {
             let Some(vmid) = r.vmid else { continue };
-            seen.push(vmid);
+            seen.insert(vmid);
             let counters = Counters {
                 at_ms,
                 netin: r.netin.unwrap_or(0),
