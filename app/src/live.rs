@@ -235,13 +235,14 @@ pub enum LiveViewKind {
 impl LiveViewKind {
     /// The stream's URL path and query for this view.
     pub fn url(&self) -> String {
+        /// Percent-encodes every UTF-8 byte but letters, digits and `-_.`.
         fn enc(s: &str) -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                        c.to_string()
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                        char::from(b).to_string()
                     } else {
-                        format!("%{:02X}", c as u32)
+                        format!("%{b:02X}")
                     }
                 })
                 .collect()
@@ -414,6 +415,11 @@ mod tests {
             node: "pve1".into(),
         };
         assert_eq!(view.url(), "/api/live?view=node&cluster=a%20b&node=pve1");
+        let vm = LiveViewKind::Vm {
+            cluster: "zürich".into(),
+            vmid: 100,
+        };
+        assert_eq!(vm.url(), "/api/live?view=vm&cluster=z%C3%BCrich&vmid=100");
         assert_eq!(compact_cpu(0.123456), 0.123);
     }
 }
