@@ -329,3 +329,107 @@ async fn the_browser_closing_ends_the_pve_session() {
     }
     panic!("the PVE side stayed open");
 }
+
+#[tokio::test]
+async fn the_relay_keeps_to_the_websocket_protocol() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+    let server = start().await;
+    let olga = operator(&server, "olga").await;
+    let vm = server.vms(&olga, true).await.remove(0);
+
+    // Not an upgrade, or not version 13: refused before anything is opened.
+    let path = server.console_path(&olga, &vm).await;
+    let url = format!("{}{path}", server.origin());
+    let plain = reqwest::Client::new()
+        .get(&url)
+        .header("cookie", &olga)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::UPGRADE_REQUIRED);
+    assert!(plain.text().await.unwrap().contains("WebSocket upgrade"));
+    let old_version = reqwest::Client::new()
+        .get(&url)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old_version.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(server.sim().console_sessions(), 0);
+
+    let (mut viewer, _) = server.viewer(&olga, &vm).await;
+    // A ping is answered with its payload.
+    let ping = Bytes::from_static(b"still there?");
+    viewer
+        .ws
+        .ws
+        .send(Message::Ping(ping.clone()))
+        .await
+        .unwrap();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), viewer.ws.ws.next()).await;
+        match next.expect("a pong in time") {
+            Some(Ok(Message::Pong(payload))) => {
+                assert_eq!(payload, ping);
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+    // A text frame is taken as RFB bytes, like a binary one (this one: an update request).
+    let request = "\u{3}\0\0\0\0\0\0\u{1}\0\u{1}";
+    viewer.ws.ws.send(Message::text(request)).await.unwrap();
+    assert_eq!(viewer.read_update().await.unwrap()[0].0, (0, 0, 1, 1));
+
+    // A frame over the relay's limit (1 MiB) ends the console with 1009, PVE's side too.
+    let huge = Bytes::from(vec![0u8; 2 << 20]);
+    viewer.ws.ws.send(Message::Binary(huge)).await.unwrap();
+    match viewer.ws.wait_end(Duration::from_secs(5)).await {
+        Ended::Close(Some((code, reason))) => {
+            assert_eq!(code, 1009, "{reason}");
+            assert!(reason.contains("over the limit"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    for _ in 0..100 {
+        if server.sim().console_sessions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the PVE side stayed open");
+}
+
+#[tokio::test]
+async fn a_user_lowered_to_viewer_loses_the_open_console() {
+    let server = start().await;
+    let admin = server.admin().await;
+    let olga = server.user(&admin, "olga", "operator").await;
+    let vm = server.vms(&olga, true).await.remove(0);
+    let (mut viewer, _) = server.viewer(&olga, &vm).await;
+    viewer.request_update(false).await;
+    viewer.read_update().await.unwrap();
+
+    let (status, body) = server
+        .call(
+            Some(&admin),
+            "users_set_role",
+            &[("username", "olga"), ("role", "viewer")],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    // Checked every 10 s.
+    match viewer.ws.wait_end(Duration::from_secs(15)).await {
+        Ended::Close(Some((code, reason))) => {
+            assert_eq!(code, 1008);
+            assert!(reason.contains("revoked"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

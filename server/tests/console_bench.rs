@@ -14,7 +14,10 @@
 //!
 //! The simulator's VNC server runs in this process (it sends ready-encoded screens, so it costs
 //! little), on a machine with few cores; the CPU spent per GB by all processes (this one, and
-//! websockify's) is given too: it shows what each proxy's hop costs.
+//! websockify's) is given too: it shows what each proxy's hop costs. The viewer stands for the
+//! browser, which runs on another machine: it checks each update's header and length and drops
+//! the pixel bytes as they come (no copy), so that its own cost, the same on every path, weighs
+//! as little as it can in the comparison.
 //!
 //! Then many concurrent consoles through the relay, which must all work.
 //!

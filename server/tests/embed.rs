@@ -430,3 +430,31 @@ async fn pve_refusing_the_console_or_a_stopped_vm_is_refused_before_the_upgrade(
         (409, format!("VM {} is not running", stopped.vmid).as_str())
     );
 }
+
+#[tokio::test]
+async fn revoking_a_link_ends_its_open_consoles() {
+    let server = start().await;
+    let admin = server.admin().await;
+    let vm = server.vms(&admin, true).await.remove(0);
+    let (id, token) = mint(&server, &admin, &vm, 600, false, false).await;
+    let mut viewer = open(&server, &token, PARTNER).await.unwrap();
+    viewer.request_update(false).await;
+    viewer.read_update().await.unwrap();
+
+    let (status, _) = server
+        .call(
+            Some(&admin),
+            "embed_links_revoke",
+            &[("id", &id.to_string())],
+        )
+        .await;
+    assert!(status.is_success());
+    // Checked every 10 s.
+    match viewer.ws.wait_end(Duration::from_secs(15)).await {
+        Ended::Close(Some((code, reason))) => {
+            assert_eq!(code, 1008);
+            assert!(reason.contains("revoked"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

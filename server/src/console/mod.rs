@@ -7,13 +7,17 @@
 //!
 //! - `upstream`: `vncwebsocket` and the RFB handshake with PVE
 //! - `relay`: the RFB handshake with the browser (security None), then byte relay
+//! - `websocket`: the WebSocket protocol on both sides (our own: PVE's frames pass on as they are)
+//! - `access`: the grant checked again while the console is open
 //! - `filter`: view-only input filter; `wire`: frames as bytes
 //! - `api`: `/api/v1/embed-links` for scripts with an admin API token
 
+mod access;
 pub mod api;
 mod filter;
 mod relay;
 mod upstream;
+mod websocket;
 mod wire;
 
 use std::net::SocketAddr;
@@ -30,10 +34,7 @@ use app::{
 };
 use axum::{
     Extension,
-    extract::{
-        ConnectInfo, Query, State,
-        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
-    },
+    extract::{ConnectInfo, Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -41,6 +42,7 @@ use pve::types::VncProxy;
 use serde::Deserialize;
 
 use upstream::{Upstream, UpstreamError};
+use websocket::handshake::{BrowserUpgrade, NotAnUpgrade};
 
 /// A `vncproxy` answer is used only this long after it came: PVE's proxy waits 10 s for its
 /// connection. Older ones are replaced by a fresh `vncproxy`.
@@ -49,11 +51,6 @@ const PROXY_FRESH: Duration = Duration::from_secs(8);
 const VM_LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Longest time for `vncproxy` + `vncwebsocket` + VNC authentication.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(25);
-/// Largest message taken from a browser (RFB client messages are small; clipboard aside).
-const BROWSER_MAX_MESSAGE: usize = 1024 * 1024;
-/// Read buffer of the browser's WebSocket: its messages are small (keys, pointer, update
-/// requests), and the WebSocket library zero-fills the free read window before every read.
-const BROWSER_READ_BUFFER: usize = 16 * 1024;
 
 /// The query of the console WebSocket.
 #[derive(Debug, Deserialize)]
@@ -74,6 +71,8 @@ struct Grant {
     who: String,
     /// The embed link, to record the outcome.
     link_id: Option<i64>,
+    /// Who holds it, to check again while it is open.
+    holder: access::Holder,
 }
 
 /// A refusal before the upgrade: status and message.
@@ -86,12 +85,12 @@ impl IntoResponse for Refused {
 }
 
 /// The handler of `GET /api/console/ws`.
-pub async fn console_ws(
+pub(crate) async fn console_ws(
     State(state): State<AppState>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<BrowserUpgrade, NotAnUpgrade>,
 ) -> Response {
     let remote = peer.map(|Extension(ConnectInfo(addr))| addr.to_string());
     let remote_text = remote.as_deref().unwrap_or("-");
@@ -99,8 +98,11 @@ pub async fn console_ws(
         Ok(u) => u,
         Err(e) => {
             tracing::warn!(remote = remote_text, error = %e, "console refused: not a WebSocket upgrade");
-            return Refused(e.status(), "the console needs a WebSocket upgrade".into())
-                .into_response();
+            return Refused(
+                e.status,
+                format!("the console needs a WebSocket upgrade: {e}"),
+            )
+            .into_response();
         }
     };
     let grant = match query {
@@ -142,18 +144,15 @@ pub async fn console_ws(
             "{} → {}/{}/{}",
             grant.who, grant.target.cluster, grant.target.node, grant.target.vmid
         ),
+        access: access::Access {
+            state: state.clone(),
+            holder: grant.holder.clone(),
+            target: grant.target.clone(),
+        },
     };
-    let label = options.label.clone();
-    upgrade
-        .protocols(["binary"])
-        .max_message_size(BROWSER_MAX_MESSAGE)
-        .max_frame_size(BROWSER_MAX_MESSAGE)
-        .max_write_buffer_size(4 * BROWSER_MAX_MESSAGE)
-        .read_buffer_size(BROWSER_READ_BUFFER)
-        .on_failed_upgrade(move |e| {
-            tracing::warn!(console = %label, error = %e, "console upgrade failed");
-        })
-        .on_upgrade(move |socket| relay::run(socket, upstream, options))
+    upgrade.accept(options.label.clone(), move |socket| {
+        relay::run(socket, upstream, options)
+    })
 }
 
 /// A one-time console session: opened by the user it was made for, from our own origin, in
@@ -175,13 +174,14 @@ async fn session_grant(
             "console sessions open from this site only",
         ));
     }
-    let user = match sessions::token_from_headers(headers) {
-        Some(token) => sessions::lookup(&state.db, &token)
+    let token = sessions::token_from_headers(headers);
+    let user = match &token {
+        Some(token) => sessions::lookup(&state.db, token)
             .await
             .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"))?,
         None => None,
     };
-    let Some(user) = user else {
+    let (Some(user), Some(token)) = (user, token) else {
         return Err(refuse(StatusCode::UNAUTHORIZED, "not logged in"));
     };
     if !user.role.allows(Role::Operator) {
@@ -204,6 +204,7 @@ async fn session_grant(
         proxy: Some((pending.proxy, pending.proxied_at)),
         who: format!("user {}", user.username),
         link_id: None,
+        holder: access::Holder::Session(token),
     })
 }
 
@@ -236,6 +237,7 @@ async fn embed_grant(
         proxy: None,
         who: format!("embed link {}", claims.link_id),
         link_id: Some(claims.link_id),
+        holder: access::Holder::Link(claims.link_id),
     };
     let checked = async {
         let cluster = state

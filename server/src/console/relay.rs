@@ -1,29 +1,34 @@
 //! The relay between the browser's WebSocket and PVE's, once both are open: the RFB version and
 //! security handshake with the browser (offering security type None: the VNC password stays
-//! here), then every byte from ClientInit on, both ways, as binary frames.
+//! here), then every byte from ClientInit on, both ways.
 //!
-//! Batching: each direction takes a frame and then every further frame its source has already
-//! delivered (without waiting), joins the small ones into larger frames ([`Joiner`]), and flushes
-//! once the source has nothing more ready — so bulk data (a framebuffer update arriving in many
-//! frames) costs the other side fewer frames and writes, while a lone small message (a key, a
-//! one-pixel update) is flushed at once and never waits for company.
+//! PVE → browser: PVE's data frames are passed on as the bytes they came in (see
+//! [`websocket`](super::websocket)): each read from PVE becomes one write to the browser, with
+//! no decoding and no new frames. Our own frames for the browser (pings, pongs) go in only
+//! between PVE's frames.
 //!
-//! Backpressure: each direction awaits its writes before reading more; what the WebSocket
-//! libraries hold is bounded by their write buffer plus one frame, so a slow browser slows only
-//! its own upstream. The browser is pinged; closes are passed on with their code.
+//! Browser → PVE: the browser's frames are decoded, go through the input filter (view-only,
+//! protocol checks), and what is already there is joined into frames pveproxy takes, masked.
+//!
+//! Backpressure: each direction finishes its write before it reads again, and a read takes at
+//! most a read window, so a slow browser slows only its own upstream. The browser is pinged;
+//! closes are passed on with their code.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::ws::{self, CloseFrame, WebSocket};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{FutureExt, SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::{self, protocol::frame::coding::CloseCode};
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
 
+use super::access::Access;
 use super::filter::ClientStream;
-use super::upstream::{PVE_MAX_FRAME, PveSocket, Upstream};
-use super::wire::{ByteReader, Close, Frame, FrameSource, close_reason, sendable_close_code};
+use super::upstream::{PVE_MAX_FRAME, Upstream};
+use super::websocket::BoxIo;
+use super::websocket::frame::{OP_BINARY, OP_PING, OP_PONG, Rules};
+use super::websocket::reader::{Chunk, FrameReader, ReadFailure};
+use super::websocket::writer::FrameWriter;
+use super::wire::{ByteReader, Close, Frame, sendable_close_code};
 
 /// How long the browser has for each step of its RFB handshake.
 const BROWSER_STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,15 +36,15 @@ const BROWSER_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// The browser is given up when nothing (not even a pong) came for this long.
 const BROWSER_SILENCE: Duration = Duration::from_secs(65);
-/// How long a close handshake may take before the sockets are dropped.
+/// How long a close handshake may take before the connections are dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// Largest frame the relay makes for the browser by joining small frames of PVE.
-const BROWSER_JOIN_MAX: usize = 256 * 1024;
-/// Pieces at least this big are sent as they are: joining them would only add a copy.
-const JOIN_BELOW: usize = 16 * 1024;
-/// Most bytes one batch takes before it flushes, even when more is ready (so that the ping
-/// timer gets its turn between batches of a long stream).
-const BATCH_MAX: usize = 1024 * 1024;
+/// Largest frame taken from a browser (RFB client messages are small; clipboard aside).
+const BROWSER_MAX_FRAME: u64 = 1024 * 1024;
+/// Read window for the browser's frames: its messages are small (keys, pointer, update
+/// requests).
+const BROWSER_READ: usize = 16 * 1024;
+/// Pongs waiting for their turn; more pings than this at once are not all answered.
+const PONG_QUEUE: usize = 4;
 
 /// What the relay is told about its console.
 pub(crate) struct Options {
@@ -47,10 +52,26 @@ pub(crate) struct Options {
     pub view_only: bool,
     /// Who and what, for the log (`user ann`, `embed link 3`, and the VM).
     pub label: String,
+    /// The grant, checked again while the console is open.
+    pub access: Access,
 }
 
-type BrowserSink = SplitSink<WebSocket, ws::Message>;
-type PveSink = SplitSink<PveSocket, tungstenite::Message>;
+/// One side's connection, as frames.
+pub(crate) struct Side {
+    pub reader: FrameReader<ReadHalf<BoxIo>>,
+    pub writer: FrameWriter<WriteHalf<BoxIo>>,
+}
+
+impl Side {
+    /// `io` with `already` read from it; `client`: we are this side's WebSocket client.
+    pub(crate) fn new(io: BoxIo, already: &[u8], client: bool, rules: Rules, read: usize) -> Self {
+        let (r, w) = tokio::io::split(io);
+        Self {
+            reader: FrameReader::new(r, already, rules, read),
+            writer: FrameWriter::new(w, client),
+        }
+    }
+}
 
 /// Why the relay ended.
 enum End {
@@ -64,35 +85,45 @@ enum End {
     BrowserLost(String),
     /// The browser did not answer pings.
     BrowserSilent,
-    /// The browser broke the protocol (handshake, or an input that cannot be followed).
+    /// The browser broke the RFB protocol (handshake, or an input that cannot be followed).
     BrowserProtocol(String),
+    /// The browser broke the WebSocket protocol: the close code for it, and why.
+    BrowserBrokeWebSocket(u16, String),
+    /// The grant no longer holds (link revoked, user logged out or lowered).
+    Revoked,
+}
+
+fn browser_lost(e: std::io::Error) -> End {
+    End::BrowserLost(e.to_string())
+}
+
+fn pve_lost(e: std::io::Error) -> End {
+    End::PveLost(e.to_string())
 }
 
 /// Runs one console until either side ends.
-pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options) {
+pub(crate) async fn run(browser: BoxIo, upstream: Upstream, options: Options) {
     let started = Instant::now();
-    let (mut b_sink, b_stream) = browser.split();
+    let rules = Rules {
+        from_client: true,
+        max_payload: BROWSER_MAX_FRAME,
+    };
+    let mut browser = Side::new(browser, &[], false, rules, BROWSER_READ);
     let Upstream {
-        sink: mut p_sink,
-        stream: mut p_stream,
+        side: mut pve,
         leftover: p_left,
     } = upstream;
     let mut input = ClientStream::new(options.view_only);
     let mut counts = Counts::default();
-    let mut reader = ByteReader::new(b_stream, BROWSER_STEP_TIMEOUT);
-    let handshake = browser_handshake(&mut reader, &mut b_sink).await;
-    let (mut b_stream, b_left) = reader.into_parts();
+    let mut reader = ByteReader::new(&mut browser.reader, BROWSER_STEP_TIMEOUT);
+    let handshake = browser_handshake(&mut reader, &mut browser.writer).await;
+    let b_left = reader.into_parts().1;
     let end = match handshake {
         Err(end) => end,
         Ok(()) => {
-            let sides = Sides {
-                b_sink: &mut b_sink,
-                b_stream: &mut b_stream,
-                p_sink: &mut p_sink,
-                p_stream: &mut p_stream,
-            };
             relay(
-                sides,
+                &mut browser,
+                &mut pve,
                 b_left,
                 p_left,
                 &mut input,
@@ -103,59 +134,7 @@ pub(crate) async fn run(browser: WebSocket, upstream: Upstream, options: Options
             .await
         }
     };
-    finish(
-        end, b_sink, b_stream, p_sink, p_stream, &options, &counts, started,
-    )
-    .await;
-}
-
-/// Both WebSockets, borrowed for the relay.
-struct Sides<'a> {
-    b_sink: &'a mut BrowserSink,
-    b_stream: &'a mut SplitStream<WebSocket>,
-    p_sink: &'a mut PveSink,
-    p_stream: &'a mut SplitStream<PveSocket>,
-}
-
-/// After both handshakes: the bytes read ahead on each side, then both directions at once.
-async fn relay(
-    sides: Sides<'_>,
-    b_left: Vec<u8>,
-    p_left: Vec<u8>,
-    input: &mut ClientStream,
-    counts: &mut Counts,
-    started: Instant,
-    options: &Options,
-) -> End {
-    if !p_left.is_empty()
-        && let Err(end) = send_browser(sides.b_sink, Bytes::from(p_left), &mut counts.down).await
-    {
-        return end;
-    }
-    if let Err(end) = forward_up(sides.p_sink, Bytes::from(b_left), input, &mut counts.up).await {
-        return end;
-    }
-    tracing::info!(console = %options.label, view_only = options.view_only, "console relay open");
-    let last_heard = AtomicU64::new(0);
-    let down = pump_down(
-        sides.p_stream,
-        sides.b_sink,
-        &last_heard,
-        started,
-        &mut counts.down,
-    );
-    let up = pump_up(
-        sides.b_stream,
-        sides.p_sink,
-        input,
-        &last_heard,
-        started,
-        &mut counts.up,
-    );
-    tokio::select! {
-        end = down => end,
-        end = up => end,
-    }
+    finish(end, browser, pve, &options, &counts, started).await;
 }
 
 /// Bytes relayed, for the log.
@@ -165,13 +144,67 @@ struct Counts {
     down: u64,
 }
 
+/// After both handshakes: the bytes read ahead on each side, then both directions at once.
+#[allow(clippy::too_many_arguments)]
+async fn relay(
+    browser: &mut Side,
+    pve: &mut Side,
+    b_left: Vec<u8>,
+    p_left: Vec<u8>,
+    input: &mut ClientStream,
+    counts: &mut Counts,
+    started: Instant,
+    options: &Options,
+) -> End {
+    if !p_left.is_empty() {
+        browser.writer.queue(OP_BINARY, &p_left);
+        counts.down += p_left.len() as u64;
+        if let Err(e) = browser.writer.flush().await {
+            return browser_lost(e);
+        }
+    }
+    if let Err(end) = forward_up(&mut pve.writer, Bytes::from(b_left), input, &mut counts.up).await
+    {
+        return end;
+    }
+    tracing::info!(console = %options.label, view_only = options.view_only, "console relay open");
+    let last_heard = AtomicU64::new(0);
+    let heard = Heard {
+        at: &last_heard,
+        started,
+    };
+    let (browser_pongs, for_browser) = mpsc::channel(PONG_QUEUE);
+    let (pve_pongs, for_pve) = mpsc::channel(PONG_QUEUE);
+    let down = Down {
+        from: &mut pve.reader,
+        to: &mut browser.writer,
+        pongs_to_send: for_browser,
+        pongs_for_pve: pve_pongs,
+        heard,
+        count: &mut counts.down,
+    };
+    let up = Up {
+        from: &mut browser.reader,
+        to: &mut pve.writer,
+        pongs_to_send: for_pve,
+        pongs_for_browser: browser_pongs,
+        input,
+        heard,
+        count: &mut counts.up,
+    };
+    tokio::select! {
+        end = down.run() => end,
+        end = up.run() => end,
+        () = options.access.lost() => End::Revoked,
+    }
+}
+
 /// The server half of the RFB handshake with the browser, offering only security type None.
-async fn browser_handshake(
-    reader: &mut ByteReader<SplitStream<WebSocket>>,
-    sink: &mut BrowserSink,
+async fn browser_handshake<S: super::wire::FrameSource + Send>(
+    reader: &mut ByteReader<S>,
+    writer: &mut BrowserWriter,
 ) -> Result<(), End> {
-    let mut ignored = 0;
-    send_browser(sink, Bytes::from_static(b"RFB 003.008\n"), &mut ignored).await?;
+    send_browser(writer, b"RFB 003.008\n").await?;
     let greeting = reader.read_exact(12).await.map_err(browser_read_end)?;
     let minor = match super::upstream::parse_version(&greeting) {
         Some((3, minor)) if minor >= 8 => 8,
@@ -181,10 +214,9 @@ async fn browser_handshake(
     };
     if minor == 3 {
         // RFB 3.3: the server names the type; None has no SecurityResult.
-        send_browser(sink, Bytes::from_static(&[0, 0, 0, 1]), &mut ignored).await?;
-        return Ok(());
+        return send_browser(writer, &[0, 0, 0, 1]).await;
     }
-    send_browser(sink, Bytes::from_static(&[1, 1]), &mut ignored).await?;
+    send_browser(writer, &[1, 1]).await?;
     let chosen = reader.read_u8().await.map_err(browser_read_end)?;
     if chosen != 1 {
         if minor >= 8 {
@@ -192,17 +224,19 @@ async fn browser_handshake(
             let mut msg = vec![0, 0, 0, 1];
             msg.extend_from_slice(&(reason.len() as u32).to_be_bytes());
             msg.extend_from_slice(reason);
-            send_browser(sink, Bytes::from(msg), &mut ignored).await?;
+            send_browser(writer, &msg).await?;
         }
         return Err(End::BrowserProtocol(format!(
             "browser chose security type {chosen}"
         )));
     }
     if minor >= 8 {
-        send_browser(sink, Bytes::from_static(&[0, 0, 0, 0]), &mut ignored).await?;
+        send_browser(writer, &[0, 0, 0, 0]).await?;
     }
     Ok(())
 }
+
+type BrowserWriter = FrameWriter<WriteHalf<BoxIo>>;
 
 fn browser_read_end(e: super::wire::ReadError) -> End {
     use super::wire::ReadError;
@@ -213,52 +247,22 @@ fn browser_read_end(e: super::wire::ReadError) -> End {
     }
 }
 
-async fn send_browser(sink: &mut BrowserSink, data: Bytes, count: &mut u64) -> Result<(), End> {
-    let n = data.len() as u64;
-    sink.send(ws::Message::Binary(data))
-        .await
-        .map_err(|e| End::BrowserLost(e.to_string()))?;
-    *count += n;
-    Ok(())
+async fn send_browser(writer: &mut BrowserWriter, data: &[u8]) -> Result<(), End> {
+    writer.queue(OP_BINARY, data);
+    writer.flush().await.map_err(browser_lost)
 }
 
-/// Queues a frame for the browser without flushing (the WebSocket writes once its buffer fills).
-async fn feed_browser(sink: &mut BrowserSink, data: Bytes, count: &mut u64) -> Result<(), End> {
-    let n = data.len() as u64;
-    sink.feed(ws::Message::Binary(data))
-        .await
-        .map_err(|e| End::BrowserLost(e.to_string()))?;
-    *count += n;
-    Ok(())
-}
-
-async fn flush_browser(sink: &mut BrowserSink) -> Result<(), End> {
-    sink.flush()
-        .await
-        .map_err(|e| End::BrowserLost(e.to_string()))
-}
-
-/// Queues bytes for PVE without flushing, in frames pveproxy takes (at most 128 KiB).
-async fn feed_pve(sink: &mut PveSink, data: Bytes, count: &mut u64) -> Result<(), End> {
-    let mut rest = data;
-    while !rest.is_empty() {
-        let chunk = rest.split_to(rest.len().min(PVE_MAX_FRAME));
-        let n = chunk.len() as u64;
-        sink.feed(tungstenite::Message::Binary(chunk))
-            .await
-            .map_err(|e| End::PveLost(e.to_string()))?;
-        *count += n;
+/// Queues bytes for PVE in frames pveproxy takes (at most 128 KiB).
+fn queue_pve(writer: &mut FrameWriter<WriteHalf<BoxIo>>, data: &[u8], count: &mut u64) {
+    for chunk in data.chunks(PVE_MAX_FRAME) {
+        writer.queue(OP_BINARY, chunk);
+        *count += chunk.len() as u64;
     }
-    Ok(())
-}
-
-async fn flush_pve(sink: &mut PveSink) -> Result<(), End> {
-    sink.flush().await.map_err(|e| End::PveLost(e.to_string()))
 }
 
 /// Sends browser bytes to PVE, as [`ClientStream`] lets them through.
 async fn forward_up(
-    sink: &mut PveSink,
+    writer: &mut FrameWriter<WriteHalf<BoxIo>>,
     data: Bytes,
     input: &mut ClientStream,
     count: &mut u64,
@@ -266,104 +270,12 @@ async fn forward_up(
     let data = input
         .process(data)
         .map_err(|e| End::BrowserProtocol(e.to_string()))?;
-    feed_pve(sink, data, count).await?;
-    flush_pve(sink).await
+    queue_pve(writer, &data, count);
+    writer.flush().await.map_err(pve_lost)
 }
 
 fn millis_since(started: Instant) -> u64 {
     started.elapsed().as_millis() as u64
-}
-
-/// PVE → browser, and the browser's pings.
-async fn pump_down(
-    from: &mut SplitStream<PveSocket>,
-    to: &mut BrowserSink,
-    last_heard: &AtomicU64,
-    started: Instant,
-    count: &mut u64,
-) -> End {
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    let mut joiner = Joiner::new(BROWSER_JOIN_MAX);
-    loop {
-        tokio::select! {
-            frame = from.next_frame() => {
-                if let Err(end) = down_batch(from, to, frame, &mut joiner, count).await {
-                    return end;
-                }
-            }
-            _ = ping.tick() => {
-                let silent = millis_since(started).saturating_sub(last_heard.load(Ordering::Relaxed));
-                if silent > BROWSER_SILENCE.as_millis() as u64 {
-                    return End::BrowserSilent;
-                }
-                if let Err(e) = to.send(ws::Message::Ping(Bytes::new())).await {
-                    return End::BrowserLost(e.to_string());
-                }
-            }
-        }
-    }
-}
-
-/// One batch towards the browser: `first`, then every frame PVE has delivered already (up to
-/// [`BATCH_MAX`] bytes), joined where small; flushed when PVE has nothing more ready. A close
-/// or failure of PVE ends the batch after what came before it has been sent.
-async fn down_batch(
-    from: &mut SplitStream<PveSocket>,
-    to: &mut BrowserSink,
-    first: Result<Frame, String>,
-    joiner: &mut Joiner,
-    count: &mut u64,
-) -> Result<(), End> {
-    let mut frame = first;
-    let mut taken = 0;
-    let ended = loop {
-        match frame {
-            Ok(Frame::Data(b)) => {
-                taken += b.len();
-                for f in joiner.push(b).into_iter().flatten() {
-                    feed_browser(to, f, count).await?;
-                }
-            }
-            Ok(Frame::Ping | Frame::Pong) => {}
-            Ok(Frame::Close(c)) => break Some(End::PveClosed(c)),
-            Err(e) => break Some(End::PveLost(e)),
-        }
-        if taken >= BATCH_MAX {
-            break None;
-        }
-        // Only what is already there: a frame still on its way is not waited for.
-        match from.next_frame().now_or_never() {
-            Some(next) => frame = next,
-            None => break None,
-        }
-    };
-    if let Some(f) = joiner.take() {
-        feed_browser(to, f, count).await?;
-    }
-    flush_browser(to).await?;
-    ended.map_or(Ok(()), Err)
-}
-
-/// Browser → PVE.
-async fn pump_up(
-    from: &mut SplitStream<WebSocket>,
-    to: &mut PveSink,
-    input: &mut ClientStream,
-    last_heard: &AtomicU64,
-    started: Instant,
-    count: &mut u64,
-) -> End {
-    let mut joiner = Joiner::new(PVE_MAX_FRAME);
-    loop {
-        let frame = from.next_frame().await;
-        let heard = Heard {
-            at: last_heard,
-            started,
-        };
-        if let Err(end) = up_batch(from, to, frame, input, &mut joiner, heard, count).await {
-            return end;
-        }
-    }
 }
 
 /// Where the time the browser was last heard from is kept.
@@ -377,145 +289,172 @@ impl Heard<'_> {
     fn now(self) {
         self.at.store(millis_since(self.started), Ordering::Relaxed);
     }
+
+    fn silent_too_long(self) -> bool {
+        let silent = millis_since(self.started).saturating_sub(self.at.load(Ordering::Relaxed));
+        silent > BROWSER_SILENCE.as_millis() as u64
+    }
 }
 
-/// One batch towards PVE, like [`down_batch`]: the browser's messages that are already there,
-/// through the input filter, joined into frames pveproxy takes.
-async fn up_batch(
-    from: &mut SplitStream<WebSocket>,
-    to: &mut PveSink,
-    first: Result<Frame, String>,
-    input: &mut ClientStream,
-    joiner: &mut Joiner,
-    heard: Heard<'_>,
-    count: &mut u64,
-) -> Result<(), End> {
-    let mut frame = first;
-    let mut taken = 0;
-    let ended = loop {
-        heard.now();
-        match frame {
-            Ok(Frame::Data(b)) => {
-                taken += b.len();
-                let b = input
-                    .process(b)
-                    .map_err(|e| End::BrowserProtocol(e.to_string()));
-                match b {
-                    Ok(b) if b.is_empty() => {}
-                    Ok(b) => {
-                        for f in joiner.push(b).into_iter().flatten() {
-                            feed_pve(to, f, count).await?;
+/// PVE → browser: PVE's data frames passed on, its pings answered (by [`Up`]), the browser
+/// pinged and its pings answered.
+struct Down<'a> {
+    from: &'a mut FrameReader<ReadHalf<BoxIo>>,
+    to: &'a mut BrowserWriter,
+    /// Pongs the browser is owed (its pings arrive in [`Up`]).
+    pongs_to_send: mpsc::Receiver<Bytes>,
+    /// PVE's pings, for [`Up`] to answer.
+    pongs_for_pve: mpsc::Sender<Bytes>,
+    heard: Heard<'a>,
+    count: &'a mut u64,
+}
+
+impl Down<'_> {
+    async fn run(mut self) -> End {
+        let start = tokio::time::Instant::now() + PING_EVERY;
+        let mut ping = tokio::time::interval_at(start, PING_EVERY);
+        loop {
+            tokio::select! {
+                chunk = self.from.next_chunk() => match chunk {
+                    Ok(Chunk::Forward(bytes)) => {
+                        if let Err(e) = self.to.pass_on(&bytes).await {
+                            return browser_lost(e);
                         }
+                        *self.count += bytes.len() as u64;
                     }
-                    Err(end) => break Some(end),
+                    Ok(Chunk::Control(Frame::Ping(payload))) => {
+                        let _ = self.pongs_for_pve.try_send(payload);
+                    }
+                    Ok(Chunk::Control(Frame::Close(close))) => return End::PveClosed(close),
+                    Ok(Chunk::Control(_)) => {}
+                    Err(e) => return End::PveLost(e.to_string()),
+                },
+                Some(payload) = self.pongs_to_send.recv() => self.to.queue(OP_PONG, &payload),
+                _ = ping.tick() => {
+                    if self.heard.silent_too_long() {
+                        return End::BrowserSilent;
+                    }
+                    self.to.queue(OP_PING, &[]);
                 }
             }
-            Ok(Frame::Ping | Frame::Pong) => {}
-            Ok(Frame::Close(c)) => break Some(End::BrowserClosed(c)),
-            Err(e) => break Some(End::BrowserLost(e)),
-        }
-        if taken >= BATCH_MAX {
-            break None;
-        }
-        match from.next_frame().now_or_never() {
-            Some(next) => frame = next,
-            None => break None,
-        }
-    };
-    if let Some(f) = joiner.take() {
-        feed_pve(to, f, count).await?;
-    }
-    flush_pve(to).await?;
-    ended.map_or(Ok(()), Err)
-}
-
-/// Joins the small pieces of one direction's batch into fewer frames of at most `max` bytes;
-/// pieces of [`JOIN_BELOW`] bytes or more go on as they are. Order is kept, and a piece that
-/// stays alone is passed on without a copy.
-struct Joiner {
-    held: Held,
-    max: usize,
-}
-
-/// What a [`Joiner`] holds between two pieces.
-enum Held {
-    Nothing,
-    /// One piece, not copied yet.
-    One(Bytes),
-    /// Several pieces, copied one after the other.
-    Joined(Vec<u8>),
-}
-
-impl Joiner {
-    fn new(max: usize) -> Self {
-        Self {
-            held: Held::Nothing,
-            max,
-        }
-    }
-
-    /// Takes `data`; answers the frames complete now, in order (at most two).
-    fn push(&mut self, data: Bytes) -> [Option<Bytes>; 2] {
-        if data.len() >= JOIN_BELOW.min(self.max) {
-            return [self.take(), Some(data)];
-        }
-        let held = std::mem::replace(&mut self.held, Held::Nothing);
-        let held_len = match &held {
-            Held::Nothing => 0,
-            Held::One(b) => b.len(),
-            Held::Joined(v) => v.len(),
-        };
-        if held_len + data.len() > self.max {
-            self.held = Held::One(data);
-            return [held.into_frame(), None];
-        }
-        self.held = match held {
-            Held::Nothing => Held::One(data),
-            Held::One(first) => {
-                let mut joined = Vec::with_capacity((4 * (first.len() + data.len())).min(self.max));
-                joined.extend_from_slice(&first);
-                joined.extend_from_slice(&data);
-                Held::Joined(joined)
+            // Our frames wait while a frame of PVE is half passed on.
+            if self.to.has_queued()
+                && self.from.at_frame_boundary()
+                && let Err(e) = self.to.flush().await
+            {
+                return browser_lost(e);
             }
-            Held::Joined(mut joined) => {
-                joined.extend_from_slice(&data);
-                Held::Joined(joined)
-            }
-        };
-        [None, None]
-    }
-
-    /// What is held, as one frame.
-    fn take(&mut self) -> Option<Bytes> {
-        std::mem::replace(&mut self.held, Held::Nothing).into_frame()
+        }
     }
 }
 
-impl Held {
-    /// The held bytes as one frame.
-    fn into_frame(self) -> Option<Bytes> {
-        match self {
-            Held::Nothing => None,
-            Held::One(b) => Some(b),
-            Held::Joined(v) => Some(Bytes::from(v)),
+/// Browser → PVE: the browser's frames through the input filter, joined with whatever else
+/// has already come, as frames for PVE; the browser's pings answered (by [`Down`]).
+struct Up<'a> {
+    from: &'a mut FrameReader<ReadHalf<BoxIo>>,
+    to: &'a mut FrameWriter<WriteHalf<BoxIo>>,
+    /// Pongs PVE is owed (its pings arrive in [`Down`]).
+    pongs_to_send: mpsc::Receiver<Bytes>,
+    /// The browser's pings, for [`Down`] to answer.
+    pongs_for_browser: mpsc::Sender<Bytes>,
+    input: &'a mut ClientStream,
+    heard: Heard<'a>,
+    count: &'a mut u64,
+}
+
+impl Up<'_> {
+    async fn run(mut self) -> End {
+        let mut joined = Vec::new();
+        loop {
+            let mut ended = None;
+            tokio::select! {
+                frame = self.from.next_frame() => {
+                    ended = self.take_batch(frame, &mut joined);
+                    queue_pve(self.to, &joined, self.count);
+                    joined.clear();
+                }
+                Some(payload) = self.pongs_to_send.recv() => self.to.queue(OP_PONG, &payload),
+            }
+            // What came before a close or a failure still goes to PVE.
+            if self.to.has_queued()
+                && let Err(e) = self.to.flush().await
+            {
+                return ended.unwrap_or_else(|| pve_lost(e));
+            }
+            if let Some(end) = ended {
+                return end;
+            }
         }
     }
+
+    /// `first`, and whatever else the browser has already sent, into `joined`; the end, if one
+    /// of them ends the console.
+    fn take_batch(
+        &mut self,
+        first: Result<Frame, ReadFailure>,
+        joined: &mut Vec<u8>,
+    ) -> Option<End> {
+        let mut frame = first;
+        loop {
+            if let Err(end) = self.take(frame, joined) {
+                return Some(end);
+            }
+            frame = match self.from.buffered_frame() {
+                Ok(Some(next)) => Ok(next),
+                Ok(None) => return None,
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// One frame of the browser: data through the filter into `joined`.
+    fn take(&mut self, frame: Result<Frame, ReadFailure>, joined: &mut Vec<u8>) -> Result<(), End> {
+        self.heard.now();
+        match frame {
+            Ok(Frame::Data(bytes)) => {
+                let passed = self
+                    .input
+                    .process(bytes)
+                    .map_err(|e| End::BrowserProtocol(e.to_string()))?;
+                joined.extend_from_slice(&passed);
+            }
+            Ok(Frame::Ping(payload)) => {
+                let _ = self.pongs_for_browser.try_send(payload);
+            }
+            Ok(Frame::Pong) => {}
+            Ok(Frame::Close(close)) => return Err(End::BrowserClosed(close)),
+            Err(ReadFailure::Lost(e)) => return Err(End::BrowserLost(e)),
+            Err(broken) => {
+                return Err(End::BrowserBrokeWebSocket(
+                    broken.close_code(),
+                    broken.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A close to send in answer to `close` (RFC 6455 §5.5.1: echo the code).
+fn echo(close: &Close) -> Close {
+    close
+        .as_ref()
+        .filter(|(code, _)| sendable_close_code(*code))
+        .map(|(code, _)| (*code, String::new()))
 }
 
 /// Ends both sides: the close (code and reason) goes on to the other side, then each close
 /// handshake gets a moment to complete.
-#[allow(clippy::too_many_arguments)]
 async fn finish(
     end: End,
-    mut b_sink: BrowserSink,
-    b_stream: SplitStream<WebSocket>,
-    mut p_sink: PveSink,
-    p_stream: SplitStream<PveSocket>,
+    mut browser: Side,
+    mut pve: Side,
     options: &Options,
     counts: &Counts,
     started: Instant,
 ) {
-    let (to_browser, to_pve, why): (Close, Close, String) = match &end {
+    // (close for the browser, close for PVE, whether each side already sent its close, why).
+    let (to_browser, to_pve, why): (Option<Close>, Option<Close>, String) = match &end {
         End::PveClosed(c) => {
             let to_browser = match c {
                 Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
@@ -525,11 +464,11 @@ async fn finish(
                 ),
                 None => (1000, "Proxmox VE closed the console".to_owned()),
             };
-            (Some(to_browser), None, "PVE closed".into())
+            (Some(Some(to_browser)), Some(echo(c)), "PVE closed".into())
         }
         End::PveLost(e) => (
-            Some((1014, "connection to Proxmox VE lost".into())),
-            Some((1011, "relay error".into())),
+            Some(Some((1014, "connection to Proxmox VE lost".into()))),
+            Some(Some((1011, "relay error".into()))),
             format!("PVE connection lost: {e}"),
         ),
         End::BrowserClosed(c) => {
@@ -537,22 +476,32 @@ async fn finish(
                 Some((code, reason)) if sendable_close_code(*code) => (*code, reason.clone()),
                 _ => (1000, String::new()),
             };
-            (None, Some(to_pve), "browser closed".into())
+            (Some(echo(c)), Some(Some(to_pve)), "browser closed".into())
         }
         End::BrowserLost(e) => (
             None,
-            Some((1001, "viewer gone".into())),
+            Some(Some((1001, "viewer gone".into()))),
             format!("browser lost: {e}"),
         ),
         End::BrowserSilent => (
-            Some((1001, "no answer to ping".into())),
-            Some((1001, "viewer gone".into())),
+            Some(Some((1001, "no answer to ping".into()))),
+            Some(Some((1001, "viewer gone".into()))),
             "browser silent".into(),
         ),
         End::BrowserProtocol(e) => (
-            Some((1008, e.clone())),
-            Some((1000, String::new())),
+            Some(Some((1008, e.clone()))),
+            Some(Some((1000, String::new()))),
             format!("browser protocol error: {e}"),
+        ),
+        End::Revoked => (
+            Some(Some((1008, "access to this console was revoked".into()))),
+            Some(Some((1000, String::new()))),
+            "access revoked".into(),
+        ),
+        End::BrowserBrokeWebSocket(code, e) => (
+            Some(Some((*code, e.clone()))),
+            Some(Some((1000, String::new()))),
+            format!("browser broke the WebSocket protocol: {e}"),
         ),
     };
     tracing::info!(
@@ -563,94 +512,29 @@ async fn finish(
         bytes_to_pve = counts.up,
         "console relay closed"
     );
-    let browser = async {
-        if let Some((code, reason)) = to_browser {
-            let frame = CloseFrame {
-                code,
-                reason: close_reason(&reason).into(),
-            };
-            let _ = b_sink.send(ws::Message::Close(Some(frame))).await;
-        }
-        let _ = b_sink.close().await;
-        drain(b_stream).await;
-    };
-    let pve = async {
-        if let Some((code, reason)) = to_pve {
-            let frame = tungstenite::protocol::CloseFrame {
-                code: CloseCode::from(code),
-                reason: close_reason(&reason).into(),
-            };
-            let _ = p_sink.send(tungstenite::Message::Close(Some(frame))).await;
-        }
-        let _ = p_sink.close().await;
-        drain(p_stream).await;
-    };
+    let browser_closed = matches!(end, End::BrowserClosed(_));
+    let pve_closed = matches!(end, End::PveClosed(_));
+    let browser = close_side(&mut browser, to_browser, !browser_closed);
+    let pve = close_side(&mut pve, to_pve, !pve_closed);
     let _ = tokio::time::timeout(CLOSE_GRACE, futures::future::join(browser, pve)).await;
 }
 
-/// Reads until the peer's close (or the end), so the close handshake can complete.
-async fn drain<S: FrameSource>(mut stream: S) {
-    while let Ok(frame) = stream.next_frame().await {
-        if matches!(frame, Frame::Close(_)) {
-            break;
+/// Sends `close` (if any), waits for the peer's close if `await_reply`, and ends the
+/// connection.
+async fn close_side(side: &mut Side, close: Option<Close>, await_reply: bool) {
+    if let Some(close) = close {
+        side.writer.queue_close(&close);
+        if side.writer.flush().await.is_err() {
+            return;
+        }
+        if await_reply {
+            // Reads until the peer's close (or the end), so the close handshake completes.
+            while let Ok(chunk) = side.reader.next_chunk().await {
+                if matches!(chunk, Chunk::Control(Frame::Close(_))) {
+                    break;
+                }
+            }
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pieces(sizes: &[usize]) -> Vec<Bytes> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| Bytes::from(vec![i as u8; n]))
-            .collect()
-    }
-
-    /// Runs `sizes` through a joiner as one batch: the frames sent, as their sizes.
-    fn join(max: usize, sizes: &[usize]) -> (Vec<usize>, Vec<u8>) {
-        let mut joiner = Joiner::new(max);
-        let mut frames = Vec::new();
-        for piece in pieces(sizes) {
-            frames.extend(joiner.push(piece).into_iter().flatten());
-        }
-        frames.extend(joiner.take());
-        let sizes = frames.iter().map(Bytes::len).collect();
-        (sizes, frames.concat())
-    }
-
-    #[test]
-    fn joins_small_pieces_keeps_big_ones_and_the_order() {
-        let all = |sizes: &[usize]| pieces(sizes).concat();
-
-        let sizes = [10, 20, 30];
-        assert_eq!(join(1000, &sizes), (vec![60], all(&sizes)));
-        let sizes = [10, 40_000, 20, 30, 128 * 1024];
-        assert_eq!(
-            join(256 * 1024, &sizes),
-            (vec![10, 40_000, 50, 128 * 1024], all(&sizes)),
-            "big pieces go alone, in order"
-        );
-        let sizes = [600, 600, 600];
-        assert_eq!(
-            join(1000, &sizes),
-            (vec![600, 600, 600], all(&sizes)),
-            "never above the limit"
-        );
-        let sizes = [400, 400, 400, 10];
-        assert_eq!(join(1000, &sizes), (vec![800, 410], all(&sizes)));
-        assert_eq!(join(1000, &[]), (vec![], vec![]));
-    }
-
-    #[test]
-    fn a_lone_piece_is_not_copied() {
-        let mut joiner = Joiner::new(1000);
-        let piece = Bytes::from(vec![7u8; 10]);
-        assert_eq!(joiner.push(piece.clone()), [None, None]);
-        let out = joiner.take().unwrap();
-        assert_eq!(out.as_ptr(), piece.as_ptr(), "same buffer");
-        assert!(joiner.take().is_none());
-    }
+    side.writer.shutdown().await;
 }

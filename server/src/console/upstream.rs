@@ -3,45 +3,31 @@
 //! VNC authentication with the password from `vncproxy`. What is left is an RFB connection
 //! waiting for ClientInit.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
 use pve::client::{PveApi, vnc_auth_response};
 use pve::types::VncProxy;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
+use super::relay::Side;
+use super::websocket::frame::{OP_BINARY, Rules};
+use super::websocket::handshake::{self, ConnectError};
+use super::websocket::writer::FrameWriter;
 use super::wire::{ByteReader, ReadError};
 use app::ssr::console::ConsoleTarget;
 
-/// The WebSocket to PVE.
-pub(crate) type PveSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// pveproxy takes frames of at most 128 KiB.
 pub(crate) const PVE_MAX_FRAME: usize = 128 * 1024;
-/// Largest message accepted from PVE (it sends at most 128 KiB per frame).
-const MAX_MESSAGE: usize = 1024 * 1024;
+/// Largest frame accepted from PVE (it sends at most 128 KiB per frame).
+const MAX_FRAME: u64 = 1024 * 1024;
 /// Longest wait for one handshake step from PVE.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read window of the WebSocket to PVE over TLS: each read yields at most one TLS record (16 KiB
-/// of data), and the WebSocket library zero-fills its whole free read window before every read,
-/// so a larger window only adds writes to memory.
-const TLS_READ_BUFFER: usize = 16 * 1024;
-/// Read window without TLS (an `http://` cluster URL), where one read can take more.
-const PLAIN_READ_BUFFER: usize = 128 * 1024;
+/// Read window towards PVE: what one read takes is passed on to the browser in one write.
+const READ_WINDOW: usize = 256 * 1024;
 
 /// An authenticated RFB connection to the VM's VNC server through PVE.
 pub(crate) struct Upstream {
-    /// Frames to PVE.
-    pub sink: SplitSink<PveSocket, Message>,
-    /// Frames from PVE.
-    pub stream: SplitStream<PveSocket>,
+    /// The WebSocket to PVE.
+    pub side: Side,
     /// Bytes PVE sent after the security handshake (normally none: it waits for ClientInit).
     pub leftover: Vec<u8>,
 }
@@ -82,82 +68,37 @@ pub(crate) async fn open(
         .vnc_websocket_request(&target.node, target.vmid, proxy.port, &proxy.ticket)
         .await
         .map_err(|e| UpstreamError::Request(app::error::AppError::from(e).to_string()))?;
-    let mut request = req
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| UpstreamError::Request(format!("bad console URL: {e}")))?;
-    request.headers_mut().extend(req.headers);
-    request.headers_mut().insert(
-        header::SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(req.subprotocol),
-    );
-    let connector = match req.tls {
-        Some(tls) => {
-            // The HTTP client's trust (CA file or pinned fingerprint), speaking HTTP/1.1 only:
-            // the upgrade is an HTTP/1.1 request.
-            let mut tls = (*tls).clone();
-            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Some(Connector::Rustls(Arc::new(tls)))
-        }
-        // System trust: tokio-tungstenite's web PKI roots.
-        None => None,
+    let connected = handshake::connect(&req).await.map_err(|e| match e {
+        ConnectError::Url(_) => UpstreamError::Request(e.to_string()),
+        ConnectError::Refused(why) => UpstreamError::Refused(why),
+        ConnectError::Failed(why) => UpstreamError::Connect(why),
+    })?;
+    let rules = Rules {
+        from_client: false,
+        max_payload: MAX_FRAME,
     };
-    let read_buffer = if request.uri().scheme_str() == Some("wss") {
-        TLS_READ_BUFFER
-    } else {
-        PLAIN_READ_BUFFER
-    };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
-        .max_write_buffer_size(4 * MAX_MESSAGE)
-        .read_buffer_size(read_buffer);
-    let (socket, _) =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector)
-            .await
-            .map_err(connect_error)?;
-    let (mut sink, stream) = socket.split();
-    let mut reader = ByteReader::new(stream, STEP_TIMEOUT);
-    authenticate(&mut reader, &mut sink, proxy.vnc_password().as_bytes()).await?;
-    let (stream, leftover) = reader.into_parts();
-    Ok(Upstream {
-        sink,
-        stream,
-        leftover,
-    })
-}
-
-fn connect_error(e: tungstenite::Error) -> UpstreamError {
-    match e {
-        tungstenite::Error::Http(response) => {
-            let body = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            let reason = response.status().canonical_reason().unwrap_or_default();
-            UpstreamError::Refused(
-                format!("{} {reason} {}", response.status().as_u16(), body.trim())
-                    .trim()
-                    .chars()
-                    .take(300)
-                    .collect(),
-            )
-        }
-        other => UpstreamError::Connect(other.to_string()),
-    }
+    let mut side = Side::new(connected.io, &connected.already, true, rules, READ_WINDOW);
+    let mut reader = ByteReader::new(&mut side.reader, STEP_TIMEOUT);
+    authenticate(
+        &mut reader,
+        &mut side.writer,
+        proxy.vnc_password().as_bytes(),
+    )
+    .await?;
+    let leftover = reader.into_parts().1;
+    Ok(Upstream { side, leftover })
 }
 
 /// The RFB client handshake up to (not including) ClientInit: version (3.8, 3.7 or 3.3), then
 /// VNC authentication (type 2) with `password`, or None (1) if that is all the server offers.
-async fn authenticate<S>(
+async fn authenticate<S, W>(
     reader: &mut ByteReader<S>,
-    sink: &mut SplitSink<PveSocket, Message>,
+    writer: &mut FrameWriter<W>,
     password: &[u8],
 ) -> Result<(), UpstreamError>
 where
     S: super::wire::FrameSource + Send,
+    W: tokio::io::AsyncWrite + Unpin + Send,
 {
     let version = reader.read_exact(12).await?;
     let minor = match parse_version(&version) {
@@ -171,7 +112,7 @@ where
             )));
         }
     };
-    send(sink, format!("RFB 003.{minor:03}\n").into_bytes()).await?;
+    send(writer, format!("RFB 003.{minor:03}\n").into_bytes()).await?;
     let chosen = if minor >= 7 {
         let count = reader.read_u8().await?;
         if count == 0 {
@@ -188,7 +129,7 @@ where
                 "no supported security type among {types:?}"
             )));
         };
-        send(sink, vec![chosen]).await?;
+        send(writer, vec![chosen]).await?;
         chosen
     } else {
         match reader.read_u32().await? {
@@ -210,7 +151,7 @@ where
             .await?
             .try_into()
             .map_err(|_| UpstreamError::Rfb("short challenge".into()))?;
-        send(sink, vnc_auth_response(password, &challenge).to_vec()).await?;
+        send(writer, vnc_auth_response(password, &challenge).to_vec()).await?;
     }
     // RFB 3.3 and 3.7 send no SecurityResult for type None.
     if chosen == 2 || minor >= 8 {
@@ -227,11 +168,13 @@ where
     Ok(())
 }
 
-async fn send(
-    sink: &mut SplitSink<PveSocket, Message>,
-    bytes: Vec<u8>,
-) -> Result<(), UpstreamError> {
-    sink.send(Message::Binary(bytes.into()))
+async fn send<W>(writer: &mut FrameWriter<W>, bytes: Vec<u8>) -> Result<(), UpstreamError>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send,
+{
+    writer.queue(OP_BINARY, &bytes);
+    writer
+        .flush()
         .await
         .map_err(|e| UpstreamError::Rfb(format!("send failed: {e}")))
 }

@@ -1,27 +1,22 @@
-//! The two WebSockets of a console as byte streams for the RFB handshakes: frames of either
-//! library reduced to data or close, and a reader that takes exact byte counts across frames.
+//! The two WebSockets of a console as byte streams for the RFB handshakes: frames reduced to
+//! data, liveness or close, and a reader that takes exact byte counts across frames.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::ws::{self, WebSocket};
-use futures::StreamExt;
-use futures::stream::SplitStream;
-use tokio_tungstenite::tungstenite;
-
-use super::upstream::PveSocket;
 
 /// A WebSocket close: code and reason.
 pub(crate) type Close = Option<(u16, String)>;
 
 /// A frame, as the relay sees it.
+#[derive(Debug, PartialEq)]
 pub(crate) enum Frame {
     /// Binary (or text) payload.
     Data(Bytes),
     /// A pong (liveness).
     Pong,
-    /// A ping (answered by the WebSocket library itself).
-    Ping,
+    /// A ping, with the payload its pong must carry.
+    Ping(Bytes),
     /// The peer closed.
     Close(Close),
 }
@@ -32,39 +27,9 @@ pub(crate) trait FrameSource {
     fn next_frame(&mut self) -> impl Future<Output = Result<Frame, String>> + Send;
 }
 
-impl FrameSource for SplitStream<WebSocket> {
-    async fn next_frame(&mut self) -> Result<Frame, String> {
-        match self.next().await {
-            Some(Ok(ws::Message::Binary(b))) => Ok(Frame::Data(b)),
-            Some(Ok(ws::Message::Text(t))) => Ok(Frame::Data(Bytes::from(t))),
-            Some(Ok(ws::Message::Ping(_))) => Ok(Frame::Ping),
-            Some(Ok(ws::Message::Pong(_))) => Ok(Frame::Pong),
-            Some(Ok(ws::Message::Close(c))) => {
-                Ok(Frame::Close(c.map(|c| (c.code, c.reason.to_string()))))
-            }
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err("connection ended".into()),
-        }
-    }
-}
-
-impl FrameSource for SplitStream<PveSocket> {
-    async fn next_frame(&mut self) -> Result<Frame, String> {
-        use tungstenite::Message as M;
-        loop {
-            return match self.next().await {
-                Some(Ok(M::Binary(b))) => Ok(Frame::Data(b)),
-                Some(Ok(M::Text(t))) => Ok(Frame::Data(Bytes::from(t))),
-                Some(Ok(M::Ping(_))) => Ok(Frame::Ping),
-                Some(Ok(M::Pong(_))) => Ok(Frame::Pong),
-                Some(Ok(M::Close(c))) => Ok(Frame::Close(
-                    c.map(|c| (u16::from(c.code), c.reason.to_string())),
-                )),
-                Some(Ok(M::Frame(_))) => continue,
-                Some(Err(e)) => Err(e.to_string()),
-                None => Err("connection ended".into()),
-            };
-        }
+impl<T: FrameSource + Send> FrameSource for &mut T {
+    fn next_frame(&mut self) -> impl Future<Output = Result<Frame, String>> + Send {
+        (**self).next_frame()
     }
 }
 
@@ -117,7 +82,7 @@ impl<S: FrameSource + Send> ByteReader<S> {
                 .map_err(ReadError::Lost)?;
             match frame {
                 Frame::Data(b) => self.buf.extend_from_slice(&b),
-                Frame::Ping | Frame::Pong => {}
+                Frame::Ping(_) | Frame::Pong => {}
                 Frame::Close(c) => return Err(ReadError::Closed(c)),
             }
         }
@@ -182,7 +147,7 @@ mod tests {
     async fn reads_across_frames_and_keeps_the_rest() {
         let frames = Frames(vec![
             Frame::Data(Bytes::from_static(b"RFB 00")),
-            Frame::Ping,
+            Frame::Ping(Bytes::new()),
             Frame::Data(Bytes::from_static(b"3.008\n\x01\x02")),
             Frame::Close(Some((1000, "bye".into()))),
         ]);

@@ -15,7 +15,9 @@ use server::{
     router, runtime,
 };
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue};
+use tokio_tungstenite::tungstenite::{
+    self, Bytes, Message, client::IntoClientRequest, http::HeaderValue,
+};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
@@ -314,14 +316,14 @@ impl Ws {
             .unwrap();
     }
 
-    /// The next `n` bytes (within 10 s).
-    pub async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, Ended> {
-        while self.buf.len() < n {
+    /// The next binary frame's payload (within 10 s).
+    async fn next_data(&mut self) -> Result<Bytes, Ended> {
+        loop {
             let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
                 .await
                 .map_err(|_| Ended::Timeout)?;
             match next {
-                Some(Ok(Message::Binary(b))) => self.buf.extend_from_slice(&b),
+                Some(Ok(Message::Binary(b))) => return Ok(b),
                 Some(Ok(Message::Close(c))) => {
                     return Err(Ended::Close(
                         c.map(|c| (u16::from(c.code), c.reason.to_string())),
@@ -332,8 +334,34 @@ impl Ws {
                 None => return Err(Ended::Gone("end".into())),
             }
         }
+    }
+
+    /// The next `n` bytes.
+    pub async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, Ended> {
+        while self.buf.len() < n {
+            let data = self.next_data().await?;
+            self.buf.extend_from_slice(&data);
+        }
         let rest = self.buf.split_off(n);
         Ok(std::mem::replace(&mut self.buf, rest))
+    }
+
+    /// Consumes the next `n` bytes without keeping them: frames that fall wholly inside are
+    /// dropped as they come, not copied.
+    pub async fn skip(&mut self, n: usize) -> Result<(), Ended> {
+        let buffered = n.min(self.buf.len());
+        self.buf.drain(..buffered);
+        let mut left = n - buffered;
+        while left > 0 {
+            let data = self.next_data().await?;
+            if data.len() <= left {
+                left -= data.len();
+            } else {
+                self.buf.extend_from_slice(&data[left..]);
+                left = 0;
+            }
+        }
+        Ok(())
     }
 
     /// Reads until the connection ends; answers how (within `wait`).
@@ -446,7 +474,7 @@ impl Viewer {
             let (x, y, w, h) = (f(0), f(2), f(4), f(6));
             assert_eq!(&r[8..12], &[0, 0, 0, 0], "Raw encoding");
             let size = usize::from(w) * usize::from(h) * 4;
-            self.ws.read_exact(size).await?;
+            self.ws.skip(size).await?;
             rects.push(((x, y, w, h), size));
         }
         Ok(rects)

@@ -268,6 +268,16 @@ pub async fn list(db: &SqlitePool) -> AppResult<Vec<EmbedLinkInfo>> {
         .collect())
 }
 
+/// Whether link `id` was revoked (or is gone): an open console of it ends.
+pub async fn is_revoked(db: &SqlitePool, id: i64) -> AppResult<bool> {
+    let revoked: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT revoked_at FROM embed_links WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(!matches!(revoked, Some(None)))
+}
+
 /// Revokes link `id` (it stays listed); revoking twice is no error.
 pub async fn revoke(db: &SqlitePool, id: i64) -> AppResult<()> {
     let done =

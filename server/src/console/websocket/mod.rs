@@ -1,0 +1,23 @@
+//! The console's own WebSocket (RFC 6455) on both sides of the relay. Our own because the relay
+//! passes PVE's frames on to the browser as the bytes they came in (both are frames from a
+//! server: unmasked, so valid as they are), which a WebSocket library, decoding each message
+//! and encoding it again, cannot do; the bytes are copied once, into the socket.
+//!
+//! - `handshake`: the browser's upgrade, and ours to PVE (TCP, TLS, credentials)
+//! - `frame`: frame headers and masking
+//! - `reader`, `writer`: frames from and to one side
+
+pub(crate) mod frame;
+pub(crate) mod handshake;
+pub(crate) mod reader;
+pub(crate) mod writer;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A connection of either side: TCP, TLS over TCP, or the browser's upgraded HTTP connection.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A boxed [`Io`].
+pub(crate) type BoxIo = Box<dyn Io>;
