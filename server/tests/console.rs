@@ -5,13 +5,13 @@
 //!
 //! Run: `cargo test -p server --test console`
 
-mod console_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use console_support::{Ended, TestServer, Viewer, error_kind, start};
 use reqwest::StatusCode;
+use support::{TestServer, Viewer, error_kind, start};
 
 async fn operator(server: &TestServer, name: &str) -> String {
     let admin = server.admin().await;
@@ -300,13 +300,8 @@ async fn pve_dropping_closes_the_browser_socket() {
     viewer.read_update().await.unwrap();
 
     server.sim().console_disconnect_all();
-    match viewer.ws.wait_end(Duration::from_secs(5)).await {
-        Ended::Close(Some((code, reason))) => {
-            assert_eq!(code, 1000);
-            assert!(reason.contains("Proxmox VE"), "{reason}");
-        }
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    let reason = viewer.ws.expect_close(1000, Duration::from_secs(5)).await;
+    assert!(reason.contains("Proxmox VE"), "{reason}");
     // The browser reconnects with a fresh console session.
     let (mut again, _) = server.viewer(&olga, &vm).await;
     again.request_update(false).await;
@@ -321,13 +316,7 @@ async fn the_browser_closing_ends_the_pve_session() {
     let (mut viewer, _) = server.viewer(&olga, &vm).await;
     assert_eq!(server.sim().console_sessions(), 1);
     viewer.ws.ws.close(None).await.unwrap();
-    for _ in 0..100 {
-        if server.sim().console_sessions() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the PVE side stayed open");
+    server.wait_no_pve_sessions().await;
 }
 
 #[tokio::test]
@@ -390,20 +379,9 @@ async fn the_relay_keeps_to_the_websocket_protocol() {
     // A frame over the relay's limit (1 MiB) ends the console with 1009, PVE's side too.
     let huge = Bytes::from(vec![0u8; 2 << 20]);
     viewer.ws.ws.send(Message::Binary(huge)).await.unwrap();
-    match viewer.ws.wait_end(Duration::from_secs(5)).await {
-        Ended::Close(Some((code, reason))) => {
-            assert_eq!(code, 1009, "{reason}");
-            assert!(reason.contains("over the limit"), "{reason}");
-        }
-        other => panic!("expected a close frame, got {other:?}"),
-    }
-    for _ in 0..100 {
-        if server.sim().console_sessions() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the PVE side stayed open");
+    let reason = viewer.ws.expect_close(1009, Duration::from_secs(5)).await;
+    assert!(reason.contains("over the limit"), "{reason}");
+    server.wait_no_pve_sessions().await;
 }
 
 #[tokio::test]
@@ -425,11 +403,6 @@ async fn a_user_lowered_to_viewer_loses_the_open_console() {
         .await;
     assert!(status.is_success(), "{body}");
     // Checked every 10 s.
-    match viewer.ws.wait_end(Duration::from_secs(15)).await {
-        Ended::Close(Some((code, reason))) => {
-            assert_eq!(code, 1008);
-            assert!(reason.contains("revoked"), "{reason}");
-        }
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    let reason = viewer.ws.expect_close(1008, Duration::from_secs(15)).await;
+    assert!(reason.contains("revoked"), "{reason}");
 }

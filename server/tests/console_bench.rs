@@ -26,7 +26,7 @@
 //! `CONSOLE_BENCH_CONSOLES` change the sizes; defaults 1000 updates and 2000 round trips per
 //! path, spread over 5 rounds, and 200 consoles).
 
-mod console_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,8 +34,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use console_support::{TestServer, Viewer, Vm, Ws, start};
 use futures::{SinkExt, StreamExt};
+use support::{TestServer, Viewer, Vm, Ws, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::{Bytes, Message, client::IntoClientRequest};

@@ -5,13 +5,13 @@
 //!
 //! Run: `cargo test -p server --test embed`
 
-mod console_support;
+mod support;
 
 use std::time::Duration;
 
-use console_support::{Ended, TestServer, Viewer, Vm, error_kind, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::{TestServer, Viewer, Vm, error_kind, start};
 
 const PARTNER: &str = "http://partner.localhost:4000";
 
@@ -71,6 +71,18 @@ async fn open(server: &TestServer, token: &str, origin: &str) -> Result<Viewer, 
         )
         .await?;
     Ok(Viewer::handshake(ws).await.0)
+}
+
+/// Revokes link `id` through the server function.
+async fn revoke(server: &TestServer, admin: &str, id: i64) {
+    let (status, body) = server
+        .call(
+            Some(admin),
+            "embed_links_revoke",
+            &[("id", &id.to_string())],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
 }
 
 async fn uses(server: &TestServer, id: i64) -> Vec<(String, String)> {
@@ -185,14 +197,7 @@ async fn wrong_origins_forged_expired_and_revoked_tokens_are_refused() {
     assert_eq!(error_kind(&page), "Forbidden");
 
     // Revoked through the server function.
-    let (status, _) = server
-        .call(
-            Some(&admin),
-            "embed_links_revoke",
-            &[("id", &id.to_string())],
-        )
-        .await;
-    assert!(status.is_success());
+    revoke(&server, &admin, id).await;
     let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
     assert_eq!((status, body.trim()), (403, "embed link revoked"));
 
@@ -269,10 +274,7 @@ async fn a_view_only_link_drops_the_viewers_input() {
     server.wait_text(vm.vmid, "typed: allowed").await;
     // An input message the filter cannot follow ends a view-only console with 1008.
     viewer.ws.send(&[77]).await;
-    match viewer.ws.wait_end(Duration::from_secs(5)).await {
-        Ended::Close(Some((1008, _))) => {}
-        other => panic!("expected close 1008, got {other:?}"),
-    }
+    viewer.ws.expect_close(1008, Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -441,20 +443,8 @@ async fn revoking_a_link_ends_its_open_consoles() {
     viewer.request_update(false).await;
     viewer.read_update().await.unwrap();
 
-    let (status, _) = server
-        .call(
-            Some(&admin),
-            "embed_links_revoke",
-            &[("id", &id.to_string())],
-        )
-        .await;
-    assert!(status.is_success());
+    revoke(&server, &admin, id).await;
     // Checked every 10 s.
-    match viewer.ws.wait_end(Duration::from_secs(15)).await {
-        Ended::Close(Some((code, reason))) => {
-            assert_eq!(code, 1008);
-            assert!(reason.contains("revoked"), "{reason}");
-        }
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    let reason = viewer.ws.expect_close(1008, Duration::from_secs(15)).await;
+    assert!(reason.contains("revoked"), "{reason}");
 }

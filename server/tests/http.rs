@@ -4,120 +4,29 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{StatusCode, redirect::Policy};
+use reqwest::StatusCode;
 use serde_json::Value;
-use server::{
-    config::{Cli, Config, load},
-    router, runtime,
-};
 
-const ADMIN_PASSWORD: &str = "test-admin-password";
+mod support;
 
-struct TestServer {
-    base: String,
-    _runtime: runtime::Runtime,
-}
+use support::{ADMIN_PASSWORD, TestServer, error_kind, start_with};
 
+/// The server in demo mode with `env` on top, and the login failure delay the first test
+/// measures.
 async fn start(env: &[(&str, &str)]) -> TestServer {
-    let dir = std::env::temp_dir().join(format!(
-        "cecyber-http-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut vars: Vec<(String, String)> = vec![
-        (
-            "CECYBER_DATABASE_URL".into(),
-            format!("sqlite://{}/t.db", dir.display()),
-        ),
-        ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
-        ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "300".into()),
-    ];
-    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let (config, _): (Config, _) = load(&Cli::default(), vars).unwrap();
-    let runtime = runtime::start(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router::app(runtime.state.clone(), runtime.live.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    TestServer {
-        base,
-        _runtime: runtime,
-    }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-impl TestServer {
-    async fn call(
-        &self,
-        client: &reqwest::Client,
-        endpoint: &str,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let response = client
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header("accept", "application/json")
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
-    }
-
-    async fn login(&self, username: &str, password: &str) -> reqwest::Client {
-        let client = browser();
-        let (status, body) = self
-            .call(
-                &client,
-                "login",
-                &[("username", username), ("password", password)],
-            )
-            .await;
-        assert!(
-            status.is_success() || status.is_redirection(),
-            "login failed: {status} {body}"
-        );
-        client
-    }
-}
-
-fn error_kind(body: &Value) -> String {
-    match body {
-        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    let mut all = vec![("CECYBER_LOGIN_FAILURE_DELAY_MS", "300")];
+    all.extend_from_slice(env);
+    start_with(&all).await
 }
 
 #[tokio::test]
 async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
     let server = start(&[]).await;
-    let client = browser();
+    let client = server.browser();
     for (user, password) in [("admin", "wrong"), ("nobody", "wrong")] {
         let started = Instant::now();
-        let (status, body) = server
-            .call(
-                &client,
-                "login",
-                &[("username", user), ("password", password)],
-            )
+        let (status, body) = client
+            .call("login", &[("username", user), ("password", password)])
             .await;
         assert!(!status.is_success());
         assert_eq!(
@@ -127,14 +36,14 @@ async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
         );
         assert!(started.elapsed() >= Duration::from_millis(300));
     }
-    let (_, body) = server.call(&client, "vms_list", &[]).await;
+    let (_, body) = client.call("vms_list", &[]).await;
     assert_eq!(body, Value::String("Unauthenticated".into()));
 }
 
 #[tokio::test]
 async fn login_sets_a_strict_http_only_cookie_and_pages_need_it() {
     let server = start(&[]).await;
-    let anonymous = browser();
+    let anonymous = server.browser().client;
     let page = anonymous
         .get(format!("{}/", server.base))
         .send()
@@ -188,8 +97,8 @@ async fn login_sets_a_strict_http_only_cookie_and_pages_need_it() {
 #[tokio::test]
 async fn operator_starts_a_stopped_vm_and_follows_its_task() {
     let server = start(&[]).await;
-    let admin = server.login("admin", ADMIN_PASSWORD).await;
-    let (status, list) = server.call(&admin, "vms_list", &[]).await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (status, list) = admin.call("vms_list", &[]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let vms = list["vms"].as_array().unwrap();
     assert!(
@@ -206,9 +115,8 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
         stopped["vmid"].to_string(),
     );
 
-    let (status, task) = server
+    let (status, task) = admin
         .call(
-            &admin,
             "vm_power",
             &[
                 ("cluster", "demo"),
@@ -227,12 +135,8 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let progress = loop {
-        let (_, progress) = server
-            .call(
-                &admin,
-                "task_progress",
-                &[("cluster", "demo"), ("upid", &upid)],
-            )
+        let (_, progress) = admin
+            .call("task_progress", &[("cluster", "demo"), ("upid", &upid)])
             .await;
         if progress["running"] == false {
             break progress;
@@ -242,9 +146,8 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
     };
     assert_eq!(progress["exitstatus"], "OK");
 
-    let (_, detail) = server
+    let (_, detail) = admin
         .call(
-            &admin,
             "vm_detail",
             &[("cluster", "demo"), ("node", node), ("vmid", &vmid)],
         )
@@ -255,10 +158,9 @@ async fn operator_starts_a_stopped_vm_and_follows_its_task() {
 #[tokio::test]
 async fn viewers_may_look_but_the_server_refuses_their_actions() {
     let server = start(&[]).await;
-    let admin = server.login("admin", ADMIN_PASSWORD).await;
-    let (status, body) = server
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (status, body) = admin
         .call(
-            &admin,
             "users_create",
             &[
                 ("username", "vera"),
@@ -269,15 +171,14 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let viewer = server.login("vera", "viewer-pass").await;
-    let (status, list) = server.call(&viewer, "vms_list", &[]).await;
+    let viewer = server.log_in("vera", "viewer-pass").await;
+    let (status, list) = viewer.call("vms_list", &[]).await;
     assert_eq!(status, StatusCode::OK);
     let vm = &list["vms"][0];
     let (node, vmid) = (vm["node"].as_str().unwrap(), vm["vmid"].to_string());
     for action in ["start", "stop", "shutdown", "reboot"] {
-        let (status, body) = server
+        let (status, body) = viewer
             .call(
-                &viewer,
                 "vm_power",
                 &[
                     ("cluster", "demo"),
@@ -290,11 +191,10 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
         assert!(!status.is_success());
         assert_eq!(error_kind(&body), "Forbidden", "{body}");
     }
-    let (_, body) = server.call(&viewer, "users_list", &[]).await;
+    let (_, body) = viewer.call("users_list", &[]).await;
     assert_eq!(error_kind(&body), "Forbidden");
-    let (_, body) = server
+    let (_, body) = viewer
         .call(
-            &viewer,
             "users_create",
             &[
                 ("username", "eve"),
@@ -309,7 +209,7 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
 #[tokio::test]
 async fn bad_targets_get_clear_errors() {
     let server = start(&[]).await;
-    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
     let cases: [(&[(&str, &str)], &str); 4] = [
         (
             &[("cluster", "demo"), ("node", "pve1/../x"), ("vmid", "100")],
@@ -329,13 +229,12 @@ async fn bad_targets_get_clear_errors() {
         ),
     ];
     for (form, kind) in cases {
-        let (status, body) = server.call(&admin, "vm_detail", form).await;
+        let (status, body) = admin.call("vm_detail", form).await;
         assert!(!status.is_success());
         assert_eq!(error_kind(&body), kind, "{form:?} → {body}");
     }
-    let (_, body) = server
+    let (_, body) = admin
         .call(
-            &admin,
             "vm_power",
             &[
                 ("cluster", "demo"),
@@ -351,7 +250,9 @@ async fn bad_targets_get_clear_errors() {
 #[tokio::test]
 async fn cross_origin_writes_are_refused() {
     let server = start(&[]).await;
-    let response = browser()
+    let response = server
+        .browser()
+        .client
         .post(format!("{}/api/login", server.base))
         .header("origin", "http://evil.example")
         .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
@@ -379,8 +280,8 @@ async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
         ("CECYBER_CLUSTERS__0__CONNECT_TIMEOUT_SECS", "2"),
     ])
     .await;
-    let admin = server.login("admin", ADMIN_PASSWORD).await;
-    let (status, list) = server.call(&admin, "vms_list", &[]).await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (status, list) = admin.call("vms_list", &[]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert!(list["vms"].as_array().unwrap().is_empty());
     assert_eq!(list["problems"][0]["cluster"], "down");
@@ -388,16 +289,17 @@ async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
     assert!(message.contains("unreachable"), "{message}");
     assert!(!message.contains("00000000-0000"), "no secret in messages");
 
-    let (_, body) = server
+    let (_, body) = admin
         .call(
-            &admin,
             "vm_detail",
             &[("cluster", "down"), ("node", "pve1"), ("vmid", "100")],
         )
         .await;
     assert_eq!(error_kind(&body), "Unavailable", "{body}");
     // The server still answers.
-    let health = browser()
+    let health = server
+        .browser()
+        .client
         .get(format!("{}/healthz", server.base))
         .send()
         .await

@@ -9,45 +9,24 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use reqwest::{StatusCode, redirect::Policy};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-mod console_support;
+mod support;
 
-use console_support::{ADMIN_PASSWORD, error_kind};
+use support::{ADMIN_PASSWORD, Browser, error_kind, error_text};
 
-/// The demo server of the console tests, driven here through cookie-keeping clients.
+/// The demo server of the console tests, driven here through cookie-keeping browsers.
 struct TestServer {
     base: String,
-    _server: console_support::TestServer,
+    server: support::TestServer,
 }
 
 async fn start() -> TestServer {
-    let server = console_support::start().await;
+    let server = support::start().await;
     TestServer {
         base: server.base.clone(),
-        _server: server,
-    }
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The message of a server function's JSON error.
-fn error_text(body: &Value) -> String {
-    match body {
-        Value::Object(map) => map
-            .values()
-            .next()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        other => other.to_string(),
+        server,
     }
 }
 
@@ -92,28 +71,9 @@ impl Vm {
 }
 
 impl TestServer {
-    async fn call(
-        &self,
-        client: &reqwest::Client,
-        endpoint: &str,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let response = client
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header("accept", "application/json")
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
-    }
-
     /// Calls a server function that must succeed.
-    async fn ok(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, &str)]) -> Value {
-        let (status, body) = self.call(client, endpoint, form).await;
+    async fn ok(&self, client: &Browser, endpoint: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = client.call(endpoint, form).await;
         assert_eq!(status, StatusCode::OK, "{endpoint} {form:?}: {body}");
         body
     }
@@ -121,41 +81,23 @@ impl TestServer {
     /// Calls a server function that must fail with error `kind`; returns the message.
     async fn refused(
         &self,
-        client: &reqwest::Client,
+        client: &Browser,
         endpoint: &str,
         form: &[(&str, &str)],
         kind: &str,
     ) -> String {
-        let (status, body) = self.call(client, endpoint, form).await;
+        let (status, body) = client.call(endpoint, form).await;
         assert!(!status.is_success(), "{endpoint} {form:?} passed: {body}");
         assert_eq!(error_kind(&body), kind, "{endpoint} {form:?}: {body}");
         error_text(&body)
     }
 
-    async fn login(&self, username: &str, password: &str) -> reqwest::Client {
-        let client = browser();
-        let (status, body) = self
-            .call(
-                &client,
-                "login",
-                &[("username", username), ("password", password)],
-            )
-            .await;
-        assert!(
-            status.is_success() || status.is_redirection(),
-            "login failed: {status} {body}"
-        );
-        client
+    async fn login(&self, username: &str, password: &str) -> Browser {
+        self.server.log_in(username, password).await
     }
 
     /// Creates a user through the admin's server function and logs them in.
-    async fn user(
-        &self,
-        admin: &reqwest::Client,
-        name: &str,
-        role: &str,
-        scope: &str,
-    ) -> reqwest::Client {
+    async fn user(&self, admin: &Browser, name: &str, role: &str, scope: &str) -> Browser {
         let password = format!("{name}-password");
         self.ok(
             admin,
@@ -171,7 +113,7 @@ impl TestServer {
         self.login(name, &password).await
     }
 
-    async fn vms(&self, client: &reqwest::Client) -> Vec<Vm> {
+    async fn vms(&self, client: &Browser) -> Vec<Vm> {
         let list = self.ok(client, "vms_list", &[]).await;
         list["vms"]
             .as_array()
@@ -182,7 +124,7 @@ impl TestServer {
     }
 
     /// The scope the users page shows for `name`.
-    async fn scope_of(&self, admin: &reqwest::Client, name: &str) -> Value {
+    async fn scope_of(&self, admin: &Browser, name: &str) -> Value {
         let users = self.ok(admin, "users_list", &[]).await;
         users
             .as_array()
@@ -194,7 +136,7 @@ impl TestServer {
     }
 
     /// Waits for a task to end; returns its exit status.
-    async fn finish(&self, client: &reqwest::Client, upid: &str) -> String {
+    async fn finish(&self, client: &Browser, upid: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let progress = self
@@ -443,9 +385,8 @@ async fn admins_set_scopes_bad_tags_change_nothing_and_one_admin_sees_everything
         server.scope_of(&admin, "vic").await,
         json!({ "tags": null })
     );
-    let bad_new = server
+    let bad_new = admin
         .call(
-            &admin,
             "users_create",
             &[
                 ("username", "nemo"),
@@ -526,9 +467,7 @@ async fn a_scoped_admin_mints_embed_links_only_for_vms_in_scope() {
             .collect()
     };
     let theirs = link(&outside[0]);
-    let (status, body) = server
-        .call(&scoped, "embed_links_create", &pairs(&theirs))
-        .await;
+    let (status, body) = scoped.call("embed_links_create", &pairs(&theirs)).await;
     assert_eq!(error_kind(&body), "NotFound", "{status} {body}");
     let mine = link(&inside[0]);
     server
