@@ -35,3 +35,26 @@ test('a VM page and a node page chart their own live data', async ({ page }) => 
   await expectTicks(page, '#live-node-cpu');
   await expect(page.locator('#live-node-memory')).toHaveAttribute('data-last', /\d+\.\d\d/);
 });
+
+test('the stream opens again after the browser gave up on HTTP errors', async ({ page }) => {
+  await login(page, 'admin', ADMIN_PASSWORD);
+  // A proxy in front answers 502 for a while (the server restarting): the browser's
+  // EventSource gives up on an HTTP error, so the page must open a new one by itself.
+  let refused = 0;
+  const liveStream = (url: URL) => url.pathname === '/api/live';
+  await page.route(liveStream, (route) => {
+    refused += 1;
+    return route.fulfill({ status: 502, contentType: 'text/plain', body: 'bad gateway' });
+  });
+  await page.goto('/dashboard');
+  await waitForHydration(page);
+  await expect.poll(() => refused, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-connected', 'false');
+
+  await page.unroute(liveStream);
+  // Retries back off from 2 s, doubling: the next one gets through.
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-connected', 'true', {
+    timeout: 20_000,
+  });
+  expect(refused).toBeGreaterThanOrEqual(2);
+});
