@@ -18,8 +18,7 @@ pub async fn connect(url: &str) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
-/// A fresh database in a temporary file, for tests.
-#[cfg(test)]
+/// A fresh database in a temporary file, for tests (the server's too).
 pub async fn temp() -> SqlitePool {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

@@ -1,5 +1,6 @@
 //! Login sessions: random tokens in an HttpOnly cookie, stored only as SHA-256 hashes.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
@@ -30,7 +31,8 @@ pub struct SessionSettings {
     pub login_failure_delay: Duration,
 }
 
-fn hash_token(token: &str) -> String {
+/// The hash a session token is stored as.
+pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -52,7 +54,7 @@ pub async fn create(db: &SqlitePool, user: &User, ttl: Duration) -> AppResult<St
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
     )
-    .bind(hash_token(&token))
+    .bind(token_hash(&token))
     .bind(user.id)
     .bind(created)
     .bind(created + ttl.as_secs() as i64)
@@ -67,7 +69,7 @@ pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUse
         "SELECT u.username, u.role, u.scope_tags FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = ? AND s.expires_at > ?",
     )
-    .bind(hash_token(token))
+    .bind(token_hash(token))
     .bind(now())
     .fetch_optional(db)
     .await?;
@@ -80,10 +82,37 @@ pub async fn lookup(db: &SqlitePool, token: &str) -> AppResult<Option<CurrentUse
     }))
 }
 
+/// Every current session's user, by [`token_hash`]: one query for what would be one
+/// [`lookup`] per session (the live streams re-check thousands of sessions).
+pub async fn all_current(db: &SqlitePool) -> AppResult<HashMap<String, CurrentUser>> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.token_hash, u.username, u.role, u.scope_tags FROM sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.expires_at > ?",
+    )
+    .bind(now())
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, username, role, scope)| {
+            let role = role.parse::<Role>().ok()?;
+            let scope = Scope::from_db(scope.as_deref());
+            Some((
+                hash,
+                CurrentUser {
+                    username,
+                    role,
+                    scope,
+                },
+            ))
+        })
+        .collect())
+}
+
 /// Ends the session with this token (no error if it is already gone).
 pub async fn delete(db: &SqlitePool, token: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(hash_token(token))
+        .bind(token_hash(token))
         .execute(db)
         .await?;
     Ok(())
@@ -182,9 +211,17 @@ mod tests {
             lookup(&pool, &expired).await.unwrap().is_none(),
             "expired sessions open nothing"
         );
+        let all = all_current(&pool).await.unwrap();
+        assert_eq!(all.len(), 1, "current sessions only");
+        assert_eq!(
+            all.get(&token_hash(&token)),
+            lookup(&pool, &token).await.unwrap().as_ref(),
+            "all at once says what one lookup says"
+        );
 
         delete(&pool, &token).await.unwrap();
         assert!(lookup(&pool, &token).await.unwrap().is_none(), "logged out");
+        assert!(all_current(&pool).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -203,7 +240,7 @@ mod tests {
             .await
             .unwrap();
         assert_ne!(stored, token);
-        assert_eq!(stored, hash_token(&token));
+        assert_eq!(stored, token_hash(&token));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Wall display links: random tokens (stored hashed) that let a TV show the metrics wall
 //! without a login. Read-only by construction: they open `/wall` and the live stream only.
 
+use std::collections::HashSet;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -12,7 +14,8 @@ use crate::{
     model::WallLinkInfo,
 };
 
-fn hash(token: &str) -> String {
+/// The hash a wall token is stored as.
+pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -33,7 +36,7 @@ pub async fn create(db: &SqlitePool, label: &str, created_by: &str) -> AppResult
     let done = sqlx::query(
         "INSERT INTO wall_tokens (token_hash, label, created_by, created_at) VALUES (?, ?, ?, ?)",
     )
-    .bind(hash(&token))
+    .bind(token_hash(&token))
     .bind(label)
     .bind(created_by)
     .bind(now())
@@ -49,10 +52,19 @@ pub async fn is_valid(db: &SqlitePool, token: &str) -> AppResult<bool> {
     }
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM wall_tokens WHERE token_hash = ? AND revoked_at IS NULL")
-            .bind(hash(token))
+            .bind(token_hash(token))
             .fetch_optional(db)
             .await?;
     Ok(row.is_some())
+}
+
+/// The stored hashes ([`token_hash`]) of every wall link not revoked.
+pub async fn valid_hashes(db: &SqlitePool) -> AppResult<HashSet<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT token_hash FROM wall_tokens WHERE revoked_at IS NULL")
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(hash,)| hash).collect())
 }
 
 /// Every wall link, newest first.
@@ -107,8 +119,11 @@ mod tests {
             .await
             .unwrap();
         assert_ne!(stored, token, "only a hash is stored");
+        let valid = valid_hashes(&pool).await.unwrap();
+        assert!(valid.len() == 1 && valid.contains(&token_hash(&token)));
         revoke(&pool, id).await.unwrap();
         assert!(!is_valid(&pool, &token).await.unwrap());
+        assert!(valid_hashes(&pool).await.unwrap().is_empty());
         assert!(matches!(
             revoke(&pool, id).await,
             Err(AppError::NotFound(_))

@@ -261,15 +261,7 @@ mod tests {
 
     /// A fresh database of its own for each test.
     async fn database() -> SqlitePool {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("cecyber-alerts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join(format!("{n}.db"));
-        let _ = std::fs::remove_file(&file);
-        app::ssr::db::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap()
+        app::ssr::db::temp().await
     }
 
     async fn rule(db: &SqlitePool, kind: &str) -> AlertRule {

@@ -120,6 +120,8 @@ pub struct LiveHub {
     watchers: watch::Sender<usize>,
     snapshots: Mutex<SnapshotCache>,
     points_per_vm: usize,
+    /// The streams' shared re-check of sessions and wall links.
+    pub credentials: super::credentials::Credentials,
 }
 
 /// A subscriber's end; counts as a watcher until dropped.
@@ -153,6 +155,7 @@ impl LiveHub {
             watchers: watch::channel(0).0,
             snapshots: Mutex::new(SnapshotCache::default()),
             points_per_vm,
+            credentials: super::credentials::Credentials::default(),
         })
     }
 

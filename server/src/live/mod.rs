@@ -2,11 +2,13 @@
 //!
 //! `collector` polls `/cluster/resources` only while someone watches; `window` keeps the last
 //! minutes per VM and turns counters into rates; `hub` fans events out to subscribers without
-//! ever waiting for a slow one; `sse` is the server-sent-events endpoint.
+//! ever waiting for a slow one; `sse` is the server-sent-events endpoint, whose streams re-check
+//! who watches through `credentials`.
 
 pub mod alerts;
 pub mod backfill;
 pub mod collector;
+pub mod credentials;
 pub mod hub;
 pub mod sse;
 pub mod views;

@@ -5,7 +5,8 @@
 //! falls behind gets a new `snapshot` rather than slowing anyone down. Events carry their
 //! sequence number as the SSE id; after a snapshot, events with a lower or equal `seq` are
 //! already included and can be skipped. The session (or wall token) is checked again every
-//! [`RECHECK`]: a revoked one ends the stream with a `revoked` event.
+//! [`RECHECK`] (all streams' checks share one reading, see [`credentials`](super::credentials)):
+//! a revoked one ends the stream with a `revoked` event.
 
 use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 
@@ -26,6 +27,7 @@ use futures::{StreamExt, stream};
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use super::{
+    credentials::Credential,
     hub::{LiveEvent, LiveHub, Published, Subscription},
     views::Audience,
 };
@@ -35,29 +37,26 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often a running stream checks that its session or wall token still holds.
 pub const RECHECK: Duration = Duration::from_secs(10);
 
-/// Who is watching: what they showed, so it can be checked again.
-#[derive(Debug, Clone)]
-enum Credential {
-    Session(String),
-    Wall(String),
+/// The scope `token` grants when a stream opens (checked directly, not through the board).
+async fn scope_at_open(state: &AppState, token: &Token) -> Option<Scope> {
+    match token {
+        Token::Wall(token) => wall::is_valid(&state.db, token)
+            .await
+            .unwrap_or(false)
+            .then(Scope::everything),
+        Token::Session(token) => sessions::lookup(&state.db, token)
+            .await
+            .ok()
+            .flatten()
+            .filter(|u| u.role.allows(Role::Viewer))
+            .map(|u| u.scope),
+    }
 }
 
-impl Credential {
-    /// The scope the credential grants now, or `None` when it no longer holds.
-    async fn scope(&self, state: &AppState) -> Option<Scope> {
-        match self {
-            Credential::Wall(token) => wall::is_valid(&state.db, token)
-                .await
-                .unwrap_or(false)
-                .then(Scope::everything),
-            Credential::Session(token) => sessions::lookup(&state.db, token)
-                .await
-                .ok()
-                .flatten()
-                .filter(|u| u.role.allows(Role::Viewer))
-                .map(|u| u.scope),
-        }
-    }
+/// What a request showed to watch.
+enum Token {
+    Session(String),
+    Wall(String),
 }
 
 /// The SSE handler; viewers and above, or a wall link.
@@ -67,16 +66,14 @@ pub async fn live_events(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let credential = match (query.get("wall"), sessions::token_from_headers(&headers)) {
-        (Some(token), _) => Credential::Wall(token.clone()),
-        (None, Some(token)) => Credential::Session(token),
+    let token = match (query.get("wall"), sessions::token_from_headers(&headers)) {
+        (Some(token), _) => Token::Wall(token.clone()),
+        (None, Some(token)) => Token::Session(token),
         (None, None) => return refuse(StatusCode::UNAUTHORIZED, "log in first"),
     };
-    let Some(scope) = credential.scope(&state).await else {
-        tracing::info!(
-            wall = matches!(credential, Credential::Wall(_)),
-            "live stream refused"
-        );
+    let wall_link = matches!(token, Token::Wall(_));
+    let Some(scope) = scope_at_open(&state, &token).await else {
+        tracing::info!(wall = wall_link, "live stream refused");
         return refuse(
             StatusCode::UNAUTHORIZED,
             "log in first, or use a valid wall link",
@@ -86,7 +83,7 @@ pub async fn live_events(
         Ok(view) => view,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
-    if matches!(credential, Credential::Wall(_)) && view != LiveViewKind::Overview {
+    if wall_link && view != LiveViewKind::Overview {
         return refuse(StatusCode::FORBIDDEN, "a wall link shows the overview only");
     }
     if matches!(view, LiveViewKind::Node { .. }) && !scope.sees_nodes() {
@@ -101,7 +98,10 @@ pub async fn live_events(
         key: audience.key(),
         audience,
         subscription: hub.subscribe(),
-        credential,
+        credential: match &token {
+            Token::Session(token) => Credential::session(token),
+            Token::Wall(token) => Credential::wall(token),
+        },
         state,
         next_check: Instant::now() + RECHECK,
         ended: false,
@@ -218,15 +218,22 @@ impl Viewer {
         loop {
             if Instant::now() >= self.next_check {
                 self.next_check = Instant::now() + RECHECK;
-                match self.credential.scope(&self.state).await {
-                    None => {
+                let now = self
+                    .hub()
+                    .credentials
+                    .scope(&self.state.db, &self.credential)
+                    .await;
+                match now {
+                    // Not known now (the database did not answer): next time.
+                    None => {}
+                    Some(None) => {
                         tracing::info!("live stream ended: session or wall link revoked");
                         self.ended = true;
                         return Some(Bytes::from_static(b"event: revoked\ndata: {}\n\n"));
                     }
                     // A changed scope: end the stream; the browser reconnects with the new one.
-                    Some(scope) if scope != self.audience.scope => return None,
-                    Some(_) => {}
+                    Some(Some(scope)) if scope != self.audience.scope => return None,
+                    Some(Some(_)) => {}
                 }
             }
             let wake = keep_alive.min(self.next_check);

@@ -153,18 +153,25 @@ pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// The rules of either side, for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_rules {
+    use super::Rules;
 
-    const FROM_SERVER: Rules = Rules {
+    pub(crate) const FROM_SERVER: Rules = Rules {
         from_client: false,
         max_payload: 1 << 20,
     };
-    const FROM_CLIENT: Rules = Rules {
+    pub(crate) const FROM_CLIENT: Rules = Rules {
         from_client: true,
         max_payload: 1 << 20,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_rules::{FROM_CLIENT, FROM_SERVER};
+    use super::*;
 
     fn header(opcode: u8, mask: Option<[u8; 4]>, len: usize) -> Vec<u8> {
         let mut out = Vec::new();

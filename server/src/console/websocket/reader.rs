@@ -223,16 +223,8 @@ fn close_payload(payload: &[u8]) -> Result<Close, ReadFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::websocket::frame::test_rules::{FROM_CLIENT, FROM_SERVER};
     use crate::console::websocket::frame::{OP_CONTINUATION, Rules, write_header};
-
-    const FROM_SERVER: Rules = Rules {
-        from_client: false,
-        max_payload: 1 << 20,
-    };
-    const FROM_CLIENT: Rules = Rules {
-        from_client: true,
-        max_payload: 1 << 20,
-    };
 
     fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
