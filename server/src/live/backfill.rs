@@ -10,14 +10,23 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::live::VmPoint;
+
+use super::window::Counters;
 use pve::{
     client::PveApi,
     ids::VmId,
     types::{ClusterResource, MetricsExport, MetricsExportOptions, RrdCf, RrdTimeframe},
 };
 
-/// Per VM id, points oldest first.
-pub type History = BTreeMap<u32, Vec<VmPoint>>;
+/// Recent history of a cluster's VMs.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Per VM id, points oldest first.
+    pub points: BTreeMap<u32, Vec<VmPoint>>,
+    /// Per VM id, its cumulative counters at its newest sample (from the export only: rrddata
+    /// holds rates), so the first poll's rates can be taken against them.
+    pub counters: BTreeMap<u32, Counters>,
+}
 
 /// Beyond this many running VMs the rrddata fallback is skipped: one call per VM would be a
 /// burst of requests against the cluster.
@@ -54,7 +63,7 @@ pub async fn history(api: &dyn PveApi, resources: &[ClusterResource]) -> History
             guests,
             "too many guests for a history fill; charts start from the first poll"
         );
-        return History::new();
+        return History::default();
     };
     let options = MetricsExportOptions {
         history: Some(true),
@@ -66,7 +75,7 @@ pub async fn history(api: &dyn PveApi, resources: &[ClusterResource]) -> History
         Ok(None) => from_rrddata(api, resources).await,
         Err(e) => {
             tracing::warn!(error = %e, "metrics export failed; charts start from the first poll");
-            History::new()
+            History::default()
         }
     }
 }
@@ -86,31 +95,45 @@ pub fn from_export(export: &MetricsExport) -> History {
             .or_default()
             .insert(p.metric.as_str(), p.value);
     }
-    samples
-        .into_iter()
-        .map(|(vmid, by_time)| {
-            let mut points = Vec::with_capacity(by_time.len());
-            let mut previous: Option<(i64, &HashMap<&str, f64>)> = None;
-            for (t, m) in &by_time {
-                let rate = |name: &str| {
-                    let (pt, pm) = previous?;
-                    let (now, before) = (*m.get(name)?, *pm.get(name)?);
-                    (now >= before && *t > pt).then(|| (now - before) / (t - pt) as f64)
-                };
-                points.push(VmPoint {
-                    t: *t,
-                    cpu: m.get("cpu_current").copied().unwrap_or(0.0),
-                    mem: m.get("mem_used").copied().unwrap_or(0.0) as u64,
-                    netin: rate("net_in"),
-                    netout: rate("net_out"),
-                    diskread: rate("disk_read"),
-                    diskwrite: rate("disk_write"),
-                });
-                previous = Some((*t, m));
-            }
-            (vmid, points)
-        })
-        .collect()
+    let mut history = History::default();
+    for (vmid, by_time) in samples {
+        let mut points = Vec::with_capacity(by_time.len());
+        let mut previous: Option<(i64, &HashMap<&str, f64>)> = None;
+        for (t, m) in &by_time {
+            let rate = |name: &str| {
+                let (pt, pm) = previous?;
+                let (now, before) = (*m.get(name)?, *pm.get(name)?);
+                (now >= before && *t > pt).then(|| (now - before) / (t - pt) as f64)
+            };
+            points.push(VmPoint {
+                t: *t,
+                cpu: m.get("cpu_current").copied().unwrap_or(0.0),
+                mem: m.get("mem_used").copied().unwrap_or(0.0) as u64,
+                netin: rate("net_in"),
+                netout: rate("net_out"),
+                diskread: rate("disk_read"),
+                diskwrite: rate("disk_write"),
+            });
+            previous = Some((*t, m));
+        }
+        if let Some(counters) = previous.and_then(|(t, m)| counters_at(t, m)) {
+            history.counters.insert(vmid, counters);
+        }
+        history.points.insert(vmid, points);
+    }
+    history
+}
+
+/// The four counters of one sample, when it has them all.
+fn counters_at(t: i64, metrics: &HashMap<&str, f64>) -> Option<Counters> {
+    let get = |name: &str| metrics.get(name).map(|v| *v as u64);
+    Some(Counters {
+        at_ms: t * 1000,
+        netin: get("net_in")?,
+        netout: get("net_out")?,
+        diskread: get("disk_read")?,
+        diskwrite: get("disk_write")?,
+    })
 }
 
 async fn from_rrddata(api: &dyn PveApi, resources: &[ClusterResource]) -> History {
@@ -119,9 +142,9 @@ async fn from_rrddata(api: &dyn PveApi, resources: &[ClusterResource]) -> Histor
         .filter(|r| r.is_vm() && r.is_running())
         .collect();
     if running.len() > RRD_FALLBACK_LIMIT {
-        return History::new();
+        return History::default();
     }
-    let mut history = History::new();
+    let mut history = History::default();
     for r in running {
         let (Some(node), Some(vmid)) = (r.node_name(), r.vmid.and_then(|v| VmId::new(v).ok()))
         else {
@@ -147,7 +170,7 @@ async fn from_rrddata(api: &dyn PveApi, resources: &[ClusterResource]) -> Histor
                 diskwrite: p.diskwrite,
             })
             .collect();
-        history.insert(vmid.get(), points);
+        history.points.insert(vmid.get(), points);
     }
     history
 }
@@ -173,12 +196,16 @@ mod tests {
             {"id": "qemu/100", "metric": "net_in", "timestamp": 10, "type": "derive", "value": 1000},
             {"id": "qemu/100", "metric": "cpu_current", "timestamp": 20, "type": "gauge", "value": 0.25},
             {"id": "qemu/100", "metric": "net_in", "timestamp": 20, "type": "derive", "value": 6000},
+            {"id": "qemu/101", "metric": "net_in", "timestamp": 20, "type": "derive", "value": 7},
+            {"id": "qemu/101", "metric": "net_out", "timestamp": 20, "type": "derive", "value": 8},
+            {"id": "qemu/101", "metric": "disk_read", "timestamp": 20, "type": "derive", "value": 9},
+            {"id": "qemu/101", "metric": "disk_write", "timestamp": 20, "type": "derive", "value": 10},
             {"id": "node/pve1", "metric": "cpu_current", "timestamp": 20, "type": "gauge", "value": 0.9}
         ]}))
         .unwrap();
         let history = from_export(&export);
-        assert_eq!(history.len(), 1, "nodes are not VMs");
-        let points = &history[&100];
+        assert_eq!(history.points.len(), 2, "nodes are not VMs");
+        let points = &history.points[&100];
         assert_eq!(
             (points[0].t, points[0].cpu, points[0].netin),
             (10, 0.5, None)
@@ -186,6 +213,18 @@ mod tests {
         assert_eq!(
             (points[1].t, points[1].cpu, points[1].netin),
             (20, 0.25, Some(500.0))
+        );
+        let newest = Counters {
+            at_ms: 20_000,
+            netin: 7,
+            netout: 8,
+            diskread: 9,
+            diskwrite: 10,
+        };
+        assert_eq!(
+            history.counters,
+            [(101, newest)].into(),
+            "the newest counters, where all four are there"
         );
     }
 }

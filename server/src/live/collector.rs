@@ -20,7 +20,7 @@ pub trait ResourceSource: Send + Sync + 'static {
 
     /// Recent history of the VMs in `resources`, to fill a fresh window (none by default).
     async fn history(&self, _resources: &[ClusterResource]) -> History {
-        History::new()
+        History::default()
     }
 
     /// A node's one-minute load average from `/nodes/{node}/status` (none by default).

@@ -259,7 +259,7 @@ impl LiveHub {
     /// Fills `cluster`'s window with `history` (per VM, oldest first) and tells subscribers to
     /// take a new snapshot.
     pub fn backfill(&self, cluster: &str, history: super::backfill::History) {
-        if history.is_empty() {
+        if history.points.is_empty() && history.counters.is_empty() {
             return;
         }
         let event = {

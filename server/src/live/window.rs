@@ -5,16 +5,19 @@ use std::collections::{BTreeMap, VecDeque};
 use app::live::{NodeLive, NodePoint, VmLive, VmPoint};
 use pve::types::ClusterResource;
 
-/// PVE's cumulative counters at one poll.
-#[derive(Debug, Clone, Copy)]
-struct Counters {
-    /// When the poll was taken, milliseconds: rates over a short tick need better than whole
+use super::backfill::History;
+
+/// PVE's cumulative counters of one VM at one moment (a poll, or the newest sample of PVE's
+/// history).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counters {
+    /// When they were read, milliseconds: rates over a short tick need better than whole
     /// seconds (a 2 s tick measured as 2 s while 2.9 s passed is a 45% spike).
-    at_ms: i64,
-    netin: u64,
-    netout: u64,
-    diskread: u64,
-    diskwrite: u64,
+    pub at_ms: i64,
+    pub netin: u64,
+    pub netout: u64,
+    pub diskread: u64,
+    pub diskwrite: u64,
 }
 
 /// One VM's recent history.
@@ -204,9 +207,10 @@ impl ClusterSeries {
 
     /// Puts history (per VM, oldest first) in front of what the window holds, keeping the
     /// newest `capacity` points. VMs not in the window yet are added when the next poll names
-    /// them; until then their history waits here.
-    pub fn backfill(&mut self, history: BTreeMap<u32, Vec<VmPoint>>) {
-        for (vmid, points) in history {
+    /// them; until then their history waits here. The history's newest counters stand in for a
+    /// previous poll where there was none, so the first live rates join the history.
+    pub fn backfill(&mut self, history: History) {
+        for (vmid, points) in history.points {
             let state = self.vms.entry(vmid).or_insert_with(|| empty_window(vmid));
             let newest_known = state.points.front().map_or(i64::MAX, |p| p.t);
             let older: Vec<VmPoint> = points.into_iter().filter(|p| p.t < newest_known).collect();
@@ -216,6 +220,10 @@ impl ClusterSeries {
                 }
                 state.points.push_front(p);
             }
+        }
+        for (vmid, counters) in history.counters {
+            let state = self.vms.entry(vmid).or_insert_with(|| empty_window(vmid));
+            state.counters.get_or_insert(counters);
         }
     }
 
@@ -390,12 +398,48 @@ mod tests {
             diskread: None,
             diskwrite: None,
         };
-        series.backfill([(100, vec![old(50), old(60), old(70), old(80), old(100)])].into());
+        series.backfill(History {
+            points: [(100, vec![old(50), old(60), old(70), old(80), old(100)])].into(),
+            counters: Default::default(),
+        });
         let times: Vec<i64> = series.vm(100).unwrap().points.iter().map(|p| p.t).collect();
         assert_eq!(
             times,
             [60, 70, 80, 100],
             "older first, the live point kept, bounded"
+        );
+    }
+
+    #[test]
+    fn the_history_counters_give_the_first_poll_its_rates() {
+        let mut series = ClusterSeries::new(10);
+        let seed = Counters {
+            at_ms: 90_000,
+            netin: 1_000,
+            netout: 0,
+            diskread: 0,
+            diskwrite: 0,
+        };
+        series.backfill(History {
+            points: Default::default(),
+            counters: [(100, seed)].into(),
+        });
+        let first = series.record(100, 100_000, &[vm(100, 0.5, 6_000)]).vms;
+        assert_eq!(
+            first[0].live.point.netin,
+            Some(500.0),
+            "5,000 bytes in 10 s"
+        );
+        // A VM that was polled already keeps its own counters.
+        series.backfill(History {
+            points: Default::default(),
+            counters: [(100, seed)].into(),
+        });
+        let next = series.record(102, 102_000, &[vm(100, 0.5, 7_000)]).vms;
+        assert_eq!(
+            next[0].live.point.netin,
+            Some(500.0),
+            "against the last poll"
         );
     }
 
