@@ -371,6 +371,13 @@ async fn the_relay_keeps_to_the_websocket_protocol() {
             other => panic!("expected a pong, got {other:?}"),
         }
     }
+    // Pings while whole screens stream: the pongs go between PVE's frames, never inside one.
+    for _ in 0..50 {
+        viewer.request_update(false).await;
+        let ping = Message::Ping(ping.clone());
+        viewer.ws.ws.send(ping).await.unwrap();
+        assert_eq!(viewer.read_update().await.unwrap()[0].0, (0, 0, 640, 400));
+    }
     // A text frame is taken as RFB bytes, like a binary one (this one: an update request).
     let request = "\u{3}\0\0\0\0\0\0\u{1}\0\u{1}";
     viewer.ws.ws.send(Message::text(request)).await.unwrap();

@@ -173,6 +173,8 @@ async fn relay(
         at: &last_heard,
         started,
     };
+    // Silence counts from here, not from before the browser's handshake.
+    heard.now();
     let (browser_pongs, for_browser) = mpsc::channel(PONG_QUEUE);
     let (pve_pongs, for_pve) = mpsc::channel(PONG_QUEUE);
     let down = Down {
@@ -195,6 +197,7 @@ async fn relay(
     tokio::select! {
         end = down.run() => end,
         end = up.run() => end,
+        () = silence(heard) => End::BrowserSilent,
         () = options.access.lost() => End::Revoked,
     }
 }
@@ -297,7 +300,7 @@ impl Heard<'_> {
 }
 
 /// PVE → browser: PVE's data frames passed on, its pings answered (by [`Up`]), the browser
-/// pinged and its pings answered.
+/// pinged and its pings answered — our own frames only between PVE's.
 struct Down<'a> {
     from: &'a mut FrameReader<ReadHalf<BoxIo>>,
     to: &'a mut BrowserWriter,
@@ -305,6 +308,7 @@ struct Down<'a> {
     pongs_to_send: mpsc::Receiver<Bytes>,
     /// PVE's pings, for [`Up`] to answer.
     pongs_for_pve: mpsc::Sender<Bytes>,
+    /// Set when the browser took a write: it is alive even when it sends nothing.
     heard: Heard<'a>,
     count: &'a mut u64,
 }
@@ -313,13 +317,19 @@ impl Down<'_> {
     async fn run(mut self) -> End {
         let start = tokio::time::Instant::now() + PING_EVERY;
         let mut ping = tokio::time::interval_at(start, PING_EVERY);
+        // Our frames waiting for a gap between PVE's: the newest pong owed (RFC 6455 lets
+        // older ones go), and a ping.
+        let mut pong: Option<Bytes> = None;
+        let mut ping_due = false;
         loop {
+            let ours_waiting = pong.is_some() || ping_due;
             tokio::select! {
-                chunk = self.from.next_chunk() => match chunk {
+                chunk = self.from.next_chunk(ours_waiting) => match chunk {
                     Ok(Chunk::Forward(bytes)) => {
                         if let Err(e) = self.to.pass_on(&bytes).await {
                             return browser_lost(e);
                         }
+                        self.heard.now();
                         *self.count += bytes.len() as u64;
                     }
                     Ok(Chunk::Control(Frame::Ping(payload))) => {
@@ -329,21 +339,32 @@ impl Down<'_> {
                     Ok(Chunk::Control(_)) => {}
                     Err(e) => return End::PveLost(e.to_string()),
                 },
-                Some(payload) = self.pongs_to_send.recv() => self.to.queue(OP_PONG, &payload),
-                _ = ping.tick() => {
-                    if self.heard.silent_too_long() {
-                        return End::BrowserSilent;
-                    }
+                Some(payload) = self.pongs_to_send.recv() => pong = Some(payload),
+                _ = ping.tick() => ping_due = true,
+            }
+            if (pong.is_some() || ping_due) && self.from.at_frame_boundary() {
+                if let Some(payload) = pong.take() {
+                    self.to.queue(OP_PONG, &payload);
+                }
+                if std::mem::take(&mut ping_due) {
                     self.to.queue(OP_PING, &[]);
                 }
+                if let Err(e) = self.to.flush().await {
+                    return browser_lost(e);
+                }
             }
-            // Our frames wait while a frame of PVE is half passed on.
-            if self.to.has_queued()
-                && self.from.at_frame_boundary()
-                && let Err(e) = self.to.flush().await
-            {
-                return browser_lost(e);
-            }
+        }
+    }
+}
+
+/// Ends when the browser has neither sent anything nor taken a write for
+/// [`BROWSER_SILENCE`] (also while a write to it is stuck).
+async fn silence(heard: Heard<'_>) {
+    let mut every = tokio::time::interval(PING_EVERY);
+    loop {
+        every.tick().await;
+        if heard.silent_too_long() {
+            return;
         }
     }
 }
@@ -514,13 +535,17 @@ async fn finish(
     );
     let browser_closed = matches!(end, End::BrowserClosed(_));
     let pve_closed = matches!(end, End::PveClosed(_));
+    // A close frame for the browser only between PVE's frames, after whole writes.
+    let browser_framed = browser.writer.is_intact() && pve.reader.at_frame_boundary();
+    let to_browser = to_browser.filter(|_| browser_framed);
+    let to_pve = to_pve.filter(|_| pve.writer.is_intact());
     let browser = close_side(&mut browser, to_browser, !browser_closed);
     let pve = close_side(&mut pve, to_pve, !pve_closed);
     let _ = tokio::time::timeout(CLOSE_GRACE, futures::future::join(browser, pve)).await;
 }
 
-/// Sends `close` (if any), waits for the peer's close if `await_reply`, and ends the
-/// connection.
+/// Sends `close` (if any: none when the connection is in the middle of a frame), waits for the
+/// peer's close if `await_reply`, and ends the connection.
 async fn close_side(side: &mut Side, close: Option<Close>, await_reply: bool) {
     if let Some(close) = close {
         side.writer.queue_close(&close);
@@ -529,7 +554,7 @@ async fn close_side(side: &mut Side, close: Option<Close>, await_reply: bool) {
         }
         if await_reply {
             // Reads until the peer's close (or the end), so the close handshake completes.
-            while let Ok(chunk) = side.reader.next_chunk().await {
+            while let Ok(chunk) = side.reader.next_chunk(false).await {
                 if matches!(chunk, Chunk::Control(Frame::Close(_))) {
                     break;
                 }
@@ -537,4 +562,72 @@ async fn close_side(side: &mut Side, close: Option<Close>, await_reply: bool) {
         }
     }
     side.writer.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::console::websocket::frame::write_header;
+
+    /// Reads exactly `n` bytes within a second.
+    async fn read_n(io: &mut (impl tokio::io::AsyncRead + Unpin), n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        tokio::time::timeout(Duration::from_secs(1), io.read_exact(&mut buf))
+            .await
+            .expect("in time")
+            .unwrap();
+        buf
+    }
+
+    #[tokio::test]
+    async fn a_pong_waits_for_the_end_of_the_frame_being_passed_on() {
+        let (pve, mut pve_peer) = tokio::io::duplex(1 << 16);
+        let (browser, mut browser_peer) = tokio::io::duplex(1 << 16);
+        let rules = Rules {
+            from_client: false,
+            max_payload: 1 << 20,
+        };
+        let (r, _w) = tokio::io::split(Box::new(pve) as BoxIo);
+        let mut from = FrameReader::new(r, &[], rules, 1 << 16);
+        let (_r, w) = tokio::io::split(Box::new(browser) as BoxIo);
+        let mut to = FrameWriter::new(w, false);
+        let (browser_pongs, pongs_to_send) = mpsc::channel(PONG_QUEUE);
+        let (pongs_for_pve, _pve_pongs) = mpsc::channel(PONG_QUEUE);
+        let at = AtomicU64::new(0);
+        let mut count = 0;
+        let down = Down {
+            from: &mut from,
+            to: &mut to,
+            pongs_to_send,
+            pongs_for_pve,
+            heard: Heard {
+                at: &at,
+                started: Instant::now(),
+            },
+            count: &mut count,
+        };
+        let mut frame = Vec::new();
+        write_header(&mut frame, OP_BINARY, None, 1000);
+        frame.extend_from_slice(&[7; 1000]);
+        let script = async {
+            // PVE sends half a frame; the browser gets it at once.
+            pve_peer.write_all(&frame[..500]).await.unwrap();
+            assert_eq!(read_n(&mut browser_peer, 500).await, &frame[..500]);
+            // The browser's ping is answered only once the frame is whole.
+            browser_pongs.send(Bytes::from_static(b"p")).await.unwrap();
+            let early =
+                tokio::time::timeout(Duration::from_millis(100), browser_peer.read_u8()).await;
+            assert!(early.is_err(), "nothing inside PVE's frame");
+            pve_peer.write_all(&frame[500..]).await.unwrap();
+            let rest = frame.len() - 500;
+            assert_eq!(read_n(&mut browser_peer, rest).await, &frame[500..]);
+            assert_eq!(read_n(&mut browser_peer, 3).await, [0x8A, 1, b'p']);
+        };
+        tokio::select! {
+            end = down.run() => panic!("ended: {}", matches!(end, End::PveLost(_))),
+            () = script => {}
+        }
+    }
 }

@@ -129,10 +129,12 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
         to_frame(header.opcode, payload.freeze()).map(Some)
     }
 
-    /// The next chunk of data frames to pass on as they are, or a control frame.
-    pub(crate) async fn next_chunk(&mut self) -> Result<Chunk, ReadFailure> {
+    /// The next chunk of data frames to pass on as they are, or a control frame. With
+    /// `to_frame_end`, a chunk ends where a frame ends (the caller has frames of its own
+    /// waiting for a gap).
+    pub(crate) async fn next_chunk(&mut self, to_frame_end: bool) -> Result<Chunk, ReadFailure> {
         loop {
-            if let Some(chunk) = self.buffered_chunk()? {
+            if let Some(chunk) = self.buffered_chunk(to_frame_end)? {
                 return Ok(chunk);
             }
             self.fill().await?;
@@ -146,10 +148,13 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
     }
 
     /// The data frames (and parts) at the front of the buffer, or a control frame there.
-    fn buffered_chunk(&mut self) -> Result<Option<Chunk>, ReadFailure> {
+    fn buffered_chunk(&mut self, to_frame_end: bool) -> Result<Option<Chunk>, ReadFailure> {
         let mut end = 0;
         let mut passing = self.passing;
         loop {
+            if to_frame_end && passing == 0 && end > 0 {
+                break;
+            }
             let rest = self.buf.len() - end;
             if passing > 0 {
                 if rest == 0 {
@@ -337,7 +342,7 @@ mod tests {
         let mut passed = Vec::new();
         let mut controls = Vec::new();
         loop {
-            match r.next_chunk().await {
+            match r.next_chunk(false).await {
                 Ok(Chunk::Forward(b)) => passed.extend_from_slice(&b),
                 Ok(Chunk::Control(f)) => {
                     assert!(r.at_frame_boundary());
@@ -368,6 +373,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_chunk_can_be_asked_to_end_where_a_frame_ends() {
+        let (a, b) = (
+            frame(true, OP_BINARY, None, b"one"),
+            frame(true, OP_BINARY, None, b"two"),
+        );
+        let mut r = reader([a.clone(), b.clone()].concat(), 100, FROM_SERVER);
+        assert_eq!(r.next_chunk(true).await, Ok(Chunk::Forward(a.into())));
+        assert!(r.at_frame_boundary());
+        assert_eq!(r.next_chunk(true).await, Ok(Chunk::Forward(b.into())));
+    }
+
+    #[tokio::test]
     async fn text_frames_pass_on_as_binary() {
         let (passed, _) = pass_on(frame(true, OP_TEXT, None, b"RFB"), 100).await;
         assert_eq!(passed, frame(true, OP_BINARY, None, b"RFB"));
@@ -378,7 +395,7 @@ mod tests {
         // 20-byte reads, taken up to the 64-byte read window at once.
         let big = frame(true, OP_BINARY, None, &[2u8; 300]);
         let mut r = reader(big.clone(), 20, FROM_SERVER);
-        let Chunk::Forward(part) = r.next_chunk().await.unwrap() else {
+        let Chunk::Forward(part) = r.next_chunk(false).await.unwrap() else {
             panic!("data first");
         };
         assert_eq!(
@@ -389,7 +406,7 @@ mod tests {
         assert!(!r.at_frame_boundary(), "inside the frame");
         let mut passed = part.to_vec();
         while passed.len() < big.len() {
-            let Chunk::Forward(part) = r.next_chunk().await.unwrap() else {
+            let Chunk::Forward(part) = r.next_chunk(false).await.unwrap() else {
                 panic!("data");
             };
             passed.extend_from_slice(&part);

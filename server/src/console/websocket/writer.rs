@@ -1,6 +1,11 @@
 //! Frames written to one side of a console: our own frames are queued (masked towards a server,
 //! as RFC 6455 requires of a client) and written together on [`FrameWriter::flush`]; bytes
-//! passed on from PVE go out as they are.
+//! passed on from PVE go out as they are. The caller flushes its own frames only between PVE's
+//! frames.
+//!
+//! A write that was started and not finished (its future dropped, or failed) leaves the
+//! connection in the middle of something: the writer then says it is not intact, and no frame
+//! may follow (not even a close).
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -13,6 +18,8 @@ pub(crate) struct FrameWriter<W> {
     queued: Vec<u8>,
     /// We are the client of this side: our frames are masked.
     masked: bool,
+    /// A write was started and has not finished.
+    interrupted: bool,
 }
 
 impl<W: AsyncWrite + Unpin + Send> FrameWriter<W> {
@@ -22,6 +29,7 @@ impl<W: AsyncWrite + Unpin + Send> FrameWriter<W> {
             io,
             queued: Vec::new(),
             masked,
+            interrupted: false,
         }
     }
 
@@ -51,22 +59,34 @@ impl<W: AsyncWrite + Unpin + Send> FrameWriter<W> {
         !self.queued.is_empty()
     }
 
-    /// Writes what is queued, in one write where the connection takes it.
-    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.queued.is_empty() {
-            self.io.write_all(&self.queued).await?;
-            self.queued.clear();
-        }
-        self.io.flush().await
+    /// Whether every write so far finished: frames may follow.
+    pub(crate) fn is_intact(&self) -> bool {
+        !self.interrupted
     }
 
-    /// Writes `bytes` (whole frames or parts of frames, passed on) after what is queued.
+    /// Writes what is queued, in one write where the connection takes it.
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        let queued = std::mem::take(&mut self.queued);
+        self.write(&queued).await?;
+        self.queued = queued;
+        self.queued.clear();
+        Ok(())
+    }
+
+    /// Writes `bytes` (whole frames or parts of frames, passed on) as they are; what is queued
+    /// stays queued.
     pub(crate) async fn pass_on(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if !self.queued.is_empty() {
-            self.flush().await?;
+        self.write(bytes).await
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.interrupted = true;
+        if !bytes.is_empty() {
+            self.io.write_all(bytes).await?;
         }
-        self.io.write_all(bytes).await?;
-        self.io.flush().await
+        self.io.flush().await?;
+        self.interrupted = false;
+        Ok(())
     }
 
     /// Ends our direction of the connection (TCP FIN, or TLS close_notify first).
@@ -103,5 +123,25 @@ mod tests {
             };
             assert!(reason.len() <= 123 && reason.starts_with('é'));
         }
+    }
+
+    #[tokio::test]
+    async fn passing_on_leaves_our_frames_queued_and_a_dropped_write_is_remembered() {
+        let (ours, mut theirs) = tokio::io::duplex(16);
+        let mut w = FrameWriter::new(ours, false);
+        w.queue(OP_BINARY, b"ours");
+        w.pass_on(b"theirs").await.unwrap();
+        assert!(w.has_queued(), "not flushed in front of passed-on bytes");
+        let mut got = [0u8; 6];
+        tokio::io::AsyncReadExt::read_exact(&mut theirs, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(&got, b"theirs");
+        // A write the peer does not take, given up on: the writer is no longer intact.
+        let stuck =
+            tokio::time::timeout(std::time::Duration::from_millis(50), w.pass_on(&[0u8; 100]))
+                .await;
+        assert!(stuck.is_err());
+        assert!(!w.is_intact());
     }
 }
