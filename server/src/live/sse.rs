@@ -104,6 +104,7 @@ pub async fn live_events(
         },
         state,
         next_check: Instant::now() + RECHECK,
+        confirmed: std::time::Instant::now(),
         ended: false,
     };
     let opening: Vec<Bytes> = match last_seen.and_then(|seq| hub.since(seq)) {
@@ -179,6 +180,8 @@ struct Viewer {
     credential: Credential,
     state: AppState,
     next_check: Instant,
+    /// When the credential was last seen to hold.
+    confirmed: std::time::Instant,
     ended: bool,
 }
 
@@ -221,10 +224,10 @@ impl Viewer {
                 let now = self
                     .hub()
                     .credentials
-                    .scope(&self.state.db, &self.credential)
+                    .scope(&self.state.db, &self.credential, self.confirmed)
                     .await;
                 match now {
-                    // Not known now (the database did not answer): next time.
+                    // Not known now: next time.
                     None => {}
                     Some(None) => {
                         tracing::info!("live stream ended: session or wall link revoked");
@@ -233,7 +236,7 @@ impl Viewer {
                     }
                     // A changed scope: end the stream; the browser reconnects with the new one.
                     Some(Some(scope)) if scope != self.audience.scope => return None,
-                    Some(Some(_)) => {}
+                    Some(Some(_)) => self.confirmed = std::time::Instant::now(),
                 }
             }
             let wake = keep_alive.min(self.next_check);
