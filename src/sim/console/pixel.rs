@@ -66,6 +66,24 @@ impl PixelFormat {
         usize::from(self.bits_per_pixel / 8)
     }
 
+    /// noVNC's format: 32 bpp, red in the lowest byte (for tests).
+    #[cfg(test)]
+    pub(crate) const NOVNC: Self = Self {
+        shift: [0, 8, 16],
+        ..Self::NATIVE
+    };
+
+    /// 16 bpp RGB565, big endian (for tests).
+    #[cfg(test)]
+    pub(crate) const RGB565: Self = Self {
+        bits_per_pixel: 16,
+        depth: 16,
+        big_endian: true,
+        true_colour: true,
+        max: [31, 63, 31],
+        shift: [11, 5, 0],
+    };
+
     /// The reference conversion: appends one `0xRRGGBB` pixel in this format (each channel
     /// scaled to its maximum, shifted into place; the value truncated to the pixel's size).
     #[cfg(test)]
@@ -292,24 +310,14 @@ mod tests {
         PixelFormat::NATIVE.put(0x0011_2233, &mut out);
         assert_eq!(out, [0x33, 0x22, 0x11, 0]);
         // noVNC's format: red in the lowest byte.
-        let novnc = PixelFormat {
-            shift: [0, 8, 16],
-            ..PixelFormat::NATIVE
-        };
+        let novnc = PixelFormat::NOVNC;
         let parsed = PixelFormat::from_bytes(&novnc.to_bytes()).unwrap();
         assert_eq!(parsed, novnc);
         out.clear();
         novnc.put(0x0011_2233, &mut out);
         assert_eq!(out, [0x11, 0x22, 0x33, 0]);
         // 16 bpp RGB565, big endian.
-        let rgb565 = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            big_endian: true,
-            true_colour: true,
-            max: [31, 63, 31],
-            shift: [11, 5, 0],
-        };
+        let rgb565 = PixelFormat::RGB565;
         out.clear();
         rgb565.put(0x00ff_ffff, &mut out);
         assert_eq!(out, [0xff, 0xff]);

@@ -58,6 +58,18 @@ pub(crate) struct Banner<'a> {
 }
 
 impl Screen {
+    /// The boot screen of VM 100 "dns1" on pve1 (for tests).
+    #[cfg(test)]
+    pub(crate) fn test_boot() -> Self {
+        Self::boot(&Banner {
+            vmid: 100,
+            name: "dns1",
+            node: "pve1",
+            cpus: 2,
+            memory_mib: 2048,
+        })
+    }
+
     /// The screen right after the simulated boot.
     pub(crate) fn boot(b: &Banner<'_>) -> Self {
         let mut rows = vec![(String::new(), TEXT); ROWS];
@@ -233,16 +245,6 @@ fn truncate(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn screen() -> Screen {
-        Screen::boot(&Banner {
-            vmid: 100,
-            name: "dns1",
-            node: "pve1",
-            cpus: 2,
-            memory_mib: 2048,
-        })
-    }
-
     fn type_str(s: &mut Screen, text: &str) {
         for c in text.chars() {
             s.key(u32::from(c));
@@ -251,7 +253,7 @@ mod tests {
 
     #[test]
     fn banner_names_the_vm() {
-        let s = screen();
+        let s = Screen::test_boot();
         let text = s.text();
         assert_eq!(text[0], "Cecyber simulated console");
         assert_eq!(text[1], "VM 100 — dns1");
@@ -261,7 +263,7 @@ mod tests {
 
     #[test]
     fn typing_enter_and_backspace() {
-        let mut s = screen();
+        let mut s = Screen::test_boot();
         let v = s.version();
         type_str(&mut s, "Hello!");
         s.key(XK_RETURN);
@@ -281,7 +283,7 @@ mod tests {
 
     #[test]
     fn the_input_area_scrolls() {
-        let mut s = screen();
+        let mut s = Screen::test_boot();
         for i in 0..(ROWS - INPUT_TOP + 3) {
             type_str(&mut s, &i.to_string());
             s.key(XK_RETURN);
@@ -296,7 +298,7 @@ mod tests {
     /// cell's right spacing column is background.
     #[test]
     fn font_rendering_draws_pixels() {
-        let mut s = screen();
+        let mut s = Screen::test_boot();
         let x0 = PROMPT.len() * CELL_W;
         let y0 = INPUT_TOP * CELL_H;
         let at = |s: &Screen, x: usize, y: usize| s.pixels()[y * WIDTH + x];

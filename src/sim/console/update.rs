@@ -132,18 +132,7 @@ pub(crate) fn rect_update(full: &[u8], rect: Option<Rect>, bytes_pp: usize) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::super::screen::Banner;
     use super::*;
-
-    fn screen() -> Screen {
-        Screen::boot(&Banner {
-            vmid: 100,
-            name: "dns1",
-            node: "pve1",
-            cpus: 2,
-            memory_mib: 2048,
-        })
-    }
 
     /// The update as the reference conversion makes it, one pixel at a time.
     fn reference(screen: &Screen, format: PixelFormat, r: Rect) -> Vec<u8> {
@@ -159,19 +148,7 @@ mod tests {
 
     #[test]
     fn updates_match_the_reference_conversion_after_changes() {
-        let novnc = PixelFormat {
-            shift: [0, 8, 16],
-            ..PixelFormat::NATIVE
-        };
-        let rgb565 = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            big_endian: true,
-            true_colour: true,
-            max: [31, 63, 31],
-            shift: [11, 5, 0],
-        };
-        let mut s = screen();
+        let mut s = Screen::test_boot();
         let mut frames = Frames::default();
         let small = Rect {
             x: 30,
@@ -180,7 +157,7 @@ mod tests {
             h: 33,
         };
         for round in 0..3 {
-            for format in [PixelFormat::NATIVE, novnc, rgb565] {
+            for format in [PixelFormat::NATIVE, PixelFormat::NOVNC, PixelFormat::RGB565] {
                 let encoder = Encoder::new(format);
                 let (full, version) = frames.full(&s, &encoder);
                 assert_eq!(version, s.version());
@@ -202,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_viewer_keeps_the_version_it_was_given() {
-        let mut s = screen();
+        let mut s = Screen::test_boot();
         let mut frames = Frames::default();
         let encoder = Encoder::new(PixelFormat::NATIVE);
         let (before, _) = frames.full(&s, &encoder);
@@ -221,7 +198,7 @@ mod tests {
 
     #[test]
     fn old_formats_make_room() {
-        let s = screen();
+        let s = Screen::test_boot();
         let mut frames = Frames::default();
         for shift in 0..6 {
             let format = PixelFormat {
