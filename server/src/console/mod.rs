@@ -69,9 +69,7 @@ struct Grant {
     proxy: Option<(VncProxy, Instant)>,
     /// For the log: `user ann` or `embed link 3`.
     who: String,
-    /// The embed link, to record the outcome.
-    link_id: Option<i64>,
-    /// Who holds it, to check again while it is open.
+    /// Who holds it: checked again while it is open; an embed link's outcome is recorded.
     holder: access::Holder,
 }
 
@@ -203,7 +201,6 @@ async fn session_grant(
         view_only: pending.view_only,
         proxy: Some((pending.proxy, pending.proxied_at)),
         who: format!("user {}", user.username),
-        link_id: None,
         holder: access::Holder::Session(token),
     })
 }
@@ -236,7 +233,6 @@ async fn embed_grant(
         view_only: claims.view_only,
         proxy: None,
         who: format!("embed link {}", claims.link_id),
-        link_id: Some(claims.link_id),
         holder: access::Holder::Link(claims.link_id),
     };
     let checked = async {
@@ -281,7 +277,7 @@ async fn record(
     headers: &HeaderMap,
     result: &str,
 ) {
-    if let Some(id) = grant.link_id {
+    if let access::Holder::Link(id) = grant.holder {
         let origin = embed::request_origin(headers);
         embed::record_use(
             &state.db,

@@ -157,11 +157,10 @@ async fn relay(
     options: &Options,
 ) -> End {
     if !p_left.is_empty() {
-        browser.writer.queue(OP_BINARY, &p_left);
-        counts.down += p_left.len() as u64;
-        if let Err(e) = browser.writer.flush().await {
-            return browser_lost(e);
+        if let Err(end) = send_browser(&mut browser.writer, &p_left).await {
+            return end;
         }
+        counts.down += p_left.len() as u64;
     }
     if let Err(end) = forward_up(&mut pve.writer, Bytes::from(b_left), input, &mut counts.up).await
     {

@@ -24,6 +24,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::{StreamExt, stream};
+use sqlx::SqlitePool;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use super::{
@@ -102,7 +103,7 @@ pub async fn live_events(
             Token::Session(token) => Credential::session(token),
             Token::Wall(token) => Credential::wall(token),
         },
-        state,
+        db: state.db.clone(),
         next_check: Instant::now() + RECHECK,
         confirmed: std::time::Instant::now(),
         ended: false,
@@ -178,7 +179,7 @@ struct Viewer {
     key: String,
     subscription: Subscription,
     credential: Credential,
-    state: AppState,
+    db: SqlitePool,
     next_check: Instant,
     /// When the credential was last seen to hold.
     confirmed: std::time::Instant,
@@ -224,7 +225,7 @@ impl Viewer {
                 let now = self
                     .hub()
                     .credentials
-                    .scope(&self.state.db, &self.credential, self.confirmed)
+                    .scope(&self.db, &self.credential, self.confirmed)
                     .await;
                 match now {
                     // Not known now: next time.

@@ -420,10 +420,11 @@ mod tests {
             diskread: 0,
             diskwrite: 0,
         };
-        series.backfill(History {
+        let seeded = || History {
             points: Default::default(),
             counters: [(100, seed)].into(),
-        });
+        };
+        series.backfill(seeded());
         let first = series.record(100, 100_000, &[vm(100, 0.5, 6_000)]).vms;
         assert_eq!(
             first[0].live.point.netin,
@@ -431,10 +432,7 @@ mod tests {
             "5,000 bytes in 10 s"
         );
         // A VM that was polled already keeps its own counters.
-        series.backfill(History {
-            points: Default::default(),
-            counters: [(100, seed)].into(),
-        });
+        series.backfill(seeded());
         let next = series.record(102, 102_000, &[vm(100, 0.5, 7_000)]).vms;
         assert_eq!(
             next[0].live.point.netin,
