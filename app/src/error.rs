@@ -36,6 +36,9 @@ pub enum AppError {
     /// Proxmox VE could not be reached.
     #[error("Proxmox VE is unreachable: {0}")]
     Unavailable(String),
+    /// Cecyber gave up waiting for the answer (its own time limit for a request).
+    #[error("Timed out: {0}")]
+    TimedOut(String),
     /// Something failed inside Cecyber; details are in the server log only.
     #[error("Internal error; the details are in the server log.")]
     Internal,

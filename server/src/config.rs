@@ -67,6 +67,14 @@ pub struct Config {
     pub live_window_minutes: u64,
     /// Seconds a console session made by `open_console` waits for its WebSocket (one use).
     pub console_session_secs: u64,
+    /// Longest a page render or a server function may take before it is answered with 503/504
+    /// (a backstop: each cluster's own `request_timeout_secs` normally ends a slow PVE call
+    /// first).
+    pub request_timeout_secs: u64,
+    /// Worker threads of the runtime that renders pages (apart from the one serving the rest).
+    pub render_threads: usize,
+    /// Seconds that open streams and consoles get to close on SIGTERM/Ctrl+C before exiting.
+    pub shutdown_grace_secs: u64,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
     /// Managed clusters; none means demo mode.
@@ -88,6 +96,9 @@ impl Default for Config {
             live_tick_secs: 10,
             live_window_minutes: 30,
             console_session_secs: SESSION_TTL.as_secs(),
+            request_timeout_secs: 40,
+            render_threads: 2,
+            shutdown_grace_secs: 5,
             demo: DemoConfig::default(),
             clusters: Vec::new(),
             force_demo: false,
@@ -109,6 +120,16 @@ impl Config {
     /// How long a console session waits for its WebSocket.
     pub fn console_session_ttl(&self) -> Duration {
         Duration::from_secs(self.console_session_secs)
+    }
+
+    /// Longest time a page render or server function may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long shutdown waits for streams and consoles to close.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 
     /// True when Cecyber should run against its built-in simulator.
@@ -308,6 +329,23 @@ pub fn load(
             "console_session_secs must be from 1 to {CONSOLE_SESSION_MAX_SECS}, not {}",
             config.console_session_secs
         )));
+    }
+    for (key, value, range) in [
+        (
+            "request_timeout_secs",
+            config.request_timeout_secs,
+            1..=3600,
+        ),
+        ("render_threads", config.render_threads as u64, 1..=64),
+        ("shutdown_grace_secs", config.shutdown_grace_secs, 0..=600),
+    ] {
+        if !range.contains(&value) {
+            return Err(ConfigError(format!(
+                "{key} must be from {} to {}, not {value}",
+                range.start(),
+                range.end()
+            )));
+        }
     }
     let mut names = std::collections::HashSet::new();
     for cluster in &config.clusters {

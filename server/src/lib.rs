@@ -4,7 +4,11 @@
 
 pub mod config;
 pub mod console;
+pub mod health;
 pub mod live;
 pub mod middleware;
+pub mod render;
 pub mod router;
 pub mod runtime;
+pub mod shutdown;
+pub mod time_limit;

@@ -1,13 +1,16 @@
-//! `cecyber`: reads the configuration, builds the runtime, serves the router.
+//! `cecyber`: reads the configuration, builds the runtime, serves the router, and stops within
+//! a bounded time.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
-use server::{config, router, runtime};
+use server::{config, router, runtime, shutdown};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// What the runtime's own tasks get to finish after the server has stopped.
+const RUNTIME_EXIT: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
@@ -24,6 +27,20 @@ async fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    let tokio = match tokio::runtime::Runtime::new() {
+        Ok(tokio) => tokio,
+        Err(e) => {
+            eprintln!("cecyber: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = tokio.block_on(serve(config));
+    // Whatever still runs (a console closing, a stuck PVE call) gets a moment, not forever.
+    tokio.shutdown_timeout(RUNTIME_EXIT);
+    code
+}
+
+async fn serve(config: config::Config) -> ExitCode {
     let runtime = match runtime::start(&config).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -39,17 +56,44 @@ async fn main() -> ExitCode {
         }
     };
     print_banner(&config, &runtime);
-    let app = router::app(runtime.state.clone(), runtime.live.clone());
     // The peer address is recorded with each use of a console embed link.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let app = router::app(&runtime).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let stopping = runtime.shutdown.clone();
+    let served =
+        axum::serve(listener, app).with_graceful_shutdown(async move { stopping.begun().await });
+    let stop = async {
+        shutdown::signal().await;
+        tracing::info!(
+            grace_secs = config.shutdown_grace_secs,
+            "stopping: no new connections; closing live streams and consoles"
+        );
+        runtime.shutdown.begin();
+        tokio::select! {
+            () = tokio::time::sleep(config.shutdown_grace()) => {
+                tracing::warn!("stopping: connections still open after the grace period; exiting anyway");
+            }
+            () = shutdown::signal() => tracing::warn!("stopping: second signal; exiting now"),
+        }
+    };
+    let code = tokio::select! {
+        result = served => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cecyber: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        () = stop => ExitCode::SUCCESS,
+    };
+    // Let SQLite finish its last writes and checkpoint, within bounds.
+    if tokio::time::timeout(RUNTIME_EXIT, runtime.state.db.close())
         .await
+        .is_err()
     {
-        eprintln!("cecyber: {e}");
-        return ExitCode::FAILURE;
+        tracing::warn!("stopping: the database did not close in time");
     }
-    ExitCode::SUCCESS
+    tracing::info!("stopped");
+    code
 }
 
 fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
@@ -74,23 +118,4 @@ fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
         ),
     }
     println!();
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
 }

@@ -1,7 +1,5 @@
 //! The HTTP router: Leptos pages and server functions, static files, and the middleware.
 
-use std::sync::Arc;
-
 use app::{App, shell, ssr::state::AppState};
 use axum::{
     Extension, Router,
@@ -10,18 +8,16 @@ use axum::{
 };
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{
-    console,
-    live::{LiveHub, sse},
-    middleware,
-};
+use crate::{console, health, live::sse, middleware, render, runtime::Runtime, time_limit};
 
 /// The whole application as an axum router; tests drive it directly.
-pub fn app(state: AppState, live: Arc<LiveHub>) -> Router {
+pub fn app(runtime: &Runtime) -> Router {
+    let state = runtime.state.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/api/live", get(sse::live_events))
         .route("/api/console/ws", get(console::console_ws))
         .route(
@@ -31,7 +27,19 @@ pub fn app(state: AppState, live: Arc<LiveHub>) -> Router {
         .route("/api/v1/embed-links/{id}", delete(console::api::revoke))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(Extension(live))
+        // Innermost first: pages leave for the render runtime after the session gate has put
+        // the request's session in it.
+        .layer(from_fn_with_state(
+            runtime.render.clone(),
+            render::pages_apart,
+        ))
+        .layer(from_fn_with_state(
+            runtime.request_timeout,
+            time_limit::api_time_limit,
+        ))
+        .layer(Extension(runtime.live.clone()))
+        .layer(Extension(runtime.render.clone()))
+        .layer(Extension(runtime.shutdown.clone()))
         .layer(from_fn_with_state(state.clone(), middleware::session_gate))
         .layer(axum::middleware::from_fn(middleware::same_origin_writes))
         .layer(from_fn_with_state(

@@ -26,6 +26,8 @@ use crate::{
         collector::{self, ApiSource},
         hub::Subscription,
     },
+    render::{RenderPool, RenderSettings},
+    shutdown::Shutdown,
 };
 
 /// Everything the server runs on; keeps the simulator alive in demo mode.
@@ -38,6 +40,12 @@ pub struct Runtime {
     pub generated_admin_password: Option<String>,
     /// Live metrics, fed by one collector per cluster.
     pub live: Arc<LiveHub>,
+    /// The runtime pages are rendered on.
+    pub render: RenderPool,
+    /// Longest a server function or REST call may take.
+    pub request_timeout: Duration,
+    /// Set when the server starts stopping; streams and consoles end then.
+    pub shutdown: Shutdown,
     /// Keeps the collectors polling for the alert rules.
     _alert_watch: Subscription,
 }
@@ -64,6 +72,9 @@ pub enum StartError {
         /// The cause.
         source: pve::Error,
     },
+    /// The render runtime could not be started.
+    #[error("the page render runtime could not start: {0}")]
+    Render(std::io::Error),
     /// The first admin could not be created.
     #[error("could not create the first admin user: {0}")]
     Admin(app::error::AppError),
@@ -118,11 +129,20 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     // Alert rules need data even when nobody watches: this subscription keeps the
     // collectors polling (its events are never read; the channel is bounded).
     let alert_watch = live.subscribe();
+    let render = RenderPool::start(RenderSettings {
+        threads: config.render_threads,
+        timeout: config.request_timeout(),
+        ..RenderSettings::default()
+    })
+    .map_err(StartError::Render)?;
     Ok(Runtime {
         state,
         simulator,
         generated_admin_password,
         live,
+        render,
+        request_timeout: config.request_timeout(),
+        shutdown: Shutdown::new(),
         _alert_watch: alert_watch,
     })
 }

@@ -74,7 +74,7 @@ async fn setup() -> Setup {
         ),
     ];
     let (config, _) = load(&Cli::default(), vars).unwrap();
-    let runtime = runtime::start(&config).await.unwrap();
+    let mut runtime = runtime::start(&config).await.unwrap();
     // A hub of our own, fed by a counting collector around the demo cluster's real client.
     let hub = LiveHub::new(100);
     let source = Arc::new(Counting {
@@ -86,7 +86,8 @@ async fn setup() -> Setup {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router::app(runtime.state.clone(), Arc::clone(&hub));
+    runtime.live = Arc::clone(&hub);
+    let app = router::app(&runtime);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let cookie = login(&base, "admin", ADMIN_PASSWORD).await;

@@ -96,26 +96,25 @@ pub fn History(of: HistoryOf) -> impl IntoView {
     let timeframe = RwSignal::new("hour".to_string());
     let cf = RwSignal::new("AVERAGE".to_string());
     let is_node = matches!(of, HistoryOf::Node { .. });
-    let data = Resource::new(
-        move || (timeframe.get(), cf.get()),
-        move |(timeframe, cf)| {
-            let of = of.clone();
-            async move {
-                match of {
-                    HistoryOf::Vm {
-                        cluster,
-                        node,
-                        vmid,
-                    } => vm_history(cluster, node, vmid, timeframe, cf)
-                        .await
-                        .map(|p| vm_charts(&p)),
-                    HistoryOf::Node { cluster, node } => node_history(cluster, node, timeframe, cf)
-                        .await
-                        .map(|p| node_charts(&p)),
-                }
+    // Only the browser draws charts, so only the browser loads them: a `LocalResource` read
+    // outside any boundary (rule 3 in `crate::pages`), never waited for by the server.
+    let data = LocalResource::new(move || {
+        let (timeframe, cf, of) = (timeframe.get(), cf.get(), of.clone());
+        async move {
+            match of {
+                HistoryOf::Vm {
+                    cluster,
+                    node,
+                    vmid,
+                } => vm_history(cluster, node, vmid, timeframe, cf)
+                    .await
+                    .map(|p| vm_charts(&p)),
+                HistoryOf::Node { cluster, node } => node_history(cluster, node, timeframe, cf)
+                    .await
+                    .map(|p| node_charts(&p)),
             }
-        },
-    );
+        }
+    });
     let charts = Signal::derive(move || data.get().and_then(Result::ok).unwrap_or_default());
     let error = move || {
         data.get()

@@ -1,4 +1,4 @@
-//! One VM's current status and its power actions.
+//! One VM: its current status and power actions, live charts and history.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -16,24 +16,54 @@ use crate::{
     model::VmDetail,
 };
 
-/// `/vms/:cluster/:node/:vmid`.
+/// The VM a page shows, as its URL names it.
+#[derive(Debug, Clone, PartialEq)]
+struct VmTarget {
+    cluster: String,
+    node: String,
+    vmid: String,
+}
+
+/// `/vms/:cluster/:node/:vmid`: built anew when the URL names another VM, so that its resource
+/// is created at the top of a component (see the rules in [`crate::pages`]).
 #[component]
 pub fn VmDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let tasks = expect_context::<Tasks>();
-    let detail = Resource::new(
-        move || {
-            let p = params.get();
+    let target = Memo::new(move |_| {
+        params.with(|p| {
             let get = |k: &str| p.get(k).unwrap_or_default();
-            (
-                get("cluster"),
-                get("node"),
-                get("vmid"),
-                tasks.finished.get(),
+            VmTarget {
+                cluster: get("cluster"),
+                node: get("node"),
+                vmid: get("vmid"),
+            }
+        })
+    });
+    move || view! { <VmPage target=target.get() /> }
+}
+
+/// The status (loaded on the server, reloaded when a task ends), then the live charts and the
+/// history, which only the browser loads.
+#[component]
+fn VmPage(target: VmTarget) -> impl IntoView {
+    let tasks = expect_context::<Tasks>();
+    let detail = Resource::new(move || tasks.finished.get(), {
+        let target = target.clone();
+        move |_| {
+            vm_status(
+                target.cluster.clone(),
+                target.node.clone(),
+                target.vmid.clone(),
             )
-        },
-        |(cluster, node, vmid, _)| vm_status(cluster, node, vmid),
-    );
+        }
+    });
+    let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
+        let VmTarget { cluster, node, .. } = target;
+        view! {
+            <LiveVmCharts cluster=cluster.clone() vmid />
+            <History of=HistoryOf::Vm { cluster, node, vmid: vmid.to_string() } />
+        }
+    });
     view! {
         <p><a href="/">"← Virtual machines"</a></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -44,7 +74,10 @@ pub fn VmDetailPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        {charts}
     }
+    // The view's type is deep enough to overflow the compiler's limits once nested again.
+    .into_any()
 }
 
 #[component]
@@ -88,7 +121,5 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             {fact("Machine", s.running_machine.clone().unwrap_or_else(|| "-".into()))}
             {fact("PID", s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()))}
         </tbody></table>
-        <LiveVmCharts cluster=detail.cluster.clone() vmid />
-        <History of=HistoryOf::Vm { cluster: detail.cluster.clone(), node: detail.node.to_string(), vmid: vmid.to_string() } />
     }
 }

@@ -44,6 +44,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Pve(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

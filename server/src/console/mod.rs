@@ -41,6 +41,7 @@ use axum::{
 use pve::types::VncProxy;
 use serde::Deserialize;
 
+use crate::shutdown::Shutdown;
 use upstream::{Upstream, UpstreamError};
 use websocket::handshake::{BrowserUpgrade, NotAnUpgrade};
 
@@ -88,6 +89,7 @@ pub(crate) async fn console_ws(
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(stopping): Extension<Shutdown>,
     upgrade: Result<BrowserUpgrade, NotAnUpgrade>,
 ) -> Response {
     let remote = peer.map(|Extension(ConnectInfo(addr))| addr.to_string());
@@ -147,6 +149,7 @@ pub(crate) async fn console_ws(
             holder: grant.holder.clone(),
             target: grant.target.clone(),
         },
+        stopping,
     };
     upgrade.accept(options.label.clone(), move |socket| {
         relay::run(socket, upstream, options)

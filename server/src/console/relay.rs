@@ -29,6 +29,7 @@ use super::websocket::frame::{OP_BINARY, OP_PING, OP_PONG, Rules};
 use super::websocket::reader::{Chunk, FrameReader, ReadFailure};
 use super::websocket::writer::FrameWriter;
 use super::wire::{ByteReader, Close, Frame, sendable_close_code};
+use crate::shutdown::Shutdown;
 
 /// How long the browser has for each step of its RFB handshake.
 const BROWSER_STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,6 +55,8 @@ pub(crate) struct Options {
     pub label: String,
     /// The grant, checked again while the console is open.
     pub access: Access,
+    /// Set when the server stops: the console closes, and noVNC reconnects.
+    pub stopping: Shutdown,
 }
 
 /// One side's connection, as frames.
@@ -91,6 +94,8 @@ enum End {
     BrowserBrokeWebSocket(u16, String),
     /// The grant no longer holds (link revoked, user logged out or lowered).
     Revoked,
+    /// The server is stopping.
+    ServerStopping,
 }
 
 fn browser_lost(e: std::io::Error) -> End {
@@ -198,6 +203,7 @@ async fn relay(
         end = up.run() => end,
         () = silence(heard) => End::BrowserSilent,
         () = options.access.lost() => End::Revoked,
+        () = options.stopping.begun() => End::ServerStopping,
     }
 }
 
@@ -517,6 +523,11 @@ async fn finish(
             Some(Some((1008, "access to this console was revoked".into()))),
             Some(Some((1000, String::new()))),
             "access revoked".into(),
+        ),
+        End::ServerStopping => (
+            Some(Some((1012, "Cecyber is restarting".into()))),
+            Some(Some((1001, "viewer gone".into()))),
+            "server stopping".into(),
         ),
         End::BrowserBrokeWebSocket(code, e) => (
             Some(Some((*code, e.clone()))),

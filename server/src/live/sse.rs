@@ -27,6 +27,8 @@ use futures::{StreamExt, stream};
 use sqlx::SqlitePool;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
+use crate::shutdown::Shutdown;
+
 use super::{
     credentials::Credential,
     hub::{LiveEvent, LiveHub, Published, Subscription},
@@ -64,6 +66,7 @@ enum Token {
 pub async fn live_events(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
+    Extension(shutdown): Extension<Shutdown>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
@@ -116,8 +119,10 @@ pub async fn live_events(
         let frame = viewer.next_frame().await?;
         Some((frame, viewer))
     });
+    // A stopping server ends its streams; browsers reconnect (to the next instance) by themselves.
     let body = stream::iter(opening)
         .chain(updates)
+        .take_until(async move { shutdown.begun().await })
         .map(Ok::<_, Infallible>);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")

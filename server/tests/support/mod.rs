@@ -16,6 +16,7 @@ use server::{
 };
 
 mod console;
+pub mod process;
 
 #[allow(unused_imports)]
 pub use console::{Ended, ServerInit, Viewer, Ws};
@@ -23,12 +24,38 @@ pub use console::{Ended, ServerInit, Viewer, Ws};
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 pub const USER_PASSWORD: &str = "user-password-1";
 
-/// The server and its simulator.
+/// The server and its simulator, in this process; calls go through [`Api`].
 pub struct TestServer {
-    pub base: String,
+    pub api: Api,
     pub addr: SocketAddr,
     pub runtime: runtime::Runtime,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// Calls to a running server at `base`, as scripts and browsers make them.
+pub struct Api {
+    pub base: String,
     http: reqwest::Client,
+}
+
+impl Api {
+    /// Calls to the server at `base` (`http://host:port`).
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
 }
 
 /// A VM of the demo cluster.
@@ -70,17 +97,12 @@ pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
     let runtime = runtime::start(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router::app(runtime.state.clone(), runtime.live.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = router::app(&runtime).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestServer {
-        base: format!("http://{addr}"),
+        api: Api::new(format!("http://{addr}")),
         addr,
         runtime,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
     }
 }
 
@@ -101,6 +123,21 @@ impl TestServer {
         panic!("the PVE side stayed open");
     }
 
+    /// Waits (up to 5 s) until `vmid`'s screen shows the row `row`.
+    pub async fn wait_text(&self, vmid: u32, row: &str) -> Vec<String> {
+        let mut text = Vec::new();
+        for _ in 0..250 {
+            text = self.sim().console_text(vmid).unwrap_or_default();
+            if text.iter().any(|l| l == row) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{row:?} not on the screen of VM {vmid}: {text:?}");
+    }
+}
+
+impl Api {
     /// Our own origin, as a browser on our pages sends it.
     pub fn origin(&self) -> String {
         self.base.clone()
@@ -248,19 +285,6 @@ impl TestServer {
             "login of {username} failed: {status} {body}"
         );
         browser
-    }
-
-    /// Waits (up to 5 s) until `vmid`'s screen shows the row `row`.
-    pub async fn wait_text(&self, vmid: u32, row: &str) -> Vec<String> {
-        let mut text = Vec::new();
-        for _ in 0..250 {
-            text = self.sim().console_text(vmid).unwrap_or_default();
-            if text.iter().any(|l| l == row) {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("{row:?} not on the screen of VM {vmid}: {text:?}");
     }
 }
 
