@@ -1,5 +1,5 @@
 // Shared steps for the end-to-end specs.
-import { expect, Page } from '@playwright/test';
+import { APIRequestContext, expect, Page } from '@playwright/test';
 
 /** The admin password start-server.sh gives the demo server. */
 export const ADMIN_PASSWORD = 'e2e-admin-secret';
@@ -26,3 +26,9 @@ export const BASE_URL =
 /** The demo simulator's own address (start-server.sh puts it on the next port), for its test
  * controls under /_sim. */
 export const SIM_URL = `https://127.0.0.1:${Number(new URL(BASE_URL).port) + 1}`;
+
+/** Replaces the demo simulator's fault settings (`POST /_sim/fault`; `{}` clears them all). */
+export async function simFault(request: APIRequestContext, faults: Record<string, unknown>) {
+  const response = await request.post(`${SIM_URL}/_sim/fault`, { data: faults, ignoreHTTPSErrors: true });
+  expect(response.ok(), await response.text()).toBe(true);
+}

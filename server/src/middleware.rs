@@ -19,7 +19,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/vendor/")
         || matches!(
             path,
-            "/favicon.svg" | "/favicon.ico" | "/healthz" | "/robots.txt"
+            "/favicon.svg" | "/favicon.ico" | "/healthz" | "/readyz" | "/robots.txt"
         )
 }
 

@@ -305,4 +305,31 @@ async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // Readiness names the cluster that does not answer, without its message; anyone may ask.
+    let (status, ready) = readyz(&server).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["ready"], false);
+    assert_eq!(ready["database"]["ok"], true);
+    assert_eq!(ready["render"]["ok"], true);
+    assert_eq!(ready["clusters"][0]["name"], "down");
+    assert_eq!(ready["clusters"][0]["ok"], false);
+    assert_eq!(ready["clusters"][0]["error"], "unreachable", "{ready}");
+}
+
+/// `GET /readyz` without a session: its status and JSON.
+async fn readyz(server: &TestServer) -> (StatusCode, Value) {
+    let response = server.browser().get("/readyz").send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn readiness_is_public_and_ok_when_everything_answers() {
+    let server = start(&[]).await;
+    let (status, ready) = readyz(&server).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["clusters"][0]["name"], "demo");
+    assert_eq!(ready["clusters"][0]["ok"], true);
+    assert_eq!(ready["render"]["replaced"], 0);
 }

@@ -4,11 +4,16 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::time_chart::{Lines, TimeChart},
+    components::{
+        live_status::LiveStatus,
+        time_chart::{Lines, TimeChart},
+    },
     live::LiveViewKind,
     live_view::{LiveView, StreamStatus},
 };
 
+/// What the VM and node pages' streams carry.
+const SHARED_POLL: &str = " — one poll of Proxmox VE per tick, shared by every viewer";
 /// Points kept: 30 minutes at a 10 s tick.
 const POINTS: usize = 180;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -42,18 +47,6 @@ fn lines<P: Copy>(points: &[(i64, Option<P>)], fields: &[Field<P>]) -> Lines {
         .collect()
 }
 
-#[component]
-fn LiveStatus(status: RwSignal<StreamStatus>) -> impl IntoView {
-    view! {
-        <p class="muted">
-            <span data-testid="live-status" data-connected=move || (status.get() == StreamStatus::Live).to_string()>
-                {move || status.get().label()}
-            </span>
-            " — one poll of Proxmox VE per tick, shared by every viewer"
-        </p>
-    }
-}
-
 /// A VM's CPU, memory, network and disk I/O, live.
 #[component]
 pub fn LiveVmCharts(cluster: String, vmid: u32) -> impl IntoView {
@@ -67,7 +60,7 @@ pub fn LiveVmCharts(cluster: String, vmid: u32) -> impl IntoView {
     };
     view! {
         <h2>"Live"</h2>
-        <LiveStatus status />
+        <LiveStatus status carries=SHARED_POLL />
         <div class="charts">
             <TimeChart id="live-vm-cpu" title="CPU (%)" lines=chart(&[("CPU", |p| Some(p.cpu * 100.0))]) />
             <TimeChart id="live-vm-memory" title="Memory used (GiB)" lines=chart(&[("memory", |p| Some(p.mem as f64 / GIB))]) />
@@ -96,7 +89,7 @@ pub fn LiveNodeCharts(cluster: String, node: String) -> impl IntoView {
     };
     view! {
         <h2>"Live"</h2>
-        <LiveStatus status />
+        <LiveStatus status carries=SHARED_POLL />
         <div class="charts">
             <TimeChart id="live-node-cpu" title="CPU (%)" lines=chart(&[("CPU", |p| Some(p.cpu * 100.0))]) />
             <TimeChart id="live-node-memory" title="Memory used (GiB)" lines=chart(&[("memory", |p| Some(p.mem as f64 / GIB))]) />

@@ -6,6 +6,7 @@ pub mod error_box;
 pub mod history;
 pub mod layout;
 pub mod live_charts;
+pub mod live_status;
 pub mod power;
 pub mod shown_once;
 pub mod sparkline;

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::time_chart::{Lines, TimeChart},
+    components::{
+        live_status::{LiveStatus, StaleClusters},
+        time_chart::{Lines, TimeChart},
+    },
     format,
     live_view::{LiveView, StreamStatus, Totals},
 };
@@ -81,35 +84,11 @@ pub fn DashboardPage() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let stale = move || {
-        view.with(|v| {
-            v.clusters()
-                .into_iter()
-                .filter_map(|c| v.stale(&c).map(|(since, why)| (c, since, why)))
-                .map(|(cluster, since, why)| {
-                    let since = if since == 0 {
-                        "start".to_string()
-                    } else {
-                        format::clock(since)
-                    };
-                    view! {
-                        <div class="error" role="alert" data-testid="stale">
-                            {format!("Cluster {cluster}: no data since {since} — {why}")}
-                        </div>
-                    }
-                })
-                .collect_view()
-        })
-    };
     view! {
         <h1>"Dashboard"</h1>
-        <p class="muted">
-            <span data-testid="live-status" data-connected=move || (status.get() == StreamStatus::Live).to_string()>
-                {move || status.get().label()}
-            </span>
-            " — the VMs you may see, summed per poll"
-        </p>
-        {stale}
+        <LiveStatus status carries=" — the VMs you may see, summed per poll" />
+        <StaleClusters view />
+        <OfflineNodes view />
         <div class="charts">
             <MetricChart metric=Metric::Cpu totals />
             <MetricChart metric=Metric::Memory totals />
@@ -158,4 +137,29 @@ fn MetricChart(metric: Metric, totals: Memo<Vec<(String, Vec<Totals>)>>) -> impl
         })
     });
     view! { <TimeChart id=metric.id() title=metric.title() lines /> }
+}
+
+/// One alert line per node that PVE reports offline (the stream carries nodes to unscoped
+/// users only).
+#[component]
+fn OfflineNodes(view: RwSignal<LiveView>) -> impl IntoView {
+    move || {
+        view.with(|v| {
+            v.clusters()
+                .into_iter()
+                .flat_map(|cluster| {
+                    v.nodes(&cluster)
+                        .into_iter()
+                        .filter(|n| n.status != "online")
+                        .map(move |n| {
+                            view! {
+                                <div class="error" role="alert" data-testid="node-offline">
+                                    {format!("Node {} of cluster {cluster} is offline (Proxmox VE reports it {})", n.node, n.status)}
+                                </div>
+                            }
+                        })
+                })
+                .collect_view()
+        })
+    }
 }

@@ -7,7 +7,13 @@ use leptos_router::components::A;
 
 use crate::{
     api::vms::list_vms,
-    components::{error_box::ErrorBox, power::PowerButtons, sparkline::CpuSparkline, tasks::Tasks},
+    components::{
+        error_box::ErrorBox,
+        live_status::{LiveStatus, StaleClusters},
+        power::PowerButtons,
+        sparkline::CpuSparkline,
+        tasks::Tasks,
+    },
     format,
     model::{VmList, VmRow},
 };
@@ -74,12 +80,9 @@ pub fn VmListPage() -> impl IntoView {
     });
     // The live stream feeds the CPU sparklines (one poll of PVE for every viewer).
     let live = RwSignal::new(crate::live_view::LiveView::new(60));
+    let live_status = RwSignal::new(crate::live_view::StreamStatus::Connecting);
     #[cfg(feature = "hydrate")]
-    crate::web::live_stream::connect(
-        &crate::live::LiveViewKind::VmCpu.url(),
-        live,
-        RwSignal::new(Default::default()),
-    );
+    crate::web::live_stream::connect(&crate::live::LiveViewKind::VmCpu.url(), live, live_status);
     provide_context(live);
     let filter = RwSignal::new(String::new());
     let status = RwSignal::new("all".to_string());
@@ -102,6 +105,8 @@ pub fn VmListPage() -> impl IntoView {
             </select>
             <button class="btn" on:click=move |_| tick.update(|n| *n += 1)>"Refresh"</button>
         </div>
+        <LiveStatus status=live_status carries=" — CPU sparklines, one poll of Proxmox VE per tick" />
+        <StaleClusters view=live />
         <Transition fallback=|| view! { <p class="muted">"Loading virtual machines…"</p> }>
             {move || Suspend::new(async move {
                 match vms.await {

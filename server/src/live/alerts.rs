@@ -87,16 +87,20 @@ fn readings(
         "node_offline" => resources
             .iter()
             .filter(|r| r.kind == "node")
-            .map(|r| Reading {
-                target: r.id.clone(),
-                label: format!("Node {}", r.node.as_deref().unwrap_or("")),
-                percent: if r.status.as_deref() == Some("online") {
-                    0.0
-                } else {
-                    100.0
-                },
-                suppressed: false,
-                text: None,
+            .map(|r| {
+                let node = r.node.as_deref().unwrap_or("");
+                let online = r.status.as_deref() == Some("online");
+                Reading {
+                    target: r.id.clone(),
+                    label: format!("Node {node}"),
+                    percent: if online { 0.0 } else { 100.0 },
+                    suppressed: false,
+                    // Not "at 100 % (above 50 %)": the rule's level is a yes/no.
+                    text: (!online).then(|| {
+                        let status = r.status.as_deref().unwrap_or("unknown");
+                        format!("Node {node} is offline (Proxmox VE reports it {status})")
+                    }),
+                }
             })
             .collect(),
         // 100 while stopped unexpectedly, 0 once it runs again (so the alert clears).
