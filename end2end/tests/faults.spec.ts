@@ -236,7 +236,9 @@ test('faults survived, in one run', async ({ page: vms, context, request }) => {
     // The VM list says which cluster failed and why.
     const answer = await refreshList(vms);
     expect(answer.status()).toBe(200);
-    const problem = vms.getByRole('alert');
+    // Its live stream marks the cluster stale too.
+    await expect(vms.getByTestId('stale')).toBeVisible();
+    const problem = vms.getByRole('alert').filter({ hasText: /^Cluster demo: Proxmox VE:/ });
     await expect(problem).toHaveText(/^Cluster demo: Proxmox VE: .*simulated failure \(pve-sim fault injection\)/);
     expectReadable(await seenAlerts(vms));
     test.info().annotations.push({

@@ -75,15 +75,7 @@ pub async fn start() -> TestServer {
 /// Starts the server with a fresh database and `env` (`CECYBER_…` settings) on top of the
 /// defaults (demo mode, a known admin password, a short delay after a failed login).
 pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
-    let dir = std::env::temp_dir().join(format!(
-        "cecyber-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = process::fresh_dir("test");
     let mut vars: Vec<(String, String)> = vec![
         (
             "CECYBER_DATABASE_URL".into(),
