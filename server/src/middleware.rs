@@ -13,8 +13,8 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-/// Paths served to anyone: the login page's assets and the health check.
-fn is_public(path: &str) -> bool {
+/// Paths served to anyone: static files (the login page's too) and the health checks.
+pub fn is_public(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/vendor/")
         || matches!(

@@ -19,7 +19,6 @@
 
 use std::{
     future::Future,
-    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -76,15 +75,27 @@ pub struct RenderPool {
 
 struct Inner {
     settings: RenderSettings,
+    /// The current render runtime (`None` only while dropping).
     runtime: Mutex<Option<Runtime>>,
-    /// A handle of the current runtime, for spawning without holding `runtime`'s lock long.
-    handle: Mutex<Handle>,
     /// Renders started and not yet finished.
     in_flight: AtomicUsize,
     /// Runtimes replaced because they were stuck.
     replaced: AtomicU64,
     /// False from a missed heartbeat until one runs again.
     responsive: AtomicBool,
+}
+
+impl Inner {
+    /// A handle of the current render runtime, for spawning on it.
+    fn handle(&self) -> Handle {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .expect("the render runtime lives as long as the pool")
+            .handle()
+            .clone()
+    }
 }
 
 impl Drop for Inner {
@@ -121,12 +132,10 @@ impl RenderPool {
     /// clone of the pool is dropped.
     pub fn start(settings: RenderSettings) -> std::io::Result<Self> {
         let runtime = build_runtime(settings.threads, 0)?;
-        let handle = runtime.handle().clone();
         let pool = Self {
             inner: Arc::new(Inner {
                 settings,
                 runtime: Mutex::new(Some(runtime)),
-                handle: Mutex::new(handle),
                 in_flight: AtomicUsize::new(0),
                 replaced: AtomicU64::new(0),
                 responsive: AtomicBool::new(true),
@@ -145,14 +154,6 @@ impl RenderPool {
         }
     }
 
-    fn handle(&self) -> Handle {
-        self.inner
-            .handle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Runs `render` on the render runtime and streams its response back, within the time
     /// limit; `what` names the page in the log.
     pub async fn render<F>(&self, what: String, render: F) -> Response
@@ -163,7 +164,7 @@ impl RenderPool {
         let (head_tx, head_rx) = oneshot::channel();
         let (body_tx, body_rx) = mpsc::channel(BODY_CHUNKS);
         let in_flight = InFlight::enter(&self.inner);
-        let task = self.handle().spawn(async move {
+        let task = self.inner.handle().spawn(async move {
             let _in_flight = in_flight;
             let (parts, body) = render.await.into_parts();
             if head_tx.send(parts).is_err() {
@@ -260,11 +261,7 @@ async fn watchdog(inner: std::sync::Weak<Inner>) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        let handle = inner
-            .handle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let handle = inner.handle();
         let stall = inner.settings.stall;
         if tokio::time::timeout(stall, handle.spawn(async {}))
             .await
@@ -287,7 +284,6 @@ async fn watchdog(inner: std::sync::Weak<Inner>) {
             renders_in_flight = inner.in_flight.load(Ordering::Relaxed),
             "render runtime stuck: none of its threads ran a task; replaced by a new one"
         );
-        *inner.handle.lock().unwrap_or_else(|e| e.into_inner()) = fresh.handle().clone();
         let stuck = inner
             .runtime
             .lock()
@@ -300,26 +296,15 @@ async fn watchdog(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// Requests the render runtime does not serve: server functions, streams, consoles and the
-/// REST API (`/api/…`), health checks, and static files.
-fn served_directly(path: &str) -> bool {
-    path.starts_with("/api/")
-        || path.starts_with("/pkg/")
-        || path.starts_with("/vendor/")
-        || matches!(
-            path,
-            "/healthz" | "/readyz" | "/favicon.svg" | "/favicon.ico" | "/robots.txt"
-        )
-}
-
-/// Middleware: pages go to the render runtime; everything else is served where it arrived.
+/// Middleware: pages go to the render runtime; server functions, streams, consoles and the
+/// REST API (`/api/…`), health checks and static files are served where they arrived.
 pub async fn pages_apart(State(pool): State<RenderPool>, request: Request, next: Next) -> Response {
-    if served_directly(request.uri().path()) {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || crate::middleware::is_public(path) {
         return next.run(request).await;
     }
-    let what = request.uri().path().to_owned();
-    let render: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(next.run(request));
-    pool.render(what, render).await
+    let what = path.to_owned();
+    pool.render(what, next.run(request)).await
 }
 
 #[cfg(test)]

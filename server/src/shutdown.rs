@@ -24,11 +24,6 @@ impl Shutdown {
     pub async fn begun(&self) {
         self.0.cancelled().await;
     }
-
-    /// True once stopping has begun.
-    pub fn has_begun(&self) -> bool {
-        self.0.is_cancelled()
-    }
 }
 
 /// Waits for SIGTERM or Ctrl+C (SIGINT).
