@@ -75,6 +75,11 @@ pub struct Config {
     pub render_threads: usize,
     /// Seconds that open streams and consoles get to close on SIGTERM/Ctrl+C before exiting.
     pub shutdown_grace_secs: u64,
+    /// Connections open at once (live streams included); more are closed at once.
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, or stay idle between two
+    /// requests, before it is closed.
+    pub header_read_timeout_secs: u64,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
     /// Managed clusters; none means demo mode.
@@ -99,6 +104,8 @@ impl Default for Config {
             request_timeout_secs: 40,
             render_threads: 2,
             shutdown_grace_secs: 5,
+            max_connections: 20_000,
+            header_read_timeout_secs: 30,
             demo: DemoConfig::default(),
             clusters: Vec::new(),
             force_demo: false,
@@ -130,6 +137,14 @@ impl Config {
     /// How long shutdown waits for streams and consoles to close.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The bounds on connections.
+    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        crate::serve::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+        }
     }
 
     /// True when Cecyber should run against its built-in simulator.
@@ -338,6 +353,16 @@ pub fn load(
         ),
         ("render_threads", config.render_threads as u64, 1..=64),
         ("shutdown_grace_secs", config.shutdown_grace_secs, 0..=600),
+        (
+            "max_connections",
+            config.max_connections as u64,
+            1..=1_000_000,
+        ),
+        (
+            "header_read_timeout_secs",
+            config.header_read_timeout_secs,
+            1..=3600,
+        ),
     ] {
         if !range.contains(&value) {
             return Err(ConfigError(format!(

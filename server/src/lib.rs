@@ -10,5 +10,6 @@ pub mod middleware;
 pub mod render;
 pub mod router;
 pub mod runtime;
+pub mod serve;
 pub mod shutdown;
 pub mod time_limit;

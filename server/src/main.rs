@@ -4,7 +4,7 @@
 use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
-use server::{config, router, runtime, shutdown};
+use server::{config, router, runtime, serve, shutdown};
 use tracing_subscriber::EnvFilter;
 
 /// What the runtime's own tasks get to finish after the server has stopped.
@@ -56,11 +56,12 @@ async fn serve(config: config::Config) -> ExitCode {
         }
     };
     print_banner(&config, &runtime);
-    // The peer address is recorded with each use of a console embed link.
-    let app = router::app(&runtime).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let stopping = runtime.shutdown.clone();
-    let served =
-        axum::serve(listener, app).with_graceful_shutdown(async move { stopping.begun().await });
+    let served = serve::serve(
+        listener,
+        router::app(&runtime),
+        runtime.connection_limits,
+        runtime.shutdown.clone(),
+    );
     let stop = async {
         shutdown::signal().await;
         tracing::info!(
@@ -75,16 +76,10 @@ async fn serve(config: config::Config) -> ExitCode {
             () = shutdown::signal() => tracing::warn!("stopping: second signal; exiting now"),
         }
     };
-    let code = tokio::select! {
-        result = served => match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("cecyber: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        () = stop => ExitCode::SUCCESS,
-    };
+    tokio::select! {
+        () = served => {},
+        () = stop => {},
+    }
     // Let SQLite finish its last writes and checkpoint, within bounds.
     if tokio::time::timeout(RUNTIME_EXIT, runtime.state.db.close())
         .await
@@ -93,7 +88,7 @@ async fn serve(config: config::Config) -> ExitCode {
         tracing::warn!("stopping: the database did not close in time");
     }
     tracing::info!("stopped");
-    code
+    ExitCode::SUCCESS
 }
 
 fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {

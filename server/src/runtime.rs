@@ -27,6 +27,7 @@ use crate::{
         hub::Subscription,
     },
     render::{RenderPool, RenderSettings},
+    serve::ConnectionLimits,
     shutdown::Shutdown,
 };
 
@@ -46,6 +47,8 @@ pub struct Runtime {
     pub request_timeout: Duration,
     /// Set when the server starts stopping; streams and consoles end then.
     pub shutdown: Shutdown,
+    /// The bounds on open connections.
+    pub connection_limits: ConnectionLimits,
     /// Keeps the collectors polling for the alert rules.
     _alert_watch: Subscription,
 }
@@ -143,6 +146,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         render,
         request_timeout: config.request_timeout(),
         shutdown: Shutdown::new(),
+        connection_limits: config.connection_limits(),
         _alert_watch: alert_watch,
     })
 }

@@ -87,8 +87,12 @@ async fn setup() -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     runtime.live = Arc::clone(&hub);
-    let app = router::app(&runtime);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(server::serve::serve(
+        listener,
+        router::app(&runtime),
+        runtime.connection_limits,
+        runtime.shutdown.clone(),
+    ));
 
     let cookie = login(&base, "admin", ADMIN_PASSWORD).await;
     Setup {

@@ -245,3 +245,80 @@ async fn sigterm_ends_streams_and_exits_within_the_grace_period() {
     assert!(rest.is_ok(), "the live stream stayed open");
     assert!(server.log().contains("stopped"), "{}", server.log());
 }
+
+/// Reads from `stream` until the server closes it; how long that took, or `None` if it was
+/// still open after `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buffer = [0u8; 1024];
+    let closed = tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    closed.ok().map(|()| started.elapsed())
+}
+
+/// Connections that send nothing, or trickle half a request, are closed after the header
+/// timeout; past `max_connections` new ones are closed at once; and once the idle ones are gone
+/// the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_bounded_and_closed() {
+    use tokio::io::AsyncWriteExt;
+    const MAX: usize = 40;
+    let server = ServerProcess::start(
+        &fresh_dir("idle"),
+        &[
+            ("CECYBER_MAX_CONNECTIONS", "40"),
+            ("CECYBER_HEADER_READ_TIMEOUT_SECS", "2"),
+        ],
+    )
+    .await;
+    // Let the start-up check's kept-alive connection go, so all slots are ours.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut idle = Vec::new();
+    for i in 0..MAX {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 1 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every slot is taken: one more connection is closed at once, unanswered.
+    let mut extra = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let refused = closed_within(&mut extra, Duration::from_millis(1500)).await;
+    assert!(
+        refused.is_some(),
+        "a connection past max_connections was served"
+    );
+    // The idle ones stay open until the 2 s header timeout, then are closed.
+    assert!(
+        closed_within(&mut idle[0], Duration::from_millis(300))
+            .await
+            .is_none(),
+        "an idle connection was closed before its header timeout"
+    );
+    for (i, stream) in idle.iter_mut().enumerate() {
+        let closed = closed_within(stream, Duration::from_secs(4)).await;
+        assert!(closed.is_some(), "idle connection {i} still open after 4 s");
+    }
+    let health = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .expect("/healthz after the idle connections were closed");
+    assert_eq!(health.status(), StatusCode::OK);
+}

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use server::{
     config::{Cli, Config, load},
-    router, runtime,
+    router, runtime, serve,
 };
 
 mod console;
@@ -89,8 +89,12 @@ pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
     let runtime = runtime::start(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router::app(&runtime).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(serve::serve(
+        listener,
+        router::app(&runtime),
+        runtime.connection_limits,
+        runtime.shutdown.clone(),
+    ));
     TestServer {
         api: Api::new(format!("http://{addr}")),
         addr,
