@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-3300}
 data=target/e2e-$port
-rm -rf "$data" && mkdir -p "$data"
+# CECYBER_E2E_KEEP=1 keeps the database, for a restart of the same server (restart.spec.ts).
+if [ "${CECYBER_E2E_KEEP:-}" != 1 ]; then rm -rf "$data"; fi
+mkdir -p "$data"
 export CECYBER_LISTEN="127.0.0.1:$port"
 export CECYBER_DATABASE_URL="sqlite://$data/cecyber.db"
 export CECYBER_SITE_ROOT=target/site

@@ -123,6 +123,19 @@ pub struct VmList {
     pub vms: Vec<VmRow>,
     /// Clusters that could not be listed.
     pub problems: Vec<ClusterProblem>,
+    /// Nodes PVE does not report online (for scoped users, only those hosting one of their VMs).
+    pub nodes_down: Vec<NodeDown>,
+}
+
+/// A node that is not online.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeDown {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name.
+    pub node: String,
+    /// PVE's status for it: `offline` or `unknown`.
+    pub status: String,
 }
 
 /// A VM's current status, from `status/current`.

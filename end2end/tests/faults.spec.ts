@@ -366,7 +366,7 @@ test.describe('faults the UI states in words', () => {
     expect(nodeOfflineAlert).toMatch(/\boffline\b/i);
   });
 
-  test('the dashboard says which node is offline, in words', async ({ page: vms, context, request }) => {
+  test('the VM list and the dashboard say which node is offline, in words', async ({ page: vms, context, request }) => {
     await login(vms, 'admin', ADMIN_PASSWORD);
     await waitForHydration(vms);
     const dashboard = await context.newPage();
@@ -376,10 +376,13 @@ test.describe('faults the UI states in words', () => {
     const node = 'pve2';
     await simFault(request, { node_offline: node });
     const saysOffline = new RegExp(`${node}\\b.*\\boffline|\\boffline\\b.*${node}\\b`, 'i');
-    // Within two ticks.
+    // Within two ticks, and at the list's next refresh.
     await expect(dashboard.getByTestId('node-offline').filter({ hasText: saysOffline })).toBeVisible({ timeout: 6_000 });
+    const listSays = () => vms.getByTestId('node-offline').filter({ hasText: saysOffline }).count();
+    await expect.poll(async () => { await refreshList(vms); return listSays(); }, { timeout: 10_000 }).toBe(1);
     await simFault(request, {});
     await expect(dashboard.getByTestId('node-offline')).toHaveCount(0, { timeout: 10_000 });
+    await expect.poll(async () => { await refreshList(vms); return listSays(); }, { timeout: 10_000 }).toBe(0);
   });
 
   test('the VM list marks its live data stale while the cluster does not answer', async ({ page: vms, request }) => {

@@ -505,3 +505,44 @@ async fn a_scoped_admin_mints_embed_links_only_for_vms_in_scope() {
         .await;
     server.ok(&admin, "wall_create", &[("label", "tv")]).await;
 }
+
+/// The VM list names nodes that are down: every one for users who see nodes, for a scoped user
+/// only those hosting one of its VMs (others' node names stay out of its view).
+#[tokio::test]
+async fn the_vm_list_names_offline_nodes_within_the_scope() {
+    let server = start().await;
+    let admin = server.login("admin", ADMIN_PASSWORD).await;
+    let all = server.vms(&admin).await;
+    let (tag, inside, _) = split_by_tag(&all);
+    let viewer = server.user(&admin, "nora", "viewer", &tag).await;
+    let nodes: BTreeSet<&str> = all.iter().map(|v| v.node.as_str()).collect();
+    let mine: BTreeSet<&str> = inside.iter().map(|v| v.node.as_str()).collect();
+    for node in nodes {
+        server
+            .server
+            .sim()
+            .set_faults(pve::sim::Faults {
+                node_offline: Some(node.to_owned()),
+                ..Default::default()
+            })
+            .unwrap();
+        let down = |list: Value| -> Vec<Value> {
+            list["nodes_down"].as_array().cloned().unwrap_or_default()
+        };
+        let for_admin = down(server.ok(&admin, "vms_list", &[]).await);
+        assert_eq!(for_admin.len(), 1, "{for_admin:?}");
+        assert_eq!(for_admin[0]["node"], node);
+        assert_eq!(for_admin[0]["cluster"], "demo");
+        assert_ne!(for_admin[0]["status"], "online");
+        let for_viewer = down(server.ok(&viewer, "vms_list", &[]).await);
+        let expected = usize::from(mine.contains(node));
+        assert_eq!(for_viewer.len(), expected, "{node}: {for_viewer:?}");
+    }
+    server
+        .server
+        .sim()
+        .set_faults(pve::sim::Faults::default())
+        .unwrap();
+    let list = server.ok(&admin, "vms_list", &[]).await;
+    assert_eq!(list["nodes_down"], json!([]), "{list}");
+}

@@ -8,7 +8,7 @@ use crate::{
 };
 #[cfg(feature = "ssr")]
 use crate::{
-    model::{ClusterProblem, Role, VmRow},
+    model::{ClusterProblem, NodeDown, Role, VmRow},
     ssr::guard,
 };
 
@@ -16,28 +16,45 @@ use crate::{
 /// reported, not fatal.
 #[server(prefix = "/api", endpoint = "vms_list")]
 pub async fn list_vms() -> Result<VmList, AppError> {
-    use pve::types::ResourceType;
-
     let user = guard::require(Role::Viewer).await?;
     let state = guard::state()?;
-    let calls = state.clusters.all().iter().map(|c| async move {
-        (
-            c.name.clone(),
-            c.api.cluster_resources(Some(ResourceType::Vm)).await,
-        )
-    });
+    // Every resource, not only VMs: the same one call also tells which nodes are down.
+    let calls = state
+        .clusters
+        .all()
+        .iter()
+        .map(|c| async move { (c.name.clone(), c.api.cluster_resources(None).await) });
     let mut list = VmList {
         vms: Vec::new(),
         problems: Vec::new(),
+        nodes_down: Vec::new(),
     };
     for (cluster, result) in futures::future::join_all(calls).await {
         match result {
-            Ok(resources) => list.vms.extend(
-                resources
-                    .iter()
-                    .filter_map(|r| vm_row(&cluster, r))
-                    .filter(|row| user.scope.allows_vm(&row.tags)),
-            ),
+            Ok(resources) => {
+                let first = list.vms.len();
+                list.vms.extend(
+                    resources
+                        .iter()
+                        .filter_map(|r| vm_row(&cluster, r))
+                        .filter(|row| user.scope.allows_vm(&row.tags)),
+                );
+                let shown = &list.vms[first..];
+                list.nodes_down.extend(
+                    resources
+                        .iter()
+                        .filter(|r| r.kind == "node" && r.status.as_deref() != Some("online"))
+                        .filter_map(|r| r.node.clone().map(|node| (node, r.status.clone())))
+                        .filter(|(node, _)| {
+                            user.scope.sees_nodes() || shown.iter().any(|v| v.node.as_str() == node)
+                        })
+                        .map(|(node, status)| NodeDown {
+                            cluster: cluster.clone(),
+                            node,
+                            status: status.unwrap_or_else(|| "unknown".into()),
+                        }),
+                );
+            }
             Err(err) => list.problems.push(ClusterProblem {
                 cluster,
                 message: AppError::from(err).to_string(),

@@ -130,6 +130,17 @@ fn VmTable(
         .iter()
         .map(|p| view! { <div class="error" role="alert">{format!("Cluster {}: {}", p.cluster, p.message)}</div> })
         .collect_view();
+    let nodes_down = list
+        .nodes_down
+        .iter()
+        .map(|n| {
+            let text = format!(
+                "Node {} of cluster {} is offline (Proxmox VE reports it {}): its VMs show no status.",
+                n.node, n.cluster, n.status
+            );
+            view! { <div class="error" role="alert" data-testid="node-offline">{text}</div> }
+        })
+        .collect_view();
     let multi_cluster = list.vms.iter().any(|v| v.cluster != list.vms[0].cluster);
     let total = list.vms.len();
     let all = StoredValue::new(list.vms);
@@ -170,6 +181,7 @@ fn VmTable(
     };
     view! {
         {problems}
+        {nodes_down}
         <table class="vms" data-testid="vm-table">
             <thead>
                 <tr>
