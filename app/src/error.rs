@@ -30,6 +30,10 @@ pub enum AppError {
     /// The cluster, node, VM or task does not exist.
     #[error("Not found: {0}")]
     NotFound(String),
+    /// The request is valid but the thing is in the wrong state for it (a console of a VM
+    /// that is not running).
+    #[error("{0}")]
+    Conflict(String),
     /// Proxmox VE answered with an error; the message is PVE's own.
     #[error("Proxmox VE: {0}")]
     Pve(String),
@@ -39,6 +43,10 @@ pub enum AppError {
     /// Cecyber gave up waiting for the answer (its own time limit for a request).
     #[error("Timed out: {0}")]
     TimedOut(String),
+    /// Cecyber cannot take this on right now (too much of it in hand, or its database is not
+    /// answering); trying again later may work.
+    #[error("Busy: {0}")]
+    Busy(String),
     /// Something failed inside Cecyber; details are in the server log only.
     #[error("Internal error; the details are in the server log.")]
     Internal,
@@ -59,6 +67,25 @@ impl AppError {
     /// True when the user should be sent to the login page.
     pub fn needs_login(&self) -> bool {
         matches!(self, AppError::Unauthenticated)
+    }
+
+    /// The HTTP status every transport answers this error with (server functions, REST, the
+    /// live stream, the console WebSocket), so that proxies, monitoring and API clients can
+    /// tell a refusal from a failure.
+    pub fn status(&self) -> u16 {
+        use ServerFnErrorErr as S;
+        match self {
+            AppError::Unauthenticated | AppError::BadCredentials => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::InvalidInput(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Pve(_) | AppError::Unavailable(_) => 502,
+            AppError::Busy(_) => 503,
+            AppError::TimedOut(_) => 504,
+            AppError::ServerFn(S::Args(_) | S::MissingArg(_) | S::Deserialization(_)) => 400,
+            AppError::Internal | AppError::ServerFn(_) => 500,
+        }
     }
 }
 
@@ -96,6 +123,36 @@ impl From<pve::Error> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         tracing::error!(error = %err, "database error");
-        AppError::Internal
+        match err {
+            // The database is there but not answering now: the caller may try again (503).
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                AppError::Busy("the database is not answering; try again in a moment".into())
+            }
+            _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_tell_refusals_from_failures() {
+        assert_eq!(AppError::Unauthenticated.status(), 401);
+        assert_eq!(AppError::BadCredentials.status(), 401);
+        assert_eq!(AppError::Forbidden("x".into()).status(), 403);
+        assert_eq!(AppError::InvalidInput("x".into()).status(), 400);
+        assert_eq!(AppError::NotFound("x".into()).status(), 404);
+        assert_eq!(AppError::Conflict("x".into()).status(), 409);
+        assert_eq!(AppError::Pve("x".into()).status(), 502);
+        assert_eq!(AppError::Unavailable("x".into()).status(), 502);
+        assert_eq!(AppError::Busy("x".into()).status(), 503);
+        assert_eq!(AppError::TimedOut("x".into()).status(), 504);
+        assert_eq!(AppError::Internal.status(), 500);
+        assert_eq!(
+            AppError::ServerFn(ServerFnErrorErr::Args("bad".into())).status(),
+            400
+        );
     }
 }

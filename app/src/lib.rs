@@ -1,19 +1,27 @@
 //! Cecyber's Leptos application: the shell, the routes, pages, components and server functions.
 //!
-//! Server-only code lives in `ssr` (feature `ssr`); the browser build (feature `hydrate`) never
-//! sees the database, the sessions or the Proxmox VE client.
+//! One module per feature (`access`, `auth`, `users`, `vms`, `metrics`, `console`, `embed`,
+//! `wall`, `alerts`, `live`): its wire types and server functions, with its server-only code
+//! (database, state) beside them behind the `ssr` feature, so the browser build (`hydrate`)
+//! never sees the database, the sessions or the Proxmox VE client. `state` is what every
+//! server function shares; `pages` and `components` are the UI, `web` the browser-only glue.
 
-pub mod api;
+pub mod access;
+pub mod alerts;
+pub mod auth;
 pub mod components;
+pub mod console;
+pub mod embed;
 pub mod error;
 pub mod format;
 pub mod live;
-pub mod live_view;
-pub mod model;
+pub mod metrics;
 pub mod pages;
-pub mod scope;
 #[cfg(feature = "ssr")]
-pub mod ssr;
+pub mod state;
+pub mod users;
+pub mod vms;
+pub mod wall;
 #[cfg(feature = "hydrate")]
 pub mod web;
 
@@ -25,8 +33,8 @@ use leptos_router::{
 };
 
 use crate::{
+    access::Session,
     components::layout::Layout,
-    model::Session,
     pages::{
         alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
         embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,

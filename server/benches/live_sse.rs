@@ -49,7 +49,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use app::ssr::{sessions, users};
+use app::{access::sessions, users::ssr as users};
 use pve::sim::{Faults, SimConfig, Simulator};
 use rand::Rng;
 use serde_json::Value;
@@ -585,7 +585,7 @@ impl Server {
             .expect("admin user");
         let mut cookies = Vec::with_capacity(n);
         for _ in 0..n {
-            let token = sessions::create(&db, &admin, Duration::from_secs(3600))
+            let token = sessions::create(&db, admin.id, Duration::from_secs(3600))
                 .await
                 .expect("session");
             cookies.push(format!("{}={token}", sessions::COOKIE));

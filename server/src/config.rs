@@ -12,7 +12,7 @@ use pve::client::{ClientConfig, Credentials, TlsTrust};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use app::ssr::console::SESSION_TTL;
+use app::console::ssr::SESSION_TTL;
 
 /// Longest console session lifetime accepted: the session is a bearer secret in a URL, so it
 /// should not live long (the `vncproxy` answer in it is renewed after a few seconds anyway).

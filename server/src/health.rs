@@ -4,7 +4,7 @@
 
 use std::{future::Future, time::Duration};
 
-use app::ssr::state::AppState;
+use app::state::AppState;
 use axum::{
     Extension, Json,
     extract::State,

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod console;
+pub mod demo;
 pub mod health;
 pub mod live;
 pub mod middleware;

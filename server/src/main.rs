@@ -97,7 +97,7 @@ fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
     if let Some(sim) = &runtime.simulator {
         println!(
             "  Demo mode: simulated Proxmox VE cluster at {}",
-            sim.base_url()
+            server::demo::address(sim)
         );
     }
     match &runtime.generated_admin_password {

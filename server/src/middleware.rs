@@ -2,16 +2,24 @@
 //! console), same-origin writes, and security headers (framing allowed only for the embedded
 //! console, by its link's origin).
 
+use std::sync::Arc;
+
 use app::{
-    model::Session,
-    ssr::{embed, sessions, state::AppState, wall},
+    access::{self, Session, origin},
+    embed::ssr::{self as embed, EmbedKey},
+    error::AppError,
+    state::AppState,
+    wall::ssr as wall,
 };
 use axum::{
+    Extension,
+    body::{Body, HttpBody},
     extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 
 /// Paths served to anyone: static files (the login page's too) and the health checks.
 pub fn is_public(path: &str) -> bool {
@@ -47,14 +55,9 @@ pub async fn session_gate(
     if path == WALL_PAGE {
         return wall_gate(&state, request, next).await;
     }
-    let user = match sessions::token_from_headers(request.headers()) {
-        Some(token) => match sessions::lookup(&state.db, &token).await {
-            Ok(user) => user,
-            Err(_) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
-            }
-        },
-        None => None,
+    let user = match access::session_user(&state.db, request.headers()).await {
+        Ok(user) => user,
+        Err(e) => return (status_of(&e), e.to_string()).into_response(),
     };
     match (path.as_str(), user.is_some()) {
         ("/login", true) => return Redirect::to("/").into_response(),
@@ -100,7 +103,7 @@ async fn wall_gate(state: &AppState, mut request: Request, next: Next) -> Respon
             tracing::warn!("wall page refused: invalid or revoked token");
             (StatusCode::FORBIDDEN, axum::response::Html(WALL_REFUSED)).into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        Err(e) => (status_of(&e), e.to_string()).into_response(),
     }
 }
 
@@ -108,38 +111,63 @@ const WALL_REFUSED: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset
 <body style=\"background:#0d1117;color:#e6edf3;font-family:sans-serif;padding:10vh 10vw\">\
 <h1>This wall link is invalid or has been revoked.</h1><p>Ask an administrator for a new link.</p></body></html>";
 
-/// Refuses cross-origin writes: a non-GET request whose `Origin` is not this host.
+/// Refuses cross-origin writes: a non-GET request whose `Origin` is not this server.
 /// (The session cookie is `SameSite=Strict` as well; this is the second lock.)
 pub async fn same_origin_writes(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let origin_host = request
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest).to_owned());
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
-        if let Some(origin_host) = origin_host
-            && Some(origin_host.as_str()) != host
-        {
-            tracing::warn!(origin = %origin_host, "cross-origin write refused");
-            return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
-        }
+    let writes = request.method() != Method::GET && request.method() != Method::HEAD;
+    if writes && let Err(e) = origin::same_origin(request.headers()) {
+        return (status_of(&e), e.to_string()).into_response();
     }
     next.run(request).await
+}
+
+/// Server functions answer every error with 500 (`server_fn`'s choice); this gives the answer
+/// the status its [`AppError`] carries, so that proxies, monitoring and API clients tell a
+/// refusal (401, 403, 404, …) from a failure. The browser's server-function client decodes any
+/// 4xx or 5xx answer alike, so it shows the same message as before.
+pub async fn server_fn_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let too_long = response
+        .body()
+        .size_hint()
+        .upper()
+        .is_none_or(|n| n > ERROR_BODY_LIMIT as u64);
+    if too_long {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "error body unreadable").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = status_of(&error);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Longest server-function error body read back (they are short JSON messages).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The HTTP status of an error, as every transport answers it.
+pub fn status_of(error: &AppError) -> StatusCode {
+    StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Headers that keep the panel out of frames and stop content sniffing. The embedded console
 /// page is the one exception: the partner origin of its (signed) embed token may frame it.
 pub async fn security_headers(
     State(state): State<AppState>,
+    Extension(key): Extension<Arc<EmbedKey>>,
     request: Request,
     next: Next,
 ) -> Response {
     let embed_ancestor = if request.uri().path() == EMBED_PAGE {
-        Some(embed_frame_ancestor(&state, request.uri().query()).await)
+        Some(embed_frame_ancestor(&state, &key, request.uri().query()).await)
     } else {
         None
     };
@@ -173,7 +201,7 @@ const EMBED_PAGE: &str = embed::PAGE_PATH;
 
 /// The origin allowed to frame `/embed/console?token=…`: the one the token names if its
 /// signature is right (even when expired or revoked, so the frame can say so), else `'none'`.
-async fn embed_frame_ancestor(state: &AppState, query: Option<&str>) -> String {
+async fn embed_frame_ancestor(state: &AppState, key: &EmbedKey, query: Option<&str>) -> String {
     let token = query
         .unwrap_or_default()
         .split('&')
@@ -182,10 +210,10 @@ async fn embed_frame_ancestor(state: &AppState, query: Option<&str>) -> String {
     let Some(token) = token else {
         return none;
     };
-    let Ok(key) = state.console.embed_key(&state.db).await else {
+    let Ok(key) = key.get(&state.db).await else {
         return none;
     };
     embed::verify_signature(&key, token)
-        .and_then(|claims| embed::normalize_origin(&claims.origin))
+        .and_then(|claims| origin::normalize_origin(&claims.origin))
         .unwrap_or(none)
 }

@@ -1,11 +1,12 @@
 //! The HTTP router: Leptos pages and server functions, static files, and the middleware.
 
-use app::{App, shell, ssr::state::AppState};
+use app::{App, shell, state::AppState};
 use axum::{
     Extension, Router,
     middleware::from_fn_with_state,
     routing::{delete, get},
 };
+use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use crate::{console, health, live::sse, middleware, render, runtime::Runtime, time_limit};
@@ -15,6 +16,12 @@ pub fn app(runtime: &Runtime) -> Router {
     let state = runtime.state.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    // Feature state server functions and page renders take from the context.
+    let (console, embed_key) = (runtime.console.clone(), runtime.embed_key.clone());
+    let feature_contexts = move || {
+        provide_context(console.clone());
+        provide_context(embed_key.clone());
+    };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -25,10 +32,13 @@ pub fn app(runtime: &Runtime) -> Router {
             get(console::api::list).post(console::api::create),
         )
         .route("/api/v1/embed-links/{id}", delete(console::api::revoke))
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, feature_contexts, move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Innermost first: pages leave for the render runtime after the session gate has put
         // the request's session in it.
+        .layer(axum::middleware::from_fn(middleware::server_fn_status))
         .layer(from_fn_with_state(
             runtime.render.clone(),
             render::pages_apart,
@@ -46,5 +56,8 @@ pub fn app(runtime: &Runtime) -> Router {
             state.clone(),
             middleware::security_headers,
         ))
+        // Outermost, so every layer above finds them.
+        .layer(Extension(runtime.console.clone()))
+        .layer(Extension(runtime.embed_key.clone()))
         .with_state(state)
 }

@@ -1,25 +1,25 @@
 //! Start-up: the database, the first admin, and the clusters — real, or the built-in simulator.
 //!
-//! This is the one place where real or simulated Proxmox VE is chosen.
+//! This is the one place where real or simulated Proxmox VE (`demo`) is chosen.
 
 use std::{sync::Arc, time::Duration};
 
-use app::ssr::{
-    clusters::{Cluster, Clusters},
-    console::ConsoleHub,
-    db,
-    sessions::SessionSettings,
-    state::AppState,
-    users,
+use app::{
+    console::ssr::ConsoleHub,
+    embed::ssr::EmbedKey,
+    state::{
+        AppState, SessionSettings,
+        clusters::{Cluster, Clusters},
+        db,
+    },
+    users::ssr as users,
 };
 use leptos::prelude::LeptosOptions;
-use pve::{
-    client::{ClientConfig, Credentials, HttpClient, TlsTrust},
-    sim::{SimConfig, SimHandle, Simulator},
-};
+use pve::client::HttpClient;
 
 use crate::{
     config::Config,
+    demo::{self, DemoError, Simulation},
     live::{
         LiveHub,
         alerts::AlertEngine,
@@ -35,8 +35,12 @@ use crate::{
 pub struct Runtime {
     /// Shared state for the router.
     pub state: AppState,
+    /// Console sessions waiting for their WebSocket, and the per-VM console locks.
+    pub console: Arc<ConsoleHub>,
+    /// The key embed tokens are signed with.
+    pub embed_key: Arc<EmbedKey>,
     /// The in-process simulator, in demo mode.
-    pub simulator: Option<SimHandle>,
+    pub simulator: Option<Simulation>,
     /// The admin password, when it was generated on this start (printed once).
     pub generated_admin_password: Option<String>,
     /// Live metrics, fed by one collector per cluster.
@@ -64,9 +68,9 @@ pub enum StartError {
         /// The cause.
         source: sqlx::Error,
     },
-    /// The demo simulator did not start.
-    #[error("the simulated cluster could not start: {0}")]
-    Simulator(std::io::Error),
+    /// Demo mode did not start.
+    #[error("demo mode: {0}")]
+    Demo(#[from] DemoError),
     /// A cluster client could not be built.
     #[error("cluster {name}: {source}")]
     Client {
@@ -95,9 +99,10 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         .await
         .map_err(StartError::Admin)?;
     let (clusters, simulator) = if config.is_demo() {
-        demo_clusters(config).await?
+        let (cluster, simulation) = demo::start(&config.demo).await?;
+        (vec![cluster], Some(simulation))
     } else {
-        real_clusters(config)?
+        (real_clusters(config)?, None)
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("cecyber")
@@ -115,7 +120,6 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
             login_failure_delay: Duration::from_millis(config.login_failure_delay_ms),
         },
         demo: config.is_demo(),
-        console: Arc::new(ConsoleHub::with_session_ttl(config.console_session_ttl())),
     };
     let live = LiveHub::new(config.live_points());
     let alerts = Arc::new(AlertEngine::new(state.db.clone(), state.clusters.clone()).await);
@@ -140,6 +144,8 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     .map_err(StartError::Render)?;
     Ok(Runtime {
         state,
+        console: Arc::new(ConsoleHub::with_session_ttl(config.console_session_ttl())),
+        embed_key: Arc::new(EmbedKey::default()),
         simulator,
         generated_admin_password,
         live,
@@ -151,7 +157,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     })
 }
 
-fn real_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), StartError> {
+fn real_clusters(config: &Config) -> Result<Vec<Cluster>, StartError> {
     let clusters = config
         .clusters
         .iter()
@@ -172,42 +178,5 @@ fn real_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), S
             })
         })
         .collect::<Result<_, StartError>>()?;
-    Ok((clusters, None))
-}
-
-/// Starts the simulator on a loopback port and talks to it over real HTTP, like to a real PVE.
-async fn demo_clusters(config: &Config) -> Result<(Vec<Cluster>, Option<SimHandle>), StartError> {
-    let sim_config = SimConfig {
-        nodes: config.demo.nodes,
-        vms: config.demo.vms,
-        seed: config.demo.seed,
-        root_password: app::ssr::users::random_password(),
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], config.demo.port)),
-        qemu: config.demo.qemu,
-        ..SimConfig::default()
-    };
-    let sim = Simulator::start(sim_config)
-        .await
-        .map_err(StartError::Simulator)?;
-    let client = HttpClient::new(ClientConfig {
-        endpoints: vec![sim.base_url()],
-        credentials: Credentials::Password {
-            username: "root@pam".into(),
-            password: sim.root_password().to_owned(),
-        },
-        tls: TlsTrust::Fingerprint(sim.fingerprint().to_owned()),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-    })
-    .map_err(|source| StartError::Client {
-        name: "demo".into(),
-        source,
-    })?;
-    Ok((
-        vec![Cluster {
-            name: "demo".into(),
-            api: Arc::new(client),
-        }],
-        Some(sim),
-    ))
+    Ok(clusters)
 }

@@ -67,17 +67,19 @@ async fn viewers_and_stopped_vms_and_pve_refusals_get_no_console() {
     let stopped = server.vms(&admin, false).await.remove(0);
 
     let (status, body) = server.open_console(&vera, &running).await;
-    assert!(!status.is_success());
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(error_kind(&body), "Forbidden", "{body}");
 
+    // A stopped VM is the VM's state, not bad input: 409.
     let (status, body) = server.open_console(&admin, &stopped).await;
-    assert!(!status.is_success());
-    assert_eq!(error_kind(&body), "InvalidInput", "{body}");
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_kind(&body), "Conflict", "{body}");
     assert!(body.to_string().contains("not running"), "{body}");
 
-    let (_, body) = server
+    let (status, body) = server
         .open_console("cecyber_session=forged", &running)
         .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_kind(&body), "Unauthenticated");
 
     // PVE refusing vncproxy: its own message is passed on.
@@ -90,7 +92,7 @@ async fn viewers_and_stopped_vms_and_pve_refusals_get_no_console() {
         })
         .unwrap();
     let (status, body) = server.open_console(&admin, &running).await;
-    assert!(!status.is_success());
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(error_kind(&body), "Pve", "{body}");
     server.sim().set_faults(Default::default()).unwrap();
     assert!(server.open_console(&admin, &running).await.0.is_success());
@@ -173,7 +175,6 @@ async fn console_sessions_open_once_for_their_user_in_time() {
     // Expired: the lifetime is shortened for the test.
     server
         .runtime
-        .state
         .console
         .set_session_ttl(Duration::from_millis(300));
     let path = server.console_path(&olga, &vm).await;
@@ -225,7 +226,7 @@ async fn another_users_cookie_leaves_the_session_to_its_owner() {
         .await
         .err();
     assert_eq!(other_site.map(|(status, _)| status), Some(403));
-    assert_eq!(server.runtime.state.console.pending(), 1, "not used up");
+    assert_eq!(server.runtime.console.pending(), 1, "not used up");
 
     // ... while its owner still opens it, once.
     let ws = server

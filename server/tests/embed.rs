@@ -86,7 +86,7 @@ async fn revoke(server: &TestServer, admin: &str, id: i64) {
 }
 
 async fn uses(server: &TestServer, id: i64) -> Vec<(String, String)> {
-    app::ssr::embed::uses(&server.runtime.state.db, id)
+    app::embed::ssr::uses(&server.runtime.state.db, id)
         .await
         .unwrap()
         .into_iter()
@@ -132,7 +132,7 @@ async fn an_embed_link_opens_the_console_without_a_cookie() {
             ("console".into(), "ok".into())
         ]
     );
-    let records = app::ssr::embed::uses(&server.runtime.state.db, id)
+    let records = app::embed::ssr::uses(&server.runtime.state.db, id)
         .await
         .unwrap();
     assert!(
@@ -424,8 +424,10 @@ async fn pve_refusing_the_console_or_a_stopped_vm_is_refused_before_the_upgrade(
     assert!(open(&server, &token, PARTNER).await.is_ok());
 
     let (_, token) = mint(&server, &admin, &stopped, 600, false, false).await;
-    let (_, page) = embed_console(&server, &token).await;
-    assert_eq!(error_kind(&page), "InvalidInput", "{page}");
+    // The page and the WebSocket both call a stopped VM a conflict (409).
+    let (status, page) = embed_console(&server, &token).await;
+    assert_eq!(status, 409, "{page}");
+    assert_eq!(error_kind(&page), "Conflict", "{page}");
     let (status, body) = open(&server, &token, PARTNER).await.err().unwrap();
     assert_eq!(
         (status, body.trim()),

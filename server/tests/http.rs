@@ -28,7 +28,7 @@ async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
         let (status, body) = client
             .call("login", &[("username", user), ("password", password)])
             .await;
-        assert!(!status.is_success());
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             body,
             Value::String("BadCredentials".into()),
@@ -36,7 +36,8 @@ async fn wrong_password_is_refused_after_a_delay_without_a_hint() {
         );
         assert!(started.elapsed() >= Duration::from_millis(300));
     }
-    let (_, body) = client.call("vms_list", &[]).await;
+    let (status, body) = client.call("vms_list", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, Value::String("Unauthenticated".into()));
 }
 
@@ -188,10 +189,11 @@ async fn viewers_may_look_but_the_server_refuses_their_actions() {
                 ],
             )
             .await;
-        assert!(!status.is_success());
+        assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(error_kind(&body), "Forbidden", "{body}");
     }
-    let (_, body) = viewer.call("users_list", &[]).await;
+    let (status, body) = viewer.call("users_list", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(error_kind(&body), "Forbidden");
     let (_, body) = viewer
         .call(
@@ -230,7 +232,11 @@ async fn bad_targets_get_clear_errors() {
     ];
     for (form, kind) in cases {
         let (status, body) = admin.call("vm_detail", form).await;
-        assert!(!status.is_success());
+        let expected = match kind {
+            "InvalidInput" => StatusCode::BAD_REQUEST,
+            _ => StatusCode::NOT_FOUND,
+        };
+        assert_eq!(status, expected, "{form:?} → {body}");
         assert_eq!(error_kind(&body), kind, "{form:?} → {body}");
     }
     let (_, body) = admin
@@ -245,6 +251,53 @@ async fn bad_targets_get_clear_errors() {
         )
         .await;
     assert_eq!(error_kind(&body), "InvalidInput");
+}
+
+/// Server-function errors carry the HTTP status of their kind, so that proxies, monitoring and
+/// API clients tell a refusal from a failure; the body stays the error the browser decodes.
+#[tokio::test]
+async fn server_function_errors_carry_their_http_status() {
+    let server = start(&[]).await;
+    let anonymous = server.browser();
+    for endpoint in [
+        "users_list",
+        "vms_list",
+        "embed_links_list",
+        "alerts_active",
+    ] {
+        let (status, body) = anonymous.call(endpoint, &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{endpoint}: {body}");
+        assert_eq!(body, Value::String("Unauthenticated".into()), "{endpoint}");
+    }
+
+    let admin = server.admin().await;
+    let viewer = server.user(&admin, "vic", "viewer").await;
+    for endpoint in [
+        "users_list",
+        "embed_links_list",
+        "wall_list",
+        "api_tokens_create",
+    ] {
+        let (status, body) = server
+            .call(Some(&viewer), endpoint, &[("label", "x")])
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {body}");
+        assert_eq!(error_kind(&body), "Forbidden", "{endpoint}");
+    }
+
+    // Arguments the server function cannot even decode.
+    let (status, body) = server.call(Some(&admin), "vm_detail", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // A console of a VM that is not running: the request is fine, the VM's state is not.
+    let stopped = &server.vms(&admin, false).await[0];
+    let (status, body) = server.open_console(&admin, stopped).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_kind(&body), "Conflict");
+
+    // Success stays 200.
+    let (status, _) = server.call(Some(&admin), "users_list", &[]).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -4,18 +4,22 @@
 //! Its truth is the real PVE API (schema, recordings and PVE's sources), never this crate's own
 //! client types: every answer is built with `serde_json`.
 //!
-//! Layout (each area extends on its own):
-//! - `model`: the cluster (nodes, VMs, storages), generated from a seed;
-//! - `auth`: users, API tokens, tickets, CSRF tokens, ACLs and privileges;
-//! - `routes`: one module per API area (`access`, `cluster`, `nodes`, `qemu`, `tasks`);
-//! - `tasks`: the task store (UPIDs, logs, exit status) and the worker that runs tasks;
-//! - `power`: what `status/{start,stop,…}` do to a VM;
-//! - `metrics`: reproducible, lively usage values from the seed and the wall clock;
-//! - `control`: `/_sim/...` endpoints for tests (fault injection, reset);
-//! - `stats`: request counts per path for benchmarks (`GET /_sim/stats`);
-//! - `http`: PVE's response headers, the 401 delay and serving (HTTPS, or plain HTTP);
-//! - `tls`: the self-signed certificate made at start and its fingerprint;
-//! - `qemu`: QEMU mode, a real tiny QEMU VM behind every running VM's console.
+//! Layout: three layers, dependencies pointing one way (`vnc` → `api` → `world`; `util` is
+//! shared by all):
+//! - `world`: the simulated cluster and what happens in it, no HTTP: [`SimState`] (settings,
+//!   locks, faults), `model` (nodes, VMs, storages from a seed), `access` (users, tokens,
+//!   tickets, ACL evaluation), `tasks` (UPIDs, logs, the worker), `power`, `backup` (archives,
+//!   jobs, vzdump and restore tasks), `metrics` and `rrd` (usage values from the seed and the
+//!   clock), `clog` (cluster log), `faults`, `qemu` (QEMU mode: a real tiny QEMU per running
+//!   VM), `error` (typed refusals);
+//! - `api`: PVE's HTTP API over the world: `routes` (one module per API area), `extract` (the
+//!   `Call` extractor: URI parameters merged, permission check, proxy to
+//!   the node, schema check), `auth` (ticket/token/CSRF middleware), `params`, `reply` (PVE's
+//!   answers, the world's errors as PVE answers them), `view` (JSON views), `control`
+//!   (`/_sim/...` for tests: faults, reset), `stats` (`GET /_sim/stats`), `http` (pveproxy's
+//!   headers, the 401 delay, serving), `tls` (the self-signed certificate);
+//! - `vnc`: the consoles (`vncproxy`, `vncwebsocket`, the built-in RFB server), over the world
+//!   and the API layer's helpers; its state is kept with the world, which never looks inside.
 //!
 //! Start it with [`Simulator::start`], or mount [`router`] in-process.
 //!
@@ -25,26 +29,10 @@
 //! RSA; the certificate is self-signed for `localhost`, not issued by a cluster CA.
 //! Usage values are computed live rather than refreshed every 10 s by pvestatd.
 
-mod auth;
-mod backup;
-mod clog;
-mod console;
-mod control;
-mod http;
-mod metrics;
-mod model;
-mod params;
-mod power;
-mod qemu;
-mod reply;
-mod routes;
-mod rrd;
-mod state;
-mod stats;
-mod tasks;
-mod tls;
+mod api;
 mod util;
-mod view;
+mod vnc;
+mod world;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,9 +40,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use control::Faults;
-pub use qemu::{QEMU_BINARY, qemu_available};
-pub use state::SimState;
+pub use world::qemu::{QEMU_BINARY, qemu_available};
+pub use world::{FaultError, Faults, SimState};
 
 /// User name of the API token the simulator creates for `root@pam` (privilege separation off).
 pub const API_TOKEN_ID: &str = "root@pam!cecyber";
@@ -148,7 +135,7 @@ impl Simulator {
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let identity = if config.tls {
-            Some(tls::self_signed().map_err(std::io::Error::other)?)
+            Some(api::tls::self_signed().map_err(std::io::Error::other)?)
         } else {
             None
         };
@@ -168,14 +155,14 @@ impl Simulator {
             state.set_console_ca_pem(pem.clone());
         }
         if config.qemu {
-            let qemu = std::sync::Arc::new(qemu::QemuVms::new()?);
+            let qemu = std::sync::Arc::new(world::qemu::QemuVms::new()?);
             state.set_qemu(qemu.clone());
             qemu.spawn_reconciler(state.clone());
         }
         let app = router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let acceptor = identity.map(|id| tokio_rustls::TlsAcceptor::from(id.config));
-        let server = tokio::spawn(http::serve(listener, app, acceptor, stop_rx));
+        let server = tokio::spawn(api::http::serve(listener, app, acceptor, stop_rx));
         tracing::info!(%addr, tls = config.tls, "pve-sim listening");
         Ok(SimHandle {
             addr,
@@ -280,5 +267,5 @@ impl Drop for SimHandle {
 /// The whole simulator as an axum router (PVE API under `/api2/json`, control under `/_sim`),
 /// for in-process use, e.g. with `tower::ServiceExt::oneshot`.
 pub fn router(state: SimState) -> axum::Router {
-    routes::router(state)
+    api::router(state, vnc::routes(), vnc::control_routes())
 }

@@ -21,6 +21,7 @@ use pve::ids::Upid;
 mod areas;
 use pve::types::{
     ClusterResource, NodeSummary, QemuListEntry, QemuStatus, TaskState, TaskStatus, Version,
+    VmStatus,
 };
 
 fn recorded(name: &str) -> Value {
@@ -227,7 +228,7 @@ fn qemu_status_current_pve8_running() {
     let s: QemuStatus = decode(data);
     assert_eq!(s.vmid.get(), 101);
     assert_eq!(s.name.as_deref(), Some("matt"));
-    assert_eq!(s.status, "running");
+    assert_eq!(s.status, VmStatus::Running);
     assert!(s.is_running() && !s.is_paused());
     assert_eq!(s.qmpstatus.as_deref(), Some("running"));
     assert_eq!(s.cpu, Some(0.0112815646165076));

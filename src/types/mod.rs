@@ -31,9 +31,9 @@ pub use backup::{
 pub use cluster::{ClusterResource, ResourceType};
 pub use cluster_info::{ClusterLogEntry, ClusterStatusEntry};
 pub use metrics::{MetricPoint, MetricType, MetricsExport, MetricsExportOptions};
-pub use node::{NodeIndexEntry, NodeStatus, NodeSummary};
+pub use node::{NodeIndexEntry, NodeState, NodeStatus, NodeSummary};
 pub use params::{ParamValue, Params, WireEnum};
-pub use qemu::{NicCounters, PowerAction, QemuListEntry, QemuStatus};
+pub use qemu::{NicCounters, PowerAction, QemuListEntry, QemuStatus, VmStatus};
 pub use qemu_config::{QemuConfig, QemuConfigUpdate};
 pub use qemu_ops::{
     DiskSize, LocalDisk, MigratePrecondition, NotAllowedNode, QemuClone, QemuMigrate, QemuRestore,

@@ -6,15 +6,50 @@ use serde::{Deserialize, Serialize};
 use super::de;
 use crate::ids::{InvalidId, NodeName};
 
+/// A node's state in `GET /nodes` (the schema's enum `unknown`, `online`, `offline`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    /// In the cluster and answering.
+    Online,
+    /// Known to the cluster, not answering.
+    Offline,
+    /// PVE cannot tell (or a value the schema does not know).
+    #[default]
+    Unknown,
+}
+
+impl NodeState {
+    /// The name PVE uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Online => "online",
+            NodeState::Offline => "offline",
+            NodeState::Unknown => "unknown",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = de::string_lenient(d)?;
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "online" => NodeState::Online,
+            "offline" => NodeState::Offline,
+            _ => NodeState::Unknown,
+        })
+    }
+}
+
 /// One entry of `GET /nodes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeSummary {
     /// Node name.
     #[serde(deserialize_with = "de::string_lenient")]
     pub node: String,
-    /// `online`, `offline` or `unknown`.
-    #[serde(default, deserialize_with = "de::string_lenient")]
-    pub status: String,
+    /// Whether the node is in the cluster's quorum and answering.
+    #[serde(default)]
+    pub status: NodeState,
     /// CPU utilisation, 0.0 to 1.0 (share of all `maxcpu` CPUs).
     #[serde(default, deserialize_with = "de::opt_f64")]
     pub cpu: Option<f64>,
@@ -50,7 +85,7 @@ pub struct NodeSummary {
 impl NodeSummary {
     /// True when PVE reports the node `online`.
     pub fn is_online(&self) -> bool {
-        self.status == "online"
+        self.status == NodeState::Online
     }
 
     /// The node name as a validated path segment.

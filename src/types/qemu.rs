@@ -11,6 +11,53 @@ use super::cluster::split_tags;
 use super::de;
 use crate::ids::{InvalidId, VmId};
 
+/// The QEMU process state of a VM (the schema's enum `stopped`, `running`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VmStatus {
+    /// The QEMU process runs (the guest may still be paused: see `qmpstatus`).
+    Running,
+    /// No QEMU process.
+    Stopped,
+    /// A value the schema does not know (a newer PVE), or none; shown, never guessed at.
+    #[default]
+    Unknown,
+}
+
+impl VmStatus {
+    /// The name PVE uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmStatus::Running => "running",
+            VmStatus::Stopped => "stopped",
+            VmStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for VmStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl VmStatus {
+    /// The status PVE names `name` (any case); [`VmStatus::Unknown`] for anything else.
+    pub fn from_name(name: &str) -> Self {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "running" => VmStatus::Running,
+            "stopped" => VmStatus::Stopped,
+            _ => VmStatus::Unknown,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VmStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(VmStatus::from_name(&de::string_lenient(d)?))
+    }
+}
+
 /// One entry of `GET /nodes/{node}/qemu`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QemuListEntry {
@@ -19,9 +66,9 @@ pub struct QemuListEntry {
     /// VM name.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub name: Option<String>,
-    /// QEMU process state: `running` or `stopped`.
-    #[serde(default, deserialize_with = "de::string_lenient")]
-    pub status: String,
+    /// QEMU process state.
+    #[serde(default)]
+    pub status: VmStatus,
     /// Run state from QMP `query-status` (`running`, `paused`, `suspended`, `prelaunch`, …);
     /// only with `full=1` or for running VMs on recent PVE.
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -110,7 +157,7 @@ pub struct QemuListEntry {
 impl QemuListEntry {
     /// True when the QEMU process runs (it may still be paused: see `qmpstatus`).
     pub fn is_running(&self) -> bool {
-        self.status == "running"
+        self.status == VmStatus::Running
     }
 
     /// The tags, split (`;`, `,` or whitespace).
@@ -138,9 +185,9 @@ pub struct QemuStatus {
     /// VM name.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub name: Option<String>,
-    /// QEMU process state: `running` or `stopped`.
-    #[serde(default, deserialize_with = "de::string_lenient")]
-    pub status: String,
+    /// QEMU process state.
+    #[serde(default)]
+    pub status: VmStatus,
     /// Run state from QMP `query-status` (`running`, `paused`, `suspended`, `prelaunch`, …).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub qmpstatus: Option<String>,
@@ -250,7 +297,7 @@ pub struct QemuStatus {
 impl QemuStatus {
     /// True when the QEMU process runs (it may still be paused: see [`QemuStatus::is_paused`]).
     pub fn is_running(&self) -> bool {
-        self.status == "running"
+        self.status == VmStatus::Running
     }
 
     /// True when the process runs but the guest is paused or suspended.

@@ -7,9 +7,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::alerts::Alert;
 #[cfg(feature = "hydrate")]
-use crate::api::alerts::active_alerts;
-use crate::model::Alert;
+use crate::alerts::active_alerts;
 
 /// Firing alerts, through context.
 #[derive(Clone, Copy)]

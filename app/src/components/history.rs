@@ -4,11 +4,11 @@ use leptos::prelude::*;
 use pve::types::{NodeRrdPoint, QemuRrdPoint};
 
 use crate::{
-    api::metrics::{node_history, vm_history},
     components::{
         error_box::ErrorBox,
         time_chart::{Lines, TimeChart},
     },
+    metrics::{node_history, vm_history},
 };
 
 const MIB: f64 = 1024.0 * 1024.0;

@@ -4,13 +4,13 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
 use crate::{
-    api::auth::Logout,
+    access::{Role, Session},
+    auth::Logout,
     components::{
         alert_badge::{ActiveAlerts, AlertBadge},
         power::{ConfirmDialog, provide_confirmation},
         tasks::{TaskPanel, Tasks},
     },
-    model::{Role, Session},
 };
 
 /// Page frame with the header and the task panel.

@@ -9,7 +9,7 @@ use crate::{
         time_chart::{Lines, TimeChart},
     },
     live::LiveViewKind,
-    live_view::{LiveView, StreamStatus},
+    live::view::{LiveView, StreamStatus},
 };
 
 /// What the VM and node pages' streams carry.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     format,
-    live_view::{LiveView, StreamStatus},
+    live::view::{LiveView, StreamStatus},
 };
 
 /// "● live" (or connecting, or revoked) and what the stream carries.

@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use pve::types::PowerAction;
 
 use crate::{
-    api::vms::power_action,
+    access::{Role, Session},
     components::tasks::Tasks,
-    model::{Role, Session},
+    vms::power_action,
 };
 
 /// A power action the user asked for.

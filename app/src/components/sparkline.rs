@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::live_view::LiveView;
+use crate::live::view::LiveView;
 
 /// Width and height of the drawing, in SVG units.
 const W: f64 = 80.0;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::{api::vms::follow_task, error::AppError, model::TaskRef};
+use crate::{error::AppError, vms::TaskRef, vms::follow_task};
 
 /// Where a tracked task stands.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,10 +3,11 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::alerts::{UpdateAlertRule, alert_history, alert_rules},
+    access::{Role, Session},
+    alerts::{Alert, AlertRule},
+    alerts::{UpdateAlertRule, alert_history, alert_rules},
     components::{alert_badge::ActiveAlerts, error_box::ErrorBox},
     format,
-    model::{Alert, AlertRule, Role, Session},
 };
 
 /// The alerts page.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::console::{Console, TicketSource};
+use crate::{components::console::Console, console::TicketSource};
 
 /// The console page.
 #[component]

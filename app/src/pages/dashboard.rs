@@ -9,7 +9,7 @@ use crate::{
         time_chart::{Lines, TimeChart},
     },
     format,
-    live_view::{LiveView, StreamStatus, Totals},
+    live::view::{LiveView, StreamStatus, Totals},
 };
 
 /// Points kept per cluster in the browser: 30 minutes at a 10 s tick.

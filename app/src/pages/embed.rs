@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::console::{Console, TicketSource};
+use crate::{components::console::Console, console::TicketSource};
 
 /// The embedded console.
 #[component]

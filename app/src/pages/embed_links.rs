@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::console::{CreateApiToken, CreateEmbedLink, RevokeEmbedLink, list_embed_links},
+    access::CreateApiToken,
     components::{error_box::ErrorBox, shown_once::shown_once},
+    embed::EmbedLinkInfo,
+    embed::{CreateEmbedLink, RevokeEmbedLink, list_embed_links},
     format,
-    model::EmbedLinkInfo,
 };
 
 /// The embed links page.

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::{api::auth::Login, components::layout::go_to, model::Session};
+use crate::{access::Session, auth::Login, components::layout::go_to};
 
 /// Username and password form; a refusal says only that the pair was wrong.
 #[component]

@@ -4,14 +4,14 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::metrics::load_node_overview,
     components::{
         error_box::ErrorBox,
         history::{History, HistoryOf},
         live_charts::LiveNodeCharts,
     },
     format,
-    model::NodeOverview,
+    metrics::NodeOverview,
+    metrics::load_node_overview,
 };
 
 /// The node page.

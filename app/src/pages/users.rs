@@ -3,9 +3,10 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::users::{CreateUser, DeleteUser, SetUserRole, SetUserScope, list_users},
+    access::Role,
     components::error_box::ErrorBox,
-    model::{Role, UserInfo},
+    users::UserInfo,
+    users::{CreateUser, DeleteUser, SetUserRole, SetUserScope, list_users},
 };
 
 /// What the scope fields ask for.

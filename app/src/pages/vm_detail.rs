@@ -4,7 +4,6 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::vms::vm_status,
     components::{
         error_box::ErrorBox,
         history::{History, HistoryOf},
@@ -13,7 +12,8 @@ use crate::{
         tasks::Tasks,
     },
     format,
-    model::VmDetail,
+    vms::VmDetail,
+    vms::vm_status,
 };
 
 /// The VM a page shows, as its URL names it.
@@ -92,7 +92,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
     view! {
         <h1>{format!("VM {vmid} — {name}")}</h1>
         <p>
-            <span class=format!("status {}", s.status) data-testid="detail-status">{s.status.clone()}</span>
+            <span class=format!("status {}", s.status) data-testid="detail-status">{s.status.as_str()}</span>
             " on "{detail.node.to_string()}" ("{detail.cluster.clone()}")"
         </p>
         <PowerButtons

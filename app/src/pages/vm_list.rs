@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::{
-    api::vms::list_vms,
     components::{
         error_box::ErrorBox,
         live_status::{LiveStatus, StaleClusters},
@@ -15,7 +14,8 @@ use crate::{
         tasks::Tasks,
     },
     format,
-    model::{VmList, VmRow},
+    vms::list_vms,
+    vms::{VmList, VmRow},
 };
 
 /// Columns the list can be sorted by.
@@ -35,7 +35,7 @@ fn compare(key: SortKey, a: &VmRow, b: &VmRow) -> std::cmp::Ordering {
         SortKey::Vmid => a.vmid.get().cmp(&b.vmid.get()),
         SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
         SortKey::Node => a.node.as_str().cmp(b.node.as_str()),
-        SortKey::Status => a.status.cmp(&b.status),
+        SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
         SortKey::Cpu => a.cpu.total_cmp(&b.cpu),
         SortKey::Memory => a.mem.cmp(&b.mem),
         SortKey::Uptime => a.uptime.cmp(&b.uptime),
@@ -79,8 +79,8 @@ pub fn VmListPage() -> impl IntoView {
         });
     });
     // The live stream feeds the CPU sparklines (one poll of PVE for every viewer).
-    let live = RwSignal::new(crate::live_view::LiveView::new(60));
-    let live_status = RwSignal::new(crate::live_view::StreamStatus::Connecting);
+    let live = RwSignal::new(crate::live::view::LiveView::new(60));
+    let live_status = RwSignal::new(crate::live::view::StreamStatus::Connecting);
     #[cfg(feature = "hydrate")]
     crate::web::live_stream::connect(&crate::live::LiveViewKind::VmCpu.url(), live, live_status);
     provide_context(live);
@@ -207,11 +207,11 @@ fn VmTable(
 
 #[component]
 fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
-    let live = expect_context::<RwSignal<crate::live_view::LiveView>>();
+    let live = expect_context::<RwSignal<crate::live::view::LiveView>>();
     let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
     let node_href = format!("/nodes/{}/{}", vm.cluster, vm.node);
     // Node pages are outside a scoped user's view: show the node's name only.
-    let sees_nodes = use_context::<crate::model::Session>()
+    let sees_nodes = use_context::<crate::access::Session>()
         .and_then(|s| s.user)
         .is_none_or(|u| u.scope.sees_nodes());
     let running = vm.is_running();
@@ -233,7 +233,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
     let status = match (&vm.lock, vm.template) {
         (_, true) => "template".to_string(),
         (Some(lock), _) => format!("{} (lock: {lock})", vm.status),
-        _ => vm.status.clone(),
+        _ => vm.status.to_string(),
     };
     let tags = vm
         .tags
@@ -242,7 +242,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
         .collect_view();
     let name = vm.name.clone();
     view! {
-        <tr data-vmid=vm.vmid.get() data-status=vm.status.clone()>
+        <tr data-vmid=vm.vmid.get() data-status=vm.status.as_str()>
             <td>{vm.vmid.get()}</td>
             <td><A href=href>{name}</A></td>
             <td>{if sees_nodes {
@@ -280,7 +280,7 @@ mod tests {
             node: "pve1".parse().unwrap(),
             vmid: pve::ids::VmId::new(vmid).unwrap(),
             name: name.into(),
-            status: status.into(),
+            status: pve::types::VmStatus::from_name(status),
             cpu: 0.0,
             maxcpu: 1.0,
             mem: 0,

@@ -7,8 +7,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     format,
+    live::view::{LiveView, StreamStatus},
     live::{NodeLive, VmLive},
-    live_view::{LiveView, StreamStatus},
 };
 
 /// How many VMs the "busiest" list shows.

@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::wall::{CreateWallLink, RevokeWallLink, list_wall_links},
     components::{error_box::ErrorBox, shown_once::shown_once},
     format,
-    model::WallLinkInfo,
+    wall::WallLinkInfo,
+    wall::{CreateWallLink, RevokeWallLink, list_wall_links},
 };
 
 /// The wall links page.

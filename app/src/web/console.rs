@@ -8,9 +8,8 @@ use wasm_bindgen::{JsValue, closure::Closure};
 
 use super::novnc::{self, keysym};
 use crate::{
-    components::console::{ConsoleStatus, Scaling, TicketSource, backoff_secs},
+    console::{ConsoleStatus, ConsoleTicket, Scaling, TicketSource, backoff_secs},
     error::AppError,
-    model::ConsoleTicket,
 };
 
 /// noVNC's event callback: `(event name, detail as JSON)`.
@@ -39,6 +38,7 @@ fn is_final(error: &AppError) -> bool {
             | AppError::Forbidden(_)
             | AppError::InvalidInput(_)
             | AppError::NotFound(_)
+            | AppError::Conflict(_)
     )
 }
 
@@ -72,8 +72,8 @@ impl ConsoleClient {
                 cluster,
                 node,
                 vmid,
-            } => crate::api::console::open_console(cluster, node, vmid).await,
-            TicketSource::Embed { token } => crate::api::console::embed_console(token).await,
+            } => crate::console::open_console(cluster, node, vmid).await,
+            TicketSource::Embed { token } => crate::embed::embed_console(token).await,
         }
     }
 

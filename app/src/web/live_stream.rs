@@ -12,8 +12,8 @@ use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{EventSource, MessageEvent};
 
 use crate::{
+    live::view::{LiveView, StreamStatus},
     live::{LiveSnapshot, LiveStale, LiveTick},
-    live_view::{LiveView, StreamStatus},
 };
 
 /// First and longest wait before opening a new source after the browser gave up.

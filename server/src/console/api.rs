@@ -7,20 +7,25 @@
 //!
 //! Errors are JSON `{"error": "..."}` with a fitting status.
 
+use std::sync::Arc;
+
 use app::{
+    access::{self, CurrentUser, Role},
+    embed::ssr::{self as embed, EmbedKey},
     error::AppError,
-    model::{CurrentUser, Role},
-    ssr::{api_tokens, embed, state::AppState},
+    state::AppState,
 };
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State, rejection::JsonRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-/// An API error: status and message.
+use crate::middleware::status_of;
+
+/// An API error: the [`AppError`]'s status, and its message as JSON.
 pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
@@ -37,55 +42,33 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let status = match &e {
-            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Pve(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
-            AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(status, e.to_string())
+        ApiError(status_of(&e), e.to_string())
     }
 }
 
-/// The admin behind the request's bearer token.
+/// The admin behind the request's bearer token (the access layer's check, as for every
+/// transport).
 async fn admin(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, ApiError> {
-    let Some(token) = api_tokens::from_headers(headers) else {
-        tracing::warn!("API call without a bearer token");
+    let Some(user) = access::token_user(&state.db, headers).await? else {
+        tracing::warn!("API call without a known bearer token");
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
-            "an API token is needed (Authorization: Bearer …)".into(),
+            "a valid API token is needed (Authorization: Bearer …)".into(),
         ));
     };
-    let Some(user) = api_tokens::lookup(&state.db, token).await? else {
-        tracing::warn!("API call with an unknown token");
-        return Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unknown API token".into(),
-        ));
-    };
-    if !user.role.allows(Role::Admin) {
-        tracing::warn!(user = %user.username, "API call refused: not an admin");
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "this needs an admin's API token".into(),
-        ));
-    }
-    Ok(user)
+    Ok(access::authorize(Some(user), Role::Admin)?)
 }
 
 /// `POST /api/v1/embed-links`.
 pub async fn create(
     State(state): State<AppState>,
+    Extension(key): Extension<Arc<EmbedKey>>,
     headers: HeaderMap,
     body: Result<Json<embed::NewLink>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let admin = admin(&state, &headers).await?;
     let Json(new) = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
-    let link = embed::mint(&state, &admin.username, &new).await?;
+    let link = embed::mint(&state.db, &state.clusters, &key, &admin.username, &new).await?;
     Ok((StatusCode::CREATED, Json(link)).into_response())
 }
 

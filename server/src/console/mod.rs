@@ -8,13 +8,13 @@
 //! - `upstream`: `vncwebsocket` and the RFB handshake with PVE
 //! - `relay`: the RFB handshake with the browser (security None), then byte relay
 //! - `websocket`: the WebSocket protocol on both sides (our own: PVE's frames pass on as they are)
-//! - `access`: the grant checked again while the console is open
+//! - `recheck`: the grant checked again while the console is open
 //! - `filter`: view-only input filter; `wire`: frames as bytes
 //! - `api`: `/api/v1/embed-links` for scripts with an admin API token
 
-mod access;
 pub mod api;
 mod filter;
+mod recheck;
 mod relay;
 mod upstream;
 mod websocket;
@@ -23,25 +23,25 @@ mod wire;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use app::{
-    model::Role,
-    ssr::{
-        console::{ConsoleTarget, PendingConsole, TakeError},
-        embed::{self, UseAction},
-        sessions,
-        state::AppState,
-    },
+    access::{self, Role, origin},
+    console::ssr::{ConsoleHub, ConsoleTarget, PendingConsole, TakeError},
+    embed::ssr::{self as embed, EmbedKey, UseAction},
+    error::AppError,
+    state::AppState,
 };
 use axum::{
     Extension,
     extract::{ConnectInfo, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use pve::types::VncProxy;
 use serde::Deserialize;
 
-use crate::shutdown::Shutdown;
+use crate::{middleware::status_of, shutdown::Shutdown};
 use upstream::{Upstream, UpstreamError};
 use websocket::handshake::{BrowserUpgrade, NotAnUpgrade};
 
@@ -71,11 +71,17 @@ struct Grant {
     /// For the log: `user ann` or `embed link 3`.
     who: String,
     /// Who holds it: checked again while it is open; an embed link's outcome is recorded.
-    holder: access::Holder,
+    holder: recheck::Holder,
 }
 
 /// A refusal before the upgrade: status and message.
 struct Refused(StatusCode, String);
+
+impl From<AppError> for Refused {
+    fn from(e: AppError) -> Self {
+        Refused(status_of(&e), e.to_string())
+    }
+}
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -84,12 +90,18 @@ impl IntoResponse for Refused {
 }
 
 /// The handler of `GET /api/console/ws`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one parameter per axum extractor"
+)]
 pub(crate) async fn console_ws(
     State(state): State<AppState>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Extension(stopping): Extension<Shutdown>,
+    Extension(hub): Extension<Arc<ConsoleHub>>,
+    Extension(key): Extension<Arc<EmbedKey>>,
     upgrade: Result<BrowserUpgrade, NotAnUpgrade>,
 ) -> Response {
     let remote = peer.map(|Extension(ConnectInfo(addr))| addr.to_string());
@@ -109,11 +121,11 @@ pub(crate) async fn console_ws(
         Ok(Query(WsQuery {
             session: Some(id),
             embed: None,
-        })) => session_grant(&state, &id, &headers, remote_text).await,
+        })) => session_grant(&state, &hub, &id, &headers, remote_text).await,
         Ok(Query(WsQuery {
             session: None,
             embed: Some(token),
-        })) => embed_grant(&state, &token, &headers, remote.as_deref()).await,
+        })) => embed_grant(&state, &key, &token, &headers, remote.as_deref()).await,
         _ => {
             tracing::warn!(
                 remote = remote_text,
@@ -129,7 +141,7 @@ pub(crate) async fn console_ws(
         Ok(g) => g,
         Err(refused) => return refused.into_response(),
     };
-    let upstream = match open_upstream(&state, &grant).await {
+    let upstream = match open_upstream(&state, &hub, &grant).await {
         Ok(u) => u,
         Err(refused) => {
             tracing::warn!(remote = remote_text, console = %grant.who, cluster = %grant.target.cluster, node = %grant.target.node, vmid = %grant.target.vmid, reason = %refused.1, "console refused: PVE side failed");
@@ -144,7 +156,7 @@ pub(crate) async fn console_ws(
             "{} → {}/{}/{}",
             grant.who, grant.target.cluster, grant.target.node, grant.target.vmid
         ),
-        access: access::Access {
+        access: recheck::Access {
             state: state.clone(),
             holder: grant.holder.clone(),
             target: grant.target.clone(),
@@ -161,50 +173,39 @@ pub(crate) async fn console_ws(
 /// user's cookie, no cookie, another site) leaves it usable by its owner until it expires.
 async fn session_grant(
     state: &AppState,
+    hub: &ConsoleHub,
     id: &str,
     headers: &HeaderMap,
     remote: &str,
 ) -> Result<Grant, Refused> {
-    let refuse = |status: StatusCode, why: &str| {
-        tracing::warn!(remote, reason = why, "console session refused");
-        Refused(status, why.to_owned())
+    let refuse = |e: AppError| {
+        tracing::warn!(remote, reason = %e, "console session refused");
+        Refused::from(e)
     };
-    if !same_origin(headers) {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "console sessions open from this site only",
-        ));
-    }
-    let token = sessions::token_from_headers(headers);
-    let user = match &token {
-        Some(token) => sessions::lookup(&state.db, token)
-            .await
-            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"))?,
-        None => None,
-    };
-    let (Some(user), Some(token)) = (user, token) else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "not logged in"));
-    };
-    if !user.role.allows(Role::Operator) {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "the console needs the operator role",
-        ));
-    }
-    let pending: PendingConsole = match state.console.take(id, &user.username) {
+    origin::same_origin(headers).map_err(refuse)?;
+    let user = access::session_user(&state.db, headers)
+        .await
+        .and_then(|user| access::authorize(user, Role::Operator))
+        .map_err(refuse)?;
+    // The session is held by its cookie's token: checked again while the console is open.
+    let token = access::sessions::token_from_headers(headers).unwrap_or_default();
+    let pending: PendingConsole = match hub.take(id, &user.username) {
         Ok(p) => p,
         Err(e @ TakeError::OtherUser) => {
             tracing::warn!(remote, user = %user.username, "console session of another user refused; left for its owner");
             return Err(Refused(StatusCode::FORBIDDEN, e.to_string()));
         }
-        Err(e) => return Err(refuse(StatusCode::FORBIDDEN, &e.to_string())),
+        Err(e) => {
+            tracing::warn!(remote, reason = %e, "console session refused");
+            return Err(Refused(StatusCode::FORBIDDEN, e.to_string()));
+        }
     };
     Ok(Grant {
         target: pending.target,
         view_only: pending.view_only,
         proxy: Some((pending.proxy, pending.proxied_at)),
         who: format!("user {}", user.username),
-        holder: access::Holder::Session(token),
+        holder: recheck::Holder::Session(token),
     })
 }
 
@@ -212,15 +213,12 @@ async fn session_grant(
 /// a single-use link's one use is taken here.
 async fn embed_grant(
     state: &AppState,
+    key: &EmbedKey,
     token: &str,
     headers: &HeaderMap,
     remote: Option<&str>,
 ) -> Result<Grant, Refused> {
-    let key = state
-        .console
-        .embed_key(&state.db)
-        .await
-        .map_err(|_| Refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))?;
+    let key = key.get(&state.db).await?;
     let claims = embed::authorize(&state.db, &key, token, UseAction::Console, headers, remote)
         .await
         .map_err(|r| {
@@ -236,24 +234,16 @@ async fn embed_grant(
         view_only: claims.view_only,
         proxy: None,
         who: format!("embed link {}", claims.link_id),
-        holder: access::Holder::Link(claims.link_id),
+        holder: recheck::Holder::Link(claims.link_id),
     };
     let checked = async {
-        let cluster = state
-            .clusters
-            .get(&claims.cluster)
-            .map_err(|e| Refused(StatusCode::NOT_FOUND, e.to_string()))?;
+        let cluster = state.clusters.get(&claims.cluster)?;
         let status = cluster
             .api
             .qemu_status(&grant.target.node, grant.target.vmid)
             .await
-            .map_err(|e| {
-                Refused(
-                    StatusCode::BAD_GATEWAY,
-                    app::error::AppError::from(e).to_string(),
-                )
-            })?;
-        if status.status != "running" {
+            .map_err(AppError::from)?;
+        if !status.is_running() {
             return Err(Refused(
                 StatusCode::CONFLICT,
                 format!("VM {} is not running", grant.target.vmid),
@@ -280,8 +270,8 @@ async fn record(
     headers: &HeaderMap,
     result: &str,
 ) {
-    if let access::Holder::Link(id) = grant.holder {
-        let origin = embed::request_origin(headers);
+    if let recheck::Holder::Link(id) = grant.holder {
+        let origin = origin::request_origin(headers);
         embed::record_use(
             &state.db,
             Some(id),
@@ -294,35 +284,23 @@ async fn record(
     }
 }
 
-/// True unless the request names an `Origin` other than this host.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host))
-}
-
 /// Connects to PVE and authenticates, holding the VM's console lock throughout: the answer of
 /// `open_console` is used while fresh, else (or if it fails) a new `vncproxy` is made.
-async fn open_upstream(state: &AppState, grant: &Grant) -> Result<Upstream, Refused> {
-    let cluster = state
-        .clusters
-        .get(&grant.target.cluster)
-        .map_err(|e| Refused(StatusCode::NOT_FOUND, e.to_string()))?;
+async fn open_upstream(
+    state: &AppState,
+    hub: &ConsoleHub,
+    grant: &Grant,
+) -> Result<Upstream, Refused> {
+    let cluster = state.clusters.get(&grant.target.cluster)?;
     let target = &grant.target;
-    let _vm = tokio::time::timeout(
-        VM_LOCK_WAIT,
-        state.console.lock_vm(&cluster.name, target.vmid),
-    )
-    .await
-    .map_err(|_| {
-        Refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "another console of this VM is still opening; try again".into(),
-        )
-    })?;
+    let _vm = tokio::time::timeout(VM_LOCK_WAIT, hub.lock_vm(&cluster.name, target.vmid))
+        .await
+        .map_err(|_| {
+            Refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "another console of this VM is still opening; try again".into(),
+            )
+        })?;
     let api = cluster.api.as_ref();
     let attempt = async {
         if let Some((proxy, at)) = &grant.proxy
@@ -338,12 +316,7 @@ async fn open_upstream(state: &AppState, grant: &Grant) -> Result<Upstream, Refu
         let proxy = api
             .qemu_vncproxy(&target.node, target.vmid, true)
             .await
-            .map_err(|e| {
-                Refused(
-                    StatusCode::BAD_GATEWAY,
-                    app::error::AppError::from(e).to_string(),
-                )
-            })?;
+            .map_err(AppError::from)?;
         upstream::open(api, target, &proxy)
             .await
             .map_err(|e: UpstreamError| Refused(StatusCode::BAD_GATEWAY, e.to_string()))

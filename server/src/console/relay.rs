@@ -21,13 +21,13 @@ use axum::body::Bytes;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
-use super::access::Access;
 use super::filter::ClientStream;
+use super::recheck::Access;
 use super::upstream::{PVE_MAX_FRAME, Upstream};
-use super::websocket::BoxIo;
 use super::websocket::frame::{OP_BINARY, OP_PING, OP_PONG, Rules};
 use super::websocket::reader::{Chunk, FrameReader, ReadFailure};
 use super::websocket::writer::FrameWriter;
+use super::websocket::{BoxIo, Side};
 use super::wire::{ByteReader, Close, Frame, sendable_close_code};
 use crate::shutdown::Shutdown;
 
@@ -57,23 +57,6 @@ pub(crate) struct Options {
     pub access: Access,
     /// Set when the server stops: the console closes, and noVNC reconnects.
     pub stopping: Shutdown,
-}
-
-/// One side's connection, as frames.
-pub(crate) struct Side {
-    pub reader: FrameReader<ReadHalf<BoxIo>>,
-    pub writer: FrameWriter<WriteHalf<BoxIo>>,
-}
-
-impl Side {
-    /// `io` with `already` read from it; `client`: we are this side's WebSocket client.
-    pub(crate) fn new(io: BoxIo, already: &[u8], client: bool, rules: Rules, read: usize) -> Self {
-        let (r, w) = tokio::io::split(io);
-        Self {
-            reader: FrameReader::new(r, already, rules, read),
-            writer: FrameWriter::new(w, client),
-        }
-    }
 }
 
 /// Why the relay ended.

@@ -8,12 +8,12 @@ use std::time::Duration;
 use pve::client::{PveApi, vnc_auth_response};
 use pve::types::VncProxy;
 
-use super::relay::Side;
+use super::websocket::Side;
 use super::websocket::frame::{OP_BINARY, Rules};
 use super::websocket::handshake::{self, ConnectError};
 use super::websocket::writer::FrameWriter;
 use super::wire::{ByteReader, ReadError};
-use app::ssr::console::ConsoleTarget;
+use app::console::ssr::ConsoleTarget;
 
 /// pveproxy takes frames of at most 128 KiB.
 pub(crate) const PVE_MAX_FRAME: usize = 128 * 1024;

@@ -8,7 +8,7 @@ mod stopped;
 
 use std::{collections::HashMap, sync::Arc};
 
-use app::{model::AlertRule, ssr::alerts};
+use app::{alerts::AlertRule, alerts::ssr as alerts};
 use pve::types::ClusterResource;
 use sqlx::SqlitePool;
 use tokio::sync::Mutex;
@@ -265,7 +265,7 @@ mod tests {
 
     /// A fresh database of its own for each test.
     async fn database() -> SqlitePool {
-        app::ssr::db::temp().await
+        app::state::db::temp().await
     }
 
     async fn rule(db: &SqlitePool, kind: &str) -> AlertRule {

@@ -11,22 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use app::live::VmPoint;
 
-use super::window::Counters;
+use super::window::{Counters, History};
 use pve::{
     client::PveApi,
     ids::VmId,
     types::{ClusterResource, MetricsExport, MetricsExportOptions, RrdCf, RrdTimeframe},
 };
-
-/// Recent history of a cluster's VMs.
-#[derive(Debug, Default)]
-pub struct History {
-    /// Per VM id, points oldest first.
-    pub points: BTreeMap<u32, Vec<VmPoint>>,
-    /// Per VM id, its cumulative counters at its newest sample (from the export only: rrddata
-    /// holds rates), so the first poll's rates can be taken against them.
-    pub counters: BTreeMap<u32, Counters>,
-}
 
 /// Beyond this many running VMs the rrddata fallback is skipped: one call per VM would be a
 /// burst of requests against the cluster.

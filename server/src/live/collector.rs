@@ -6,11 +6,7 @@ use std::{sync::Arc, time::Duration};
 use pve::{client::PveApi, ids::NodeName, types::ClusterResource};
 use tokio::task::JoinHandle;
 
-use super::{
-    alerts::AlertEngine,
-    backfill::{self, History},
-    hub::LiveHub,
-};
+use super::{alerts::AlertEngine, backfill, hub::LiveHub, window::History};
 
 /// Where a collector gets its polls from (the cluster's client, or a counting test double).
 #[async_trait::async_trait]

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::model::{CurrentUser, Role};
-use app::scope::Scope;
-use app::ssr::{sessions, wall};
+use app::access::Scope;
+use app::access::{CurrentUser, Role};
+use app::{access::sessions, wall::ssr as wall};
 use sqlx::SqlitePool;
 
 /// A board older than this is read again in the background.
@@ -179,15 +179,15 @@ mod tests {
 
     #[tokio::test]
     async fn streams_due_together_share_one_reading_and_see_revocations() {
-        let db = app::ssr::db::temp().await;
-        app::ssr::users::create(&db, "vic", "password-1", Role::Viewer)
+        let db = app::state::db::temp().await;
+        app::users::ssr::create(&db, "vic", "password-1", Role::Viewer)
             .await
             .unwrap();
-        let vic = app::ssr::users::check_login(&db, "vic", "password-1")
+        let vic = app::users::ssr::check_login(&db, "vic", "password-1")
             .await
             .unwrap()
             .unwrap();
-        let token = sessions::create(&db, &vic, Duration::from_secs(60))
+        let token = sessions::create(&db, vic.id, Duration::from_secs(60))
             .await
             .unwrap();
         let (_, wall_token) = wall::create(&db, "TV", "admin").await.unwrap();
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(credentials.scope(&db, &session, opened).await, Some(None));
 
         // A session made after the board was read is not on it: unknown, not revoked.
-        let new_token = sessions::create(&db, &vic, Duration::from_secs(60))
+        let new_token = sessions::create(&db, vic.id, Duration::from_secs(60))
             .await
             .unwrap();
         let newer = Credential::session(&new_token);

@@ -13,32 +13,15 @@ use std::{
     },
 };
 
-use app::live::{LiveSnapshot, LiveStale, NodeLive};
+use app::live::{LiveSnapshot, LiveStale};
 use axum::body::Bytes;
 use pve::types::ClusterResource;
 use tokio::sync::{broadcast, watch};
 
 use super::{
     views::Audience,
-    window::{ClusterSeries, VmNow},
+    window::{ClusterSeries, History, Tick},
 };
-
-/// A poll's result, before it is cut to each audience.
-#[derive(Debug)]
-pub struct Tick {
-    /// Event sequence number.
-    pub seq: u64,
-    /// Cluster name.
-    pub cluster: String,
-    /// Unix time of the poll.
-    pub t: i64,
-    /// Unix time in milliseconds when it was published.
-    pub at_ms: i64,
-    /// The nodes.
-    pub nodes: Vec<NodeLive>,
-    /// The VMs, with their tags.
-    pub vms: Vec<VmNow>,
-}
 
 /// An event for subscribers.
 #[derive(Debug)]
@@ -258,7 +241,7 @@ impl LiveHub {
 
     /// Fills `cluster`'s window with `history` (per VM, oldest first) and tells subscribers to
     /// take a new snapshot.
-    pub fn backfill(&self, cluster: &str, history: super::backfill::History) {
+    pub fn backfill(&self, cluster: &str, history: History) {
         if history.points.is_empty() && history.counters.is_empty() {
             return;
         }
@@ -329,7 +312,7 @@ mod tests {
     fn everything() -> Audience {
         Audience {
             view: app::live::LiveViewKind::Overview,
-            scope: app::scope::Scope::everything(),
+            scope: app::access::Scope::everything(),
         }
     }
 

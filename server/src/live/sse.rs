@@ -11,10 +11,11 @@
 use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 
 use app::{
+    access::{self, Role, Scope, sessions},
+    error::AppError,
     live::LiveViewKind,
-    model::Role,
-    scope::Scope,
-    ssr::{sessions, state::AppState, wall},
+    state::AppState,
+    wall::ssr as wall,
 };
 use axum::{
     Extension,
@@ -40,19 +41,24 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often a running stream checks that its session or wall token still holds.
 pub const RECHECK: Duration = Duration::from_secs(10);
 
-/// The scope `token` grants when a stream opens (checked directly, not through the board).
-async fn scope_at_open(state: &AppState, token: &Token) -> Option<Scope> {
+/// The scope `token` grants when a stream opens (checked directly, not through the board):
+/// a session through the access layer (viewers and above), a wall link by its own check.
+async fn scope_at_open(
+    state: &AppState,
+    token: &Token,
+    headers: &HeaderMap,
+) -> Result<Scope, AppError> {
     match token {
-        Token::Wall(token) => wall::is_valid(&state.db, token)
-            .await
-            .unwrap_or(false)
-            .then(Scope::everything),
-        Token::Session(token) => sessions::lookup(&state.db, token)
-            .await
-            .ok()
-            .flatten()
-            .filter(|u| u.role.allows(Role::Viewer))
-            .map(|u| u.scope),
+        Token::Wall(token) => match wall::is_valid(&state.db, token).await? {
+            true => Ok(Scope::everything()),
+            false => Err(AppError::Forbidden(
+                "this wall link is invalid or revoked.".into(),
+            )),
+        },
+        Token::Session(_) => {
+            let user = access::session_user(&state.db, headers).await?;
+            Ok(access::authorize(user, Role::Viewer)?.scope)
+        }
     }
 }
 
@@ -73,25 +79,29 @@ pub async fn live_events(
     let token = match (query.get("wall"), sessions::token_from_headers(&headers)) {
         (Some(token), _) => Token::Wall(token.clone()),
         (None, Some(token)) => Token::Session(token),
-        (None, None) => return refuse(StatusCode::UNAUTHORIZED, "log in first"),
+        (None, None) => return refuse(&AppError::Unauthenticated),
     };
     let wall_link = matches!(token, Token::Wall(_));
-    let Some(scope) = scope_at_open(&state, &token).await else {
-        tracing::info!(wall = wall_link, "live stream refused");
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "log in first, or use a valid wall link",
-        );
+    let scope = match scope_at_open(&state, &token, &headers).await {
+        Ok(scope) => scope,
+        Err(e) => {
+            tracing::info!(wall = wall_link, reason = %e, "live stream refused");
+            return refuse(&e);
+        }
     };
     let view = match parse_view(&state, &query) {
         Ok(view) => view,
-        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
+        Err(e) => return refuse(&e),
     };
     if wall_link && view != LiveViewKind::Overview {
-        return refuse(StatusCode::FORBIDDEN, "a wall link shows the overview only");
+        return refuse(&AppError::Forbidden(
+            "a wall link shows the overview only.".into(),
+        ));
     }
     if matches!(view, LiveViewKind::Node { .. }) && !scope.sees_nodes() {
-        return refuse(StatusCode::FORBIDDEN, "node figures are outside your scope");
+        return refuse(&AppError::Forbidden(
+            "node figures are outside your scope.".into(),
+        ));
     }
     let audience = Audience { view, scope };
     let last_seen = headers
@@ -132,20 +142,19 @@ pub async fn live_events(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, message.to_owned()).into_response()
+/// A refusal before the stream opens, with the status the access layer's error carries.
+fn refuse(error: &AppError) -> Response {
+    (crate::middleware::status_of(error), error.to_string()).into_response()
 }
 
 /// The view named by the query: `view=overview` (default), `vm-cpu`, `vm` with `cluster` and
 /// `vmid`, `node` with `cluster` and `node`. Names are validated before use.
-fn parse_view(state: &AppState, query: &HashMap<String, String>) -> Result<LiveViewKind, String> {
-    let cluster = || -> Result<String, String> {
-        let name = query.get("cluster").ok_or("cluster is missing")?;
-        state
-            .clusters
-            .get(name)
-            .map(|_| name.clone())
-            .map_err(|e| e.to_string())
+fn parse_view(state: &AppState, query: &HashMap<String, String>) -> Result<LiveViewKind, AppError> {
+    let missing = |what: &str| AppError::InvalidInput(format!("{what} is missing"));
+    let invalid = |e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string());
+    let cluster = || -> Result<String, AppError> {
+        let name = query.get("cluster").ok_or_else(|| missing("cluster"))?;
+        state.clusters.get(name).map(|_| name.clone())
     };
     match query.get("view").map(String::as_str).unwrap_or("overview") {
         "overview" => Ok(LiveViewKind::Overview),
@@ -153,9 +162,9 @@ fn parse_view(state: &AppState, query: &HashMap<String, String>) -> Result<LiveV
         "vm" => {
             let vmid: pve::ids::VmId = query
                 .get("vmid")
-                .ok_or("vmid is missing")?
+                .ok_or_else(|| missing("vmid"))?
                 .parse()
-                .map_err(|e: pve::ids::InvalidId| e.to_string())?;
+                .map_err(invalid)?;
             Ok(LiveViewKind::Vm {
                 cluster: cluster()?,
                 vmid: vmid.get(),
@@ -164,17 +173,17 @@ fn parse_view(state: &AppState, query: &HashMap<String, String>) -> Result<LiveV
         "node" => {
             let node: pve::ids::NodeName = query
                 .get("node")
-                .ok_or("node is missing")?
+                .ok_or_else(|| missing("node"))?
                 .parse()
-                .map_err(|e: pve::ids::InvalidId| e.to_string())?;
+                .map_err(invalid)?;
             Ok(LiveViewKind::Node {
                 cluster: cluster()?,
                 node: node.to_string(),
             })
         }
-        other => Err(format!(
+        other => Err(AppError::InvalidInput(format!(
             "unknown view {other:?} (overview, vm-cpu, vm or node)"
-        )),
+        ))),
     }
 }
 

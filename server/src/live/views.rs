@@ -4,16 +4,13 @@
 //! built and encoded once per key, not once per subscriber.
 
 use app::{
+    access::Scope,
     live::{
         ClusterWindow, LiveTick, LiveViewKind, NodeSeries, Totals, VmSeries, busiest, compact_cpu,
     },
-    scope::Scope,
 };
 
-use super::{
-    hub::Tick,
-    window::{ClusterSeries, VmNow},
-};
+use super::window::{ClusterSeries, Tick, VmNow};
 
 /// How many VMs the overview's "busiest" list carries.
 pub const BUSIEST: usize = 12;

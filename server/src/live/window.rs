@@ -1,11 +1,11 @@
-//! The in-memory window of one cluster: recent points per VM, and rates from counters.
+//! The in-memory window of one cluster: recent points per VM, and rates from counters; and
+//! what goes in and out of it: the [`History`] it is filled with, the [`Poll`] it records, the
+//! [`Tick`] published from that.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use app::live::{NodeLive, NodePoint, VmLive, VmPoint};
 use pve::types::ClusterResource;
-
-use super::backfill::History;
 
 /// PVE's cumulative counters of one VM at one moment (a poll, or the newest sample of PVE's
 /// history).
@@ -18,6 +18,17 @@ pub struct Counters {
     pub netout: u64,
     pub diskread: u64,
     pub diskwrite: u64,
+}
+
+/// Recent history of a cluster's VMs from PVE (see [`backfill`](super::backfill)), put in
+/// front of a fresh window by [`ClusterSeries::backfill`].
+#[derive(Debug, Default)]
+pub struct History {
+    /// Per VM id, points oldest first.
+    pub points: BTreeMap<u32, Vec<VmPoint>>,
+    /// Per VM id, its cumulative counters at its newest sample (from the export only: rrddata
+    /// holds rates), so the first poll's rates can be taken against them.
+    pub counters: BTreeMap<u32, Counters>,
 }
 
 /// One VM's recent history.
@@ -56,6 +67,23 @@ pub struct Poll {
     /// The nodes.
     pub nodes: Vec<NodeLive>,
     /// The VMs.
+    pub vms: Vec<VmNow>,
+}
+
+/// A poll's result as the hub publishes it, before it is cut to each audience.
+#[derive(Debug)]
+pub struct Tick {
+    /// Event sequence number.
+    pub seq: u64,
+    /// Cluster name.
+    pub cluster: String,
+    /// Unix time of the poll.
+    pub t: i64,
+    /// Unix time in milliseconds when it was published.
+    pub at_ms: i64,
+    /// The nodes.
+    pub nodes: Vec<NodeLive>,
+    /// The VMs, with their tags.
     pub vms: Vec<VmNow>,
 }
 

@@ -26,6 +26,17 @@ impl Header {
     pub(crate) fn is_control(&self) -> bool {
         self.opcode & 0x8 != 0
     }
+
+    /// Whether this data frame may come with a fragmented message `in_message` or not (RFC 6455
+    /// §5.4: a continuation only inside one, a text or binary frame only outside); whether a
+    /// message is in progress after it.
+    pub(crate) fn continues(&self, in_message: bool) -> Result<bool, FrameError> {
+        match (self.opcode == OP_CONTINUATION, in_message) {
+            (true, false) => Err(FrameError::UnexpectedContinuation),
+            (false, true) => Err(FrameError::UnfinishedMessage),
+            _ => Ok(!self.fin),
+        }
+    }
 }
 
 /// What a side's frames must look like.
@@ -52,6 +63,14 @@ pub(crate) enum FrameError {
     Masking,
     #[error("a close frame of one byte")]
     CloseOfOneByte,
+    #[error("a 64-bit payload length with its most significant bit set")]
+    LengthTopBit,
+    #[error("a continuation frame without a message to continue")]
+    UnexpectedContinuation,
+    #[error("a new message before the fragmented one ended")]
+    UnfinishedMessage,
+    #[error("a text message that is not UTF-8")]
+    InvalidUtf8,
 }
 
 /// The header at the start of `buf`, checked against `rules`; `None` while incomplete.
@@ -80,6 +99,8 @@ pub(crate) fn parse(buf: &[u8], rules: Rules) -> Result<Option<Header>, FrameErr
             None => return Ok(None),
         },
         127 => match buf.get(2..10) {
+            // RFC 6455 §5.2: "the most significant bit MUST be 0".
+            Some(b) if b[0] & 0x80 != 0 => return Err(FrameError::LengthTopBit),
             Some(b) => (u64::from_be_bytes(b.try_into().expect("eight bytes")), 10),
             None => return Ok(None),
         },

@@ -5,6 +5,10 @@
 //! Reads go into one growing buffer without zero-filling it; what a read brings is taken as
 //! one piece, so a burst of frames costs one write on the other side. Every method that
 //! awaits is cancel-safe: bytes are kept in the buffer until a whole answer is ready.
+//!
+//! Both ways, the headers are checked ([`frame::parse`]) and so is the order of fragments
+//! (RFC 6455 §5.4); text messages read as whole frames must be UTF-8 (§8.1), while frames passed
+//! on are not read (they go on as binary).
 
 use axum::body::Bytes;
 use bytes::BytesMut;
@@ -40,6 +44,7 @@ impl ReadFailure {
     pub(crate) fn close_code(&self) -> u16 {
         match self {
             ReadFailure::Protocol(FrameError::TooLong(_)) => 1009,
+            ReadFailure::Protocol(FrameError::InvalidUtf8) => 1007,
             ReadFailure::Protocol(_) => 1002,
             ReadFailure::Lost(_) => 1006,
         }
@@ -54,6 +59,11 @@ pub(crate) struct FrameReader<R> {
     read_size: usize,
     /// Payload bytes of the data frame being passed on that have not come yet.
     passing: u64,
+    /// A fragmented message has begun and not ended.
+    in_message: bool,
+    /// While a text message is read as whole frames: the bytes of a character that its last
+    /// frame cut (at most three).
+    text: Option<Vec<u8>>,
 }
 
 impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
@@ -68,6 +78,8 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
             rules,
             read_size,
             passing: 0,
+            in_message: false,
+            text: None,
         }
     }
 
@@ -117,6 +129,11 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
         let Some(header) = frame::parse(&self.buf, self.rules)? else {
             return Ok(None);
         };
+        let in_message = if header.is_control() {
+            self.in_message
+        } else {
+            header.continues(self.in_message)?
+        };
         let total = header.len + header.payload_len as usize;
         if self.buf.len() < total {
             self.buf.reserve(total - self.buf.len());
@@ -125,6 +142,18 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
         let mut payload = self.buf.split_to(total).split_off(header.len);
         if let Some(key) = header.mask {
             frame::apply_mask(&mut payload, key, 0);
+        }
+        if !header.is_control() {
+            self.in_message = in_message;
+            if header.opcode == OP_TEXT {
+                self.text = Some(Vec::new());
+            }
+            if let Some(cut) = &mut self.text {
+                check_utf8(cut, &payload, header.fin)?;
+            }
+            if header.fin {
+                self.text = None;
+            }
         }
         to_frame(header.opcode, payload.freeze()).map(Some)
     }
@@ -151,6 +180,7 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
     fn buffered_chunk(&mut self, to_frame_end: bool) -> Result<Option<Chunk>, ReadFailure> {
         let mut end = 0;
         let mut passing = self.passing;
+        let mut in_message = self.in_message;
         loop {
             if to_frame_end && passing == 0 && end > 0 {
                 break;
@@ -174,6 +204,7 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
                 }
                 return Ok(self.buffered_frame()?.map(Chunk::Control));
             }
+            in_message = header.continues(in_message)?;
             if header.opcode == OP_TEXT {
                 // Passed on as binary: the viewer speaks the `binary` subprotocol.
                 self.buf[end] = (self.buf[end] & 0xF0) | OP_BINARY;
@@ -185,13 +216,22 @@ impl<R: AsyncRead + Unpin + Send> FrameReader<R> {
             return Ok(None);
         }
         self.passing = passing;
+        self.in_message = in_message;
+        // A text message passed on (even in part) is not read, so not checked.
+        self.text = None;
         Ok(Some(Chunk::Forward(self.buf.split_to(end).freeze())))
     }
 
     /// The bytes read but not taken yet (for tests).
     #[cfg(test)]
-    fn buffered(&self) -> &[u8] {
+    pub(super) fn buffered(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// The memory the buffer holds (for tests: it stays bounded by the frame size limit).
+    #[cfg(test)]
+    pub(super) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 }
 
@@ -211,6 +251,26 @@ fn to_frame(opcode: u8, payload: Bytes) -> Result<Frame, ReadFailure> {
         OP_CLOSE => Frame::Close(close_payload(&payload)?),
         _ => Frame::Data(payload),
     })
+}
+
+/// Checks the next frame of a text message: `cut` holds the bytes of a character the previous
+/// frame cut, and is left with those `payload` cuts (RFC 6455 §5.6: a frame may end inside a
+/// character, the message may not).
+fn check_utf8(cut: &mut Vec<u8>, payload: &[u8], last: bool) -> Result<(), FrameError> {
+    let joined;
+    let bytes = if cut.is_empty() {
+        payload
+    } else {
+        joined = [cut.as_slice(), payload].concat();
+        &joined
+    };
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) if e.error_len().is_none() && !last => e.valid_up_to(),
+        Err(_) => return Err(FrameError::InvalidUtf8),
+    };
+    *cut = bytes[valid..].to_vec();
+    Ok(())
 }
 
 /// A close frame's code and reason (RFC 6455 §5.5.1).

@@ -23,7 +23,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use app::ssr::clusters::Clusters;
+use app::state::clusters::Clusters;
 use pve::types::{ClusterResource, TaskListEntry};
 use tokio::sync::Mutex;
 

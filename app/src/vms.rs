@@ -1,0 +1,293 @@
+//! The VM list, VM details, power actions and their tasks.
+
+use leptos::prelude::*;
+
+use pve::ids::{NodeName, Upid, VmId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::{
+    access::{self, Role},
+    state::app_state,
+};
+
+/// One VM in the list, from `/cluster/resources`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmRow {
+    /// Name of the configured cluster the VM belongs to.
+    pub cluster: String,
+    /// Node the VM runs on.
+    pub node: NodeName,
+    /// VM id.
+    pub vmid: VmId,
+    /// VM name (PVE may omit it).
+    pub name: String,
+    /// Running, stopped (or unknown). (`VmStatus` stays qualified: `vm_status`'s server
+    /// function struct has that name here.)
+    pub status: pve::types::VmStatus,
+    /// CPU use as a fraction of `maxcpu` (0..1).
+    pub cpu: f64,
+    /// Number of virtual CPUs.
+    pub maxcpu: f64,
+    /// Memory used, bytes.
+    pub mem: u64,
+    /// Memory configured, bytes.
+    pub maxmem: u64,
+    /// Uptime in seconds.
+    pub uptime: u64,
+    /// Tags, split.
+    pub tags: Vec<String>,
+    /// True for templates (which cannot be started).
+    pub template: bool,
+    /// Lock held on the VM (backup, migrate, ...), if any.
+    pub lock: Option<String>,
+}
+
+impl VmRow {
+    /// True when PVE reports the VM running.
+    pub fn is_running(&self) -> bool {
+        self.status == pve::types::VmStatus::Running
+    }
+}
+
+/// A problem reaching one cluster, shown above the list while the others keep working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterProblem {
+    /// Cluster name.
+    pub cluster: String,
+    /// What went wrong, for the operator.
+    pub message: String,
+}
+
+/// The VM list across every configured cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmList {
+    /// VMs of every reachable cluster.
+    pub vms: Vec<VmRow>,
+    /// Clusters that could not be listed.
+    pub problems: Vec<ClusterProblem>,
+    /// Nodes PVE does not report online (for scoped users, only those hosting one of their VMs).
+    pub nodes_down: Vec<NodeDown>,
+}
+
+/// A node that is not online.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeDown {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name.
+    pub node: String,
+    /// PVE's status for it: `offline` or `unknown`.
+    pub status: String,
+}
+
+/// A VM's current status, from `status/current`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmDetail {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node.
+    pub node: NodeName,
+    /// PVE's answer.
+    pub status: pve::types::QemuStatus,
+}
+
+/// A task started by a power action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// Cluster the task runs in.
+    pub cluster: String,
+    /// PVE's task id.
+    pub upid: Upid,
+}
+
+/// Progress of a task, for the task panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    /// True while the task runs.
+    pub running: bool,
+    /// PVE's exit status once stopped (`OK`, `WARNINGS: n`, or the error).
+    pub exitstatus: Option<String>,
+    /// The last lines of the task log.
+    pub log: Vec<String>,
+}
+
+impl TaskProgress {
+    /// True when the task ended without error.
+    pub fn succeeded(&self) -> bool {
+        !self.running
+            && self
+                .exitstatus
+                .as_deref()
+                .is_some_and(|s| s == "OK" || s.starts_with("WARNINGS"))
+    }
+}
+
+/// Every VM of every configured cluster that the user's scope allows; a cluster that fails is
+/// reported, not fatal.
+#[server(prefix = "/api", endpoint = "vms_list")]
+pub async fn list_vms() -> Result<VmList, AppError> {
+    let user = access::require(Role::Viewer).await?;
+    let state = app_state()?;
+    // Every resource, not only VMs: the same one call also tells which nodes are down.
+    let calls = state
+        .clusters
+        .all()
+        .iter()
+        .map(|c| async move { (c.name.clone(), c.api.cluster_resources(None).await) });
+    let mut list = VmList {
+        vms: Vec::new(),
+        problems: Vec::new(),
+        nodes_down: Vec::new(),
+    };
+    for (cluster, result) in futures::future::join_all(calls).await {
+        match result {
+            Ok(resources) => {
+                let first = list.vms.len();
+                list.vms.extend(
+                    resources
+                        .iter()
+                        .filter_map(|r| vm_row(&cluster, r))
+                        .filter(|row| user.scope.allows_vm(&row.tags)),
+                );
+                let shown = &list.vms[first..];
+                list.nodes_down.extend(
+                    resources
+                        .iter()
+                        .filter(|r| r.kind == "node" && r.status.as_deref() != Some("online"))
+                        .filter_map(|r| r.node.clone().map(|node| (node, r.status.clone())))
+                        .filter(|(node, _)| {
+                            user.scope.sees_nodes() || shown.iter().any(|v| v.node.as_str() == node)
+                        })
+                        .map(|(node, status)| NodeDown {
+                            cluster: cluster.clone(),
+                            node,
+                            status: status.unwrap_or_else(|| "unknown".into()),
+                        }),
+                );
+            }
+            Err(err) => list.problems.push(ClusterProblem {
+                cluster,
+                message: AppError::from(err).to_string(),
+            }),
+        }
+    }
+    list.vms
+        .sort_by(|a, b| (&a.cluster, a.vmid.get()).cmp(&(&b.cluster, b.vmid.get())));
+    Ok(list)
+}
+
+/// `status/current` of one VM.
+#[server(prefix = "/api", endpoint = "vm_detail")]
+pub async fn vm_status(cluster: String, node: String, vmid: String) -> Result<VmDetail, AppError> {
+    let vm = access::require_vm(Role::Viewer, &cluster, &node, &vmid).await?;
+    let status = vm.cluster.api.qemu_status(&vm.node, vm.vmid).await?;
+    Ok(VmDetail {
+        cluster: vm.cluster.name,
+        node: vm.node,
+        status,
+    })
+}
+
+/// Starts, stops, shuts down or reboots a VM; returns the task to follow.
+#[server(prefix = "/api", endpoint = "vm_power")]
+pub async fn power_action(
+    cluster: String,
+    node: String,
+    vmid: String,
+    action: String,
+) -> Result<TaskRef, AppError> {
+    use pve::types::PowerAction;
+
+    let user = access::require(Role::Operator).await?;
+    let action: PowerAction = action.parse().map_err(|_| {
+        AppError::InvalidInput(format!(
+            "unknown power action {:?}",
+            action.chars().take(32).collect::<String>()
+        ))
+    })?;
+    let access::VmAccess {
+        user,
+        cluster,
+        node,
+        vmid,
+    } = access::vm(user, &cluster, &node, &vmid).await?;
+    let upid = cluster.api.qemu_power(&node, vmid, action).await?;
+    tracing::info!(user = %user.username, cluster = %cluster.name, %node, %vmid, action = action.path_segment(), %upid, "power action");
+    Ok(TaskRef {
+        cluster: cluster.name.clone(),
+        upid,
+    })
+}
+
+/// Progress and the last log lines of a task.
+#[server(prefix = "/api", endpoint = "task_progress")]
+pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, AppError> {
+    use pve::ids::Upid;
+
+    let user = access::require(Role::Viewer).await?;
+    let state = app_state()?;
+    let cluster = state.clusters.get(&cluster)?;
+    let upid: Upid = upid
+        .parse()
+        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
+    access::task_in_scope(&user, cluster, &upid).await?;
+    let status = cluster.api.task_status(&upid).await?;
+    let log = cluster.api.task_log(&upid, 0, 50).await.unwrap_or_default();
+    Ok(TaskProgress {
+        running: status.is_running(),
+        exitstatus: status.exitstatus.clone(),
+        // PVE answers an empty log with the single line "no content".
+        log: log
+            .into_iter()
+            .map(|l| l.t)
+            .filter(|t| t != "no content")
+            .collect(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn vm_row(cluster: &str, r: &pve::types::ClusterResource) -> Option<VmRow> {
+    if !r.is_vm() {
+        return None;
+    }
+    Some(VmRow {
+        cluster: cluster.to_owned(),
+        node: r.node.as_deref()?.parse().ok()?,
+        vmid: VmId::new(r.vmid?).ok()?,
+        name: r.name.clone().unwrap_or_default(),
+        status: pve::types::VmStatus::from_name(r.status.as_deref().unwrap_or_default()),
+        cpu: r.cpu.unwrap_or(0.0),
+        maxcpu: r.maxcpu.unwrap_or(0.0),
+        mem: r.mem.unwrap_or(0),
+        maxmem: r.maxmem.unwrap_or(0),
+        uptime: r.uptime.unwrap_or(0),
+        tags: r.tag_list(),
+        template: r.template,
+        lock: r.lock.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_success_needs_ok_or_warnings() {
+        let done = |s: &str| TaskProgress {
+            running: false,
+            exitstatus: Some(s.into()),
+            log: vec![],
+        };
+        assert!(done("OK").succeeded());
+        assert!(done("WARNINGS: 2").succeeded());
+        assert!(!done("VM 100 already running").succeeded());
+        let running = TaskProgress {
+            running: true,
+            exitstatus: None,
+            log: vec![],
+        };
+        assert!(!running.succeeded());
+    }
+}

@@ -1,0 +1,343 @@
+//! VM life cycle beyond power: `clone` (`qmclone`), `migrate` (GET preconditions, POST →
+//! `qmigrate`) and restore from a backup (`POST /nodes/{node}/qemu` with `archive` →
+//! `qmrestore`), qemu-server `API2::Qemu`. The VMs' disks live on the node-local `local-lvm`,
+//! so clones stay on their node and online migration needs `with-local-disks`.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::sim::api::extract::Call;
+use crate::sim::api::params::{Format, NODE, Spec, VMID};
+use crate::sim::api::reply::{ApiError, ApiResult, ok};
+use crate::sim::util::now_secs;
+use crate::sim::world::SimState;
+use crate::sim::world::backup::run_restore;
+use crate::sim::world::model::{Power, mac_address};
+use crate::sim::world::tasks::{self, Outcome};
+
+pub(super) fn routes() -> Router<SimState> {
+    Router::new()
+        .route("/nodes/{node}/qemu", post(create_or_restore))
+        .route("/nodes/{node}/qemu/{vmid}/clone", post(clone))
+        .route(
+            "/nodes/{node}/qemu/{vmid}/migrate",
+            get(migrate_check).post(migrate),
+        )
+}
+
+fn vmid_num(s: &str) -> u32 {
+    s.parse().unwrap_or_default()
+}
+
+/// `POST /nodes/{node}/qemu/{vmid}/clone` (VM.Clone on the source, VM.Allocate on the new ID).
+async fn clone(call: Call) -> ApiResult {
+    let Call { st, who, .. } = &call;
+    let params = call.params()?;
+    call.require_vm(&["VM.Clone"])?;
+    let newid_raw = params.get("newid").unwrap_or_default().to_owned();
+    call.require(&format!("/vms/{newid_raw}"), &["VM.Allocate"])?;
+    call.proxy()?;
+    params.validate(&[
+        NODE,
+        VMID,
+        Spec::integer("newid").format(Format::Vmid).min(100),
+        Spec::string("name").optional(),
+        Spec::string("description").optional(),
+        Spec::boolean("full").optional(),
+        Spec::string("target").format(Format::Node).optional(),
+        Spec::string("storage").optional(),
+        Spec::string("format")
+            .one_of(&["raw", "qcow2", "vmdk"])
+            .optional(),
+        Spec::string("pool").optional(),
+        Spec::string("snapname").optional(),
+        Spec::integer("bwlimit").min(0).optional(),
+    ])?;
+    let (node, vmid, newid) = (call.node(), call.vmid(), vmid_num(&newid_raw));
+    let source = {
+        let world = st.world();
+        let vm = world.model.existing_vm(node, vmid)?.clone();
+        if world.model.vms.contains_key(&newid) {
+            return Err(ApiError::fail(format!(
+                "unable to create VM {newid}: config file already exists"
+            )));
+        }
+        vm
+    };
+    let full = params.get("full").map_or(!source.template, |f| f == "1");
+    if !full && !source.template {
+        return Err(ApiError::fail(
+            "Linked clone feature is not supported for drive 'scsi0'",
+        ));
+    }
+    let target = params.get("target").unwrap_or(node).to_owned();
+    if target != node {
+        st.reach(&target)?;
+        return Err(ApiError::fail(format!(
+            "Can't clone to other node if VM uses local storage: 'local-lvm:vm-{vmid}-disk-0'"
+        )));
+    }
+    let name = params
+        .get("name")
+        .map_or_else(|| format!("Copy-of-VM-{}", source.name), str::to_owned);
+    let description = params.get("description").map(str::to_owned);
+    let upid = tasks::spawn_locked(
+        st,
+        node,
+        "qmclone",
+        vmid,
+        &who.authid,
+        move |ctx| async move {
+            // The new VM exists (locked) from the start, as PVE writes its config first.
+            let mut vm = source.clone();
+            vm.vmid = newid;
+            vm.name = name;
+            vm.template = false;
+            vm.power = Power::Stopped;
+            vm.runs.clear();
+            vm.lock = Some("clone".to_owned());
+            vm.description = description.or(vm.description);
+            vm.net0 = format!(
+                "virtio={},bridge=vmbr0,firewall=1",
+                mac_address(now_secs() as u64 ^ u64::from(newid))
+            );
+            vm.scsi0 = format!(
+                "local-lvm:vm-{newid}-disk-0,iothread=1,size={}G",
+                vm.disk_gib
+            );
+            if let Some(mut world) = ctx.world() {
+                world.model.vms.insert(newid, vm);
+            }
+            let _lock = ctx.hold_lock(newid, "clone");
+            let from = source
+                .scsi0
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if full {
+                ctx.log(format!("create full clone of drive scsi0 ({from})"));
+                ctx.log(format!("  Logical volume \"vm-{newid}-disk-0\" created."));
+                ctx.log(format!(
+                    "transferred 0.0 B of {}.0 GiB (0.00%)",
+                    source.disk_gib
+                ));
+                let steps = 5;
+                let step = ctx.st.scaled(Duration::from_millis(
+                    (300 + source.disk_gib * 40).min(3000),
+                ));
+                for i in 1..=steps {
+                    tokio::time::sleep(step).await;
+                    let gib = source.disk_gib as f64 * f64::from(i) / f64::from(steps);
+                    ctx.log(format!(
+                        "transferred {gib:.1} GiB of {}.0 GiB ({:.2}%)",
+                        source.disk_gib,
+                        f64::from(i) * 100.0 / f64::from(steps)
+                    ));
+                }
+            } else {
+                ctx.log(format!("create linked clone of drive scsi0 ({from})"));
+                tokio::time::sleep(ctx.st.scaled(Duration::from_millis(800))).await;
+                ctx.log(format!("  Logical volume \"vm-{newid}-disk-0\" created."));
+            }
+            Outcome::Ok
+        },
+    )?;
+    ok(json!(upid))
+}
+
+/// `GET /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate): preconditions.
+async fn migrate_check(call: Call) -> ApiResult {
+    call.on_vm(
+        &["VM.Migrate"],
+        &[
+            NODE,
+            VMID,
+            Spec::string("target").format(Format::Node).optional(),
+        ],
+    )?;
+    let (node, vmid) = (call.node(), call.vmid());
+    let world = call.st.world();
+    let vm = world.model.existing_vm(node, vmid)?;
+    let allowed: Vec<&str> = world
+        .model
+        .nodes
+        .iter()
+        .filter(|n| n.name != node && n.online)
+        .map(|n| n.name.as_str())
+        .collect();
+    let volid = vm.scsi0.split(',').next().unwrap_or_default();
+    ok(json!({
+        "running": u8::from(vm.has_process()),
+        "allowed_nodes": allowed,
+        "not_allowed_nodes": {},
+        "local_disks": [{"volid": volid, "size": vm.maxdisk(), "cdrom": 0, "is_unused": 0}],
+        "local_resources": [],
+        "mapped-resources": [],
+        "mapped-resource-info": {},
+        "has-dbus-vmstate": 1,
+    }))
+}
+
+const MIGRATE_PARAMS: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::string("target").format(Format::Node),
+    Spec::boolean("online").optional(),
+    Spec::boolean("force").optional(),
+    Spec::boolean("with-local-disks").optional(),
+    Spec::string("targetstorage").optional(),
+    Spec::string("migration_type")
+        .one_of(&["secure", "insecure"])
+        .optional(),
+    Spec::string("migration_network").optional(),
+    Spec::integer("bwlimit").min(0).optional(),
+    Spec::boolean("with-conntrack-state").optional(),
+];
+
+/// `POST /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate) → `qmigrate` task; the VM's config
+/// moves to `target` at the end.
+async fn migrate(call: Call) -> ApiResult {
+    let Call { st, who, .. } = &call;
+    let params = call.on_vm(&["VM.Migrate"], MIGRATE_PARAMS)?;
+    let (node, vmid) = (call.node(), call.vmid());
+    let target = params.get("target").unwrap_or_default().to_owned();
+    if target == node {
+        return Err(ApiError::fail("target is local node."));
+    }
+    let (running, disk_gib) = {
+        let world = st.world();
+        match world.model.node(&target) {
+            None => return Err(ApiError::fail(format!("no such cluster node '{target}'"))),
+            Some(n) if !n.online => {
+                return Err(ApiError::fail(format!("target node '{target}' not online")));
+            }
+            Some(_) => {}
+        }
+        let vm = world.model.existing_vm(node, vmid)?;
+        (vm.has_process(), vm.disk_gib)
+    };
+    let online = params.flag("online");
+    if running && !online {
+        return Err(ApiError::fail("can't migrate running VM without --online"));
+    }
+    if running && !params.flag("with-local-disks") {
+        return Err(ApiError::fail(
+            "can't live migrate attached local disks without with-local-disks option",
+        ));
+    }
+    let upid = tasks::spawn_locked(
+        st,
+        node,
+        "qmigrate",
+        vmid,
+        &who.authid,
+        move |ctx| async move {
+            let _lock = ctx.hold_lock(vmid, "migrate");
+            ctx.log(format!(
+                "starting migration of VM {vmid} to node '{target}' (10.10.0.x)"
+            ));
+            ctx.log(format!(
+                "found local disk 'local-lvm:vm-{vmid}-disk-0' (attached)"
+            ));
+            if running {
+                ctx.log(format!("starting VM {vmid} on remote node '{target}'"));
+                ctx.log("starting storage migration");
+                ctx.log(format!("scsi0: start migration to nbd:unix:/run/qemu-server/{vmid}_nbd.migrate:exportname=drive-scsi0"));
+            } else {
+                ctx.log("copying local disk images");
+            }
+            let step = ctx
+                .st
+                .scaled(Duration::from_millis((300 + disk_gib * 40).min(3000)));
+            for i in 1..=5u64 {
+                tokio::time::sleep(step).await;
+                ctx.log(format!(
+                    "drive-scsi0: transferred {:.1} GiB of {disk_gib}.0 GiB ({}.00%) in {}s",
+                    disk_gib as f64 * i as f64 / 5.0,
+                    i * 20,
+                    i * 2
+                ));
+            }
+            if running {
+                ctx.log("migration status: completed");
+                ctx.log("migration finished successfully (duration 00:00:12)");
+            } else {
+                ctx.log("migration finished successfully (duration 00:00:10)");
+            }
+            if let Some(mut world) = ctx.world()
+                && let Some(vm) = world.model.vms.get_mut(&vmid)
+            {
+                vm.node = target.clone();
+            }
+            Outcome::Ok
+        },
+    )?;
+    ok(json!(upid))
+}
+
+const RESTORE_PARAMS: &[Spec] = &[
+    NODE,
+    VMID,
+    Spec::string("archive").optional(),
+    Spec::string("storage").optional(),
+    Spec::boolean("force").optional(),
+    Spec::boolean("unique").optional(),
+    Spec::boolean("live-restore").optional(),
+    Spec::boolean("start").optional(),
+    Spec::string("pool").optional(),
+    Spec::integer("bwlimit").min(0).optional(),
+];
+
+/// `POST /nodes/{node}/qemu`: restore with `archive` (`force` to overwrite a stopped VM) →
+/// `qmrestore`. Creating VMs from scratch is not simulated.
+async fn create_or_restore(call: Call) -> ApiResult {
+    let Call { st, who, .. } = &call;
+    let params = call.on_node(&[], RESTORE_PARAMS)?;
+    let node = call.node().to_owned();
+    let vmid = vmid_num(params.get("vmid").unwrap_or_default());
+    let Some(volid) = params.get("archive").map(str::to_owned) else {
+        return Err(ApiError::fail(
+            "creating a VM without 'archive' is not simulated",
+        ));
+    };
+    let existing = st.world().model.vms.get(&vmid).map(|vm| vm.node.clone());
+    match &existing {
+        Some(_) => call.require(&format!("/vms/{vmid}"), &["VM.Backup"])?,
+        None => call.require(&format!("/vms/{vmid}"), &["VM.Allocate"])?,
+    }
+    let emsg = format!("unable to restore VM {vmid} -");
+    if let Some(other) = existing.as_ref().filter(|n| **n != node) {
+        return Err(ApiError::fail(format!(
+            "{emsg} VM {vmid} already exists on node '{other}'"
+        )));
+    }
+    if existing.is_some() && !params.flag("force") {
+        return Err(ApiError::fail(format!("{emsg} config file already exists")));
+    }
+    let archive = {
+        let world = st.world();
+        world
+            .backups
+            .iter()
+            .find(|a| a.volid() == volid)
+            .cloned()
+            .ok_or_else(|| ApiError::fail(format!("{emsg} volume '{volid}' does not exist")))?
+    };
+    let storage = volid.split(':').next().unwrap_or_default();
+    call.require(&format!("/storage/{storage}"), &["Datastore.Audit"])?;
+    let unique = params.flag("unique");
+    let target = node.clone();
+    let upid = tasks::spawn(
+        st,
+        &target,
+        "qmrestore",
+        &vmid.to_string(),
+        &who.authid,
+        move |ctx| run_restore(ctx, node, vmid, archive, unique),
+    )?;
+    ok(Value::String(upid))
+}
