@@ -20,4 +20,4 @@ export CECYBER_DEMO__PORT=$((port + 1))
 if [ "${2:-}" = qemu ]; then
   export CECYBER_DEMO__QEMU=true
 fi
-exec target/debug/cecyber
+exec target/debug/cecyber --demo

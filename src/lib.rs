@@ -15,4 +15,7 @@ pub mod client;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+#[cfg(any(feature = "client", feature = "sim"))]
+pub mod vnc_auth;
+
 pub use error::{Error, Result};

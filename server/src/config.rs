@@ -57,6 +57,9 @@ pub struct Config {
     pub session_hours: u64,
     /// Force the cookie's `Secure` flag on or off; unset means "when served over HTTPS".
     pub secure_cookies: Option<bool>,
+    /// The URL browsers open Cecyber at (`https://panel.example`) when it runs behind a reverse
+    /// proxy that rewrites `Host`: the same-origin checks compare with its origin instead.
+    pub public_url: Option<String>,
     /// Password for the first `admin` account (otherwise a random one is printed once).
     pub admin_password: Option<String>,
     /// Milliseconds to wait before refusing a failed login (against guessing).
@@ -82,9 +85,11 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
-    /// Managed clusters; none means demo mode.
+    /// Managed clusters; at least one, unless in demo mode.
     pub clusters: Vec<ClusterConfig>,
-    /// Forces demo mode (set by `--demo`).
+    /// Demo mode: the built-in simulated cluster instead of the configured ones (set by
+    /// `--demo`, or `CECYBER_FORCE_DEMO=true`). Never implied: a configuration without clusters
+    /// is an error, so a typo cannot quietly start a demo in production.
     pub force_demo: bool,
 }
 
@@ -96,6 +101,7 @@ impl Default for Config {
             site_root: "target/site".into(),
             session_hours: 12,
             secure_cookies: None,
+            public_url: None,
             admin_password: None,
             login_failure_delay_ms: 1000,
             live_tick_secs: 10,
@@ -147,9 +153,16 @@ impl Config {
         }
     }
 
+    /// The origin of `public_url` (validated at load).
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .and_then(app::access::origin::normalize_origin)
+    }
+
     /// True when Cecyber should run against its built-in simulator.
     pub fn is_demo(&self) -> bool {
-        self.force_demo || self.clusters.is_empty()
+        self.force_demo
     }
 }
 
@@ -339,6 +352,21 @@ pub fn load(
         warnings.push(format!("unknown configuration key `{path}` ignored"));
     })
     .map_err(|e| ConfigError(e.to_string()))?;
+    if config.clusters.is_empty() && !config.force_demo {
+        return Err(ConfigError(
+            "no cluster is configured: add a [[clusters]] section to the configuration file \
+             (--config), or start with --demo for the built-in simulated cluster"
+                .into(),
+        ));
+    }
+    if let Some(url) = &config.public_url
+        && app::access::origin::normalize_origin(url).is_none()
+    {
+        return Err(ConfigError(format!(
+            "public_url must be an http:// or https:// URL of a host (e.g. https://panel.example), \
+             not {url:?}"
+        )));
+    }
     if !(1..=CONSOLE_SESSION_MAX_SECS).contains(&config.console_session_secs) {
         return Err(ConfigError(format!(
             "console_session_secs must be from 1 to {CONSOLE_SESSION_MAX_SECS}, not {}",
@@ -469,6 +497,14 @@ fn set_in_value(
 mod tests {
     use super::*;
 
+    /// The command line of demo mode, for the tests that configure no cluster.
+    fn demo() -> Cli {
+        Cli {
+            demo: true,
+            ..Cli::default()
+        }
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -477,11 +513,41 @@ mod tests {
     }
 
     #[test]
-    fn defaults_mean_demo_on_loopback() {
-        let (config, warnings) = load(&Cli::default(), env(&[])).unwrap();
+    fn public_url_is_an_origin() {
+        let (config, _) = load(
+            &demo(),
+            env(&[("CECYBER_PUBLIC_URL", "https://Panel.example:443/cecyber/")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.public_origin().as_deref(),
+            Some("https://panel.example")
+        );
+        for bad in ["panel.example", "ftp://panel", "https://*.example"] {
+            let err = load(&demo(), env(&[("CECYBER_PUBLIC_URL", bad)])).unwrap_err();
+            assert!(err.to_string().contains("public_url"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn demo_mode_is_asked_for_never_implied() {
+        let err = load(&Cli::default(), env(&[])).unwrap_err();
+        assert!(
+            err.to_string().contains("no cluster is configured"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--demo"), "says what to do: {err}");
+
+        let demo = Cli {
+            demo: true,
+            ..Cli::default()
+        };
+        let (config, warnings) = load(&demo, env(&[])).unwrap();
         assert!(config.is_demo());
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
         assert!(warnings.is_empty());
+        let (config, _) = load(&Cli::default(), env(&[("CECYBER_FORCE_DEMO", "true")])).unwrap();
+        assert!(config.is_demo(), "the same from the environment");
     }
 
     #[test]
@@ -561,7 +627,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_warn_and_bad_clusters_fail() {
-        let (_, warnings) = load(&Cli::default(), env(&[("CECYBER_LISTN", "x")])).unwrap();
+        let (_, warnings) = load(&demo(), env(&[("CECYBER_LISTN", "x")])).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("listn"));
 
@@ -594,7 +660,7 @@ mod tests {
 
     #[test]
     fn console_session_lifetime() {
-        let (config, _) = load(&Cli::default(), env(&[])).unwrap();
+        let (config, _) = load(&demo(), env(&[])).unwrap();
         assert_eq!(
             config.console_session_ttl(),
             Duration::from_secs(30),
@@ -607,7 +673,7 @@ mod tests {
         std::fs::write(&file, "console_session_secs = 90\n").unwrap();
         let cli = Cli {
             config: Some(file),
-            ..Cli::default()
+            ..demo()
         };
         let (config, warnings) = load(&cli, env(&[])).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -624,18 +690,14 @@ mod tests {
         );
 
         for bad in ["0", "3601", "-1"] {
-            let err = load(
-                &Cli::default(),
-                env(&[("CECYBER_CONSOLE_SESSION_SECS", bad)]),
-            )
-            .unwrap_err();
+            let err = load(&demo(), env(&[("CECYBER_CONSOLE_SESSION_SECS", bad)])).unwrap_err();
             assert!(
                 err.to_string().contains("console_session_secs"),
                 "{bad}: {err}"
             );
         }
         let err = load(
-            &Cli::default(),
+            &demo(),
             env(&[("CECYBER_CONSOLE_SESSION_SECS", "half a minute")]),
         )
         .unwrap_err();

@@ -113,9 +113,14 @@ const WALL_REFUSED: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset
 
 /// Refuses cross-origin writes: a non-GET request whose `Origin` is not this server.
 /// (The session cookie is `SameSite=Strict` as well; this is the second lock.)
-pub async fn same_origin_writes(request: Request, next: Next) -> Response {
+pub async fn same_origin_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let writes = request.method() != Method::GET && request.method() != Method::HEAD;
-    if writes && let Err(e) = origin::same_origin(request.headers()) {
+    let public = state.public_origin.as_deref();
+    if writes && let Err(e) = origin::same_origin(request.headers(), public) {
         return (status_of(&e), e.to_string()).into_response();
     }
     next.run(request).await

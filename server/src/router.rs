@@ -51,7 +51,10 @@ pub fn app(runtime: &Runtime) -> Router {
         .layer(Extension(runtime.render.clone()))
         .layer(Extension(runtime.shutdown.clone()))
         .layer(from_fn_with_state(state.clone(), middleware::session_gate))
-        .layer(axum::middleware::from_fn(middleware::same_origin_writes))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::same_origin_writes,
+        ))
         .layer(from_fn_with_state(
             state.clone(),
             middleware::security_headers,

@@ -120,6 +120,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
             login_failure_delay: Duration::from_millis(config.login_failure_delay_ms),
         },
         demo: config.is_demo(),
+        public_origin: config.public_origin(),
     };
     let live = LiveHub::new(config.live_points());
     let alerts = Arc::new(AlertEngine::new(state.db.clone(), state.clusters.clone()).await);

@@ -316,6 +316,45 @@ async fn cross_origin_writes_are_refused() {
     assert!(response.headers().get("set-cookie").is_none());
 }
 
+/// Behind a reverse proxy that rewrites `Host` (nginx's default), `public_url` names the origin
+/// browsers use: writes from it pass, and the `Host` no longer counts as our origin.
+#[tokio::test]
+async fn behind_a_proxy_the_public_url_is_the_own_origin() {
+    let server = start(&[("CECYBER_PUBLIC_URL", "https://panel.example")]).await;
+    let login = |origin: &'static str| {
+        server
+            .browser()
+            .client
+            .post(format!("{}/api/login", server.base))
+            .header("origin", origin)
+            .header("accept", "application/json")
+            .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+            .send()
+    };
+    let through_proxy = login("https://panel.example").await.unwrap();
+    assert_eq!(through_proxy.status(), StatusCode::OK);
+    assert!(through_proxy.headers().get("set-cookie").is_some());
+    let own_host = format!("http://{}", server.addr);
+    let direct = server
+        .browser()
+        .client
+        .post(format!("{}/api/login", server.base))
+        .header("origin", own_host)
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        direct.status(),
+        StatusCode::FORBIDDEN,
+        "the Host is not the origin then"
+    );
+    assert_eq!(
+        login("https://evil.example").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_cluster_is_reported_and_nothing_breaks() {
     // A closed port: connections are refused at once.

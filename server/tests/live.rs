@@ -72,6 +72,7 @@ async fn setup() -> Setup {
             "CECYBER_ADMIN_PASSWORD".to_string(),
             ADMIN_PASSWORD.to_string(),
         ),
+        ("CECYBER_FORCE_DEMO".to_string(), "true".to_string()),
     ];
     let (config, _) = load(&Cli::default(), vars).unwrap();
     let mut runtime = runtime::start(&config).await.unwrap();

@@ -19,12 +19,11 @@ mod methods;
 mod response;
 mod retry;
 mod tls;
-mod vnc;
 
+pub use crate::vnc_auth::vnc_auth_response;
 pub use api::{PveApi, wait_task};
 pub use config::{ClientConfig, Credentials, TlsTrust};
 pub use console::{VNC_SUBPROTOCOL, WebSocketRequest};
 pub use http::HttpClient;
 pub use retry::RetryPolicy;
 pub use tls::{certificate_fingerprint, format_fingerprint};
-pub use vnc::vnc_auth_response;

@@ -31,12 +31,16 @@ pub fn normalize_origin(input: &str) -> Option<String> {
     plain.then(|| url.origin().ascii_serialization())
 }
 
-/// Whether `origin` (an `Origin` header's value) is this server as the request's `Host`
-/// names it: same host and port, once both are normalised.
-pub fn is_own_origin(origin: &str, headers: &HeaderMap) -> bool {
+/// Whether `origin` (an `Origin` header's value) is this server: its `public` origin when one
+/// is configured (behind a proxy that rewrites `Host`), else the request's `Host` — same
+/// scheme (when public), host and port, once both are normalised.
+pub fn is_own_origin(origin: &str, headers: &HeaderMap, public: Option<&str>) -> bool {
     let Some(origin) = normalize_origin(origin) else {
         return false;
     };
+    if let Some(public) = public {
+        return normalize_origin(public).is_some_and(|public| public == origin);
+    }
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -46,12 +50,13 @@ pub fn is_own_origin(origin: &str, headers: &HeaderMap) -> bool {
     normalize_origin(&format!("{scheme}://{host}")).is_some_and(|own| own == origin)
 }
 
-/// Refuses a request that names an `Origin` other than this server (a request without one is
-/// not from another site's page: browsers send it on every cross-origin request).
-pub fn same_origin(headers: &HeaderMap) -> AppResult<()> {
+/// Refuses a request that names an `Origin` other than this server (see [`is_own_origin`]; a
+/// request without one is not from another site's page: browsers send it on every
+/// cross-origin request).
+pub fn same_origin(headers: &HeaderMap, public: Option<&str>) -> AppResult<()> {
     match headers.get(header::ORIGIN).map(|v| v.to_str()) {
         None => Ok(()),
-        Some(Ok(origin)) if is_own_origin(origin, headers) => Ok(()),
+        Some(Ok(origin)) if is_own_origin(origin, headers, public) => Ok(()),
         Some(origin) => {
             tracing::warn!(
                 origin = origin.unwrap_or("(not text)"),
@@ -139,35 +144,64 @@ mod tests {
 
     #[test]
     fn own_origin_follows_the_host_header() {
-        assert!(is_own_origin("http://panel:3000", &host("panel:3000")));
+        assert!(is_own_origin(
+            "http://panel:3000",
+            &host("panel:3000"),
+            None
+        ));
         assert!(
-            is_own_origin("http://PANEL:3000", &host("panel:3000")),
+            is_own_origin("http://PANEL:3000", &host("panel:3000"), None),
             "case"
         );
         assert!(
-            is_own_origin("https://panel:443", &host("panel")),
+            is_own_origin("https://panel:443", &host("panel"), None),
             "default port"
         );
-        assert!(is_own_origin("https://panel", &host("panel:443")));
-        assert!(!is_own_origin("https://panel:8443", &host("panel")));
-        assert!(!is_own_origin("http://evil.example", &host("panel:3000")));
-        assert!(!is_own_origin("null", &host("panel:3000")));
+        assert!(is_own_origin("https://panel", &host("panel:443"), None));
+        assert!(!is_own_origin("https://panel:8443", &host("panel"), None));
+        assert!(!is_own_origin(
+            "http://evil.example",
+            &host("panel:3000"),
+            None
+        ));
+        assert!(!is_own_origin("null", &host("panel:3000"), None));
         assert!(
-            !is_own_origin("http://panel:3000", &HeaderMap::new()),
+            !is_own_origin("http://panel:3000", &HeaderMap::new(), None),
             "no Host"
         );
     }
 
     #[test]
+    fn a_public_url_is_the_own_origin_behind_a_proxy() {
+        // nginx's default `proxy_set_header Host $proxy_host` hands on its upstream's name.
+        let proxied = host("127.0.0.1:3000");
+        let public = Some("https://panel.example");
+        assert!(is_own_origin("https://panel.example", &proxied, public));
+        assert!(is_own_origin("https://PANEL.example:443", &proxied, public));
+        assert!(
+            !is_own_origin("http://panel.example", &proxied, public),
+            "scheme"
+        );
+        assert!(
+            !is_own_origin("http://127.0.0.1:3000", &proxied, public),
+            "not the Host then"
+        );
+        assert!(!is_own_origin("https://evil.example", &proxied, public));
+    }
+
+    #[test]
     fn cross_origin_requests_are_refused() {
         let mut headers = host("panel:3000");
-        assert_eq!(same_origin(&headers), Ok(()), "no Origin");
+        assert_eq!(same_origin(&headers, None), Ok(()), "no Origin");
         headers.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://panel:3000"),
         );
-        assert_eq!(same_origin(&headers), Ok(()));
+        assert_eq!(same_origin(&headers, None), Ok(()));
         headers.insert(header::ORIGIN, HeaderValue::from_static("http://evil:3000"));
-        assert!(matches!(same_origin(&headers), Err(AppError::Forbidden(_))));
+        assert!(matches!(
+            same_origin(&headers, None),
+            Err(AppError::Forbidden(_))
+        ));
     }
 }

@@ -79,6 +79,7 @@ pub async fn embed_console(token: String) -> Result<ConsoleTicket, AppError> {
         UseAction::Page,
         &parts.headers,
         remote.as_deref(),
+        state.public_origin.as_deref(),
     )
     .await?;
     let origin = origin::request_origin(&parts.headers);

@@ -30,6 +30,9 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// True when running against the built-in simulator.
     pub demo: bool,
+    /// The origin browsers reach Cecyber at (`https://panel.example`, from `public_url`), for a
+    /// reverse proxy that rewrites `Host`; `None`: the request's `Host` is the origin.
+    pub public_origin: Option<String>,
 }
 
 /// How session cookies are made.

@@ -182,7 +182,7 @@ async fn session_grant(
         tracing::warn!(remote, reason = %e, "console session refused");
         Refused::from(e)
     };
-    origin::same_origin(headers).map_err(refuse)?;
+    origin::same_origin(headers, state.public_origin.as_deref()).map_err(refuse)?;
     let user = access::session_user(&state.db, headers)
         .await
         .and_then(|user| access::authorize(user, Role::Operator))
@@ -219,15 +219,24 @@ async fn embed_grant(
     remote: Option<&str>,
 ) -> Result<Grant, Refused> {
     let key = key.get(&state.db).await?;
-    let claims = embed::authorize(&state.db, &key, token, UseAction::Console, headers, remote)
-        .await
-        .map_err(|r| {
-            let status = match r {
-                embed::Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::FORBIDDEN,
-            };
-            Refused(status, r.as_str().into())
-        })?;
+    let public = state.public_origin.as_deref();
+    let claims = embed::authorize(
+        &state.db,
+        &key,
+        token,
+        UseAction::Console,
+        headers,
+        remote,
+        public,
+    )
+    .await
+    .map_err(|r| {
+        let status = match r {
+            embed::Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::FORBIDDEN,
+        };
+        Refused(status, r.as_str().into())
+    })?;
     let grant = Grant {
         target: ConsoleTarget::parse(&claims.cluster, &claims.node, &claims.vmid.to_string())
             .map_err(|e| Refused(StatusCode::BAD_REQUEST, e.to_string()))?,

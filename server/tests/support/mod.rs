@@ -73,7 +73,8 @@ pub async fn start() -> TestServer {
 }
 
 /// Starts the server with a fresh database and `env` (`CECYBER_…` settings) on top of the
-/// defaults (demo mode, a known admin password, a short delay after a failed login).
+/// defaults (demo mode unless `env` configures clusters, a known admin password, a short delay
+/// after a failed login).
 pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
     let dir = process::fresh_dir("test");
     let mut vars: Vec<(String, String)> = vec![
@@ -85,6 +86,13 @@ pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
         ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "10".into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    // Demo mode unless the test configures clusters of its own.
+    if !vars
+        .iter()
+        .any(|(k, _)| k.starts_with("CECYBER_CLUSTERS__"))
+    {
+        vars.push(("CECYBER_FORCE_DEMO".into(), "true".into()));
+    }
     let (config, _): (Config, _) = load(&Cli::default(), vars).unwrap();
     let runtime = runtime::start(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

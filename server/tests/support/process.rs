@@ -73,6 +73,7 @@ impl ServerProcess {
             ),
             ("CECYBER_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
             ("CECYBER_LOGIN_FAILURE_DELAY_MS".into(), "10".into()),
+            ("CECYBER_FORCE_DEMO".into(), "true".into()),
         ];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let child = spawn(dir, &vars);

@@ -33,21 +33,24 @@ pub const PAGE_PATH: &str = "/embed/console";
 /// Whether a request from `request_origin` (its `Origin`, or its `Referer`'s origin) may use a
 /// link for `link_origin`: the partner's own pages, or our own page inside the partner's
 /// iframe (its requests carry our origin). No origin at all (not a browser) is allowed: the
-/// token is the credential; framing is limited by `frame-ancestors`.
+/// token is the credential; framing is limited by `frame-ancestors`. `public` is this server's
+/// configured origin (see [`is_own_origin`]).
 pub fn origin_allowed(
     link_origin: &str,
     request_origin: Option<&str>,
     headers: &HeaderMap,
+    public: Option<&str>,
 ) -> bool {
     let Some(origin) = request_origin else {
         return true;
     };
     let same =
         |a: &str, b: &str| normalize_origin(a).is_some_and(|a| Some(a) == normalize_origin(b));
-    same(origin, link_origin) || is_own_origin(origin, headers)
+    same(origin, link_origin) || is_own_origin(origin, headers, public)
 }
 
-/// Checks a use of `token` coming with these request `headers`: signature, link state, origin.
+/// Checks a use of `token` coming with these request `headers`: signature, link state, origin
+/// (this server's own is `public`, see [`is_own_origin`]).
 /// Refusals are logged and recorded; the caller takes a single-use link's one use
 /// ([`consume`]) and records the final outcome ("ok" or its own failure).
 pub async fn authorize(
@@ -57,11 +60,12 @@ pub async fn authorize(
     action: UseAction,
     headers: &HeaderMap,
     remote: Option<&str>,
+    public: Option<&str>,
 ) -> Result<Claims, Refusal> {
     let origin = request_origin(headers);
     let outcome = async {
         let claims = check(db, key, token).await?;
-        if !origin_allowed(&claims.origin, origin.as_deref(), headers) {
+        if !origin_allowed(&claims.origin, origin.as_deref(), headers, public) {
             return Err(Refusal::WrongOrigin);
         }
         Ok(claims)
@@ -171,23 +175,31 @@ mod tests {
         assert!(origin_allowed(
             link,
             Some("https://portal.example"),
-            &HeaderMap::new()
+            &HeaderMap::new(),
+            None
         ));
         assert!(origin_allowed(
             link,
             Some("https://PORTAL.example:443"),
-            &headers
+            &headers,
+            None
         ));
-        assert!(origin_allowed(link, Some("http://panel:3000"), &headers));
-        assert!(origin_allowed(link, None, &headers));
+        assert!(origin_allowed(
+            link,
+            Some("http://panel:3000"),
+            &headers,
+            None
+        ));
+        assert!(origin_allowed(link, None, &headers, None));
         assert!(!origin_allowed(
             link,
             Some("https://evil.example"),
-            &headers
+            &headers,
+            None
         ));
-        assert!(!origin_allowed(link, Some("null"), &headers));
+        assert!(!origin_allowed(link, Some("null"), &headers, None));
         assert!(
-            origin_allowed("https://portal.example:443", Some(link), &headers),
+            origin_allowed("https://portal.example:443", Some(link), &headers, None),
             "stored with its default port"
         );
     }

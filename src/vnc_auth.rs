@@ -1,5 +1,8 @@
-//! VNC authentication (RFB security type 2) from the viewer's side, for the console relay: the
-//! relay answers PVE's challenge itself so that the VNC password never reaches a browser.
+//! VNC authentication (RFB security type 2), one implementation for both ends: the console
+//! relay answers PVE's challenge with it (so the VNC password never reaches a browser), and the
+//! simulator's VNC servers check answers with it. It is a fixed algorithm, not an API shape:
+//! the known answer below was computed with openssl, and QEMU mode checks the relay against
+//! real QEMU.
 
 use des::Des;
 use des::cipher::generic_array::GenericArray;
