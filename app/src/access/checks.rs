@@ -15,12 +15,23 @@ use crate::{
     state::{app_state, clusters::Cluster, request_parts},
 };
 
+/// The session token of a request's cookie and its user, if it carries a live session (for
+/// what holds on to the session and checks it again: the console WebSocket).
+pub async fn session(
+    db: &SqlitePool,
+    headers: &HeaderMap,
+) -> AppResult<Option<(String, CurrentUser)>> {
+    let Some(token) = sessions::token_from_headers(headers) else {
+        return Ok(None);
+    };
+    Ok(sessions::lookup(db, &token)
+        .await?
+        .map(|user| (token, user)))
+}
+
 /// The user behind a request's session cookie, if it carries a live session.
 pub async fn session_user(db: &SqlitePool, headers: &HeaderMap) -> AppResult<Option<CurrentUser>> {
-    match sessions::token_from_headers(headers) {
-        Some(token) => sessions::lookup(db, &token).await,
-        None => Ok(None),
-    }
+    Ok(session(db, headers).await?.map(|(_, user)| user))
 }
 
 /// The user behind a request's API token (`Authorization: Bearer …`), if it carries a known one.

@@ -37,11 +37,11 @@ pub struct ConsoleTarget {
 impl ConsoleTarget {
     /// Parses the node and VM id a browser sent.
     pub fn parse(cluster: &str, node: &str, vmid: &str) -> AppResult<Self> {
-        let invalid = |e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string());
+        let (node, vmid) = crate::access::parse_target(node, vmid)?;
         Ok(Self {
             cluster: cluster.to_owned(),
-            node: node.parse().map_err(invalid)?,
-            vmid: vmid.parse().map_err(invalid)?,
+            node,
+            vmid,
         })
     }
 }

@@ -183,12 +183,12 @@ async fn session_grant(
         Refused::from(e)
     };
     origin::same_origin(headers, state.public_origin.as_deref()).map_err(refuse)?;
-    let user = access::session_user(&state.db, headers)
-        .await
-        .and_then(|user| access::authorize(user, Role::Operator))
-        .map_err(refuse)?;
     // The session is held by its cookie's token: checked again while the console is open.
-    let token = access::sessions::token_from_headers(headers).unwrap_or_default();
+    let (token, user) = access::session(&state.db, headers)
+        .await
+        .and_then(|session| session.ok_or(AppError::Unauthenticated))
+        .map_err(refuse)?;
+    let user = access::authorize(Some(user), Role::Operator).map_err(refuse)?;
     let pending: PendingConsole = match hub.take(id, &user.username) {
         Ok(p) => p,
         Err(e @ TakeError::OtherUser) => {

@@ -43,11 +43,7 @@ pub const RECHECK: Duration = Duration::from_secs(10);
 
 /// The scope `token` grants when a stream opens (checked directly, not through the board):
 /// a session through the access layer (viewers and above), a wall link by its own check.
-async fn scope_at_open(
-    state: &AppState,
-    token: &Token,
-    headers: &HeaderMap,
-) -> Result<Scope, AppError> {
+async fn scope_at_open(state: &AppState, token: &Token) -> Result<Scope, AppError> {
     match token {
         Token::Wall(token) => match wall::is_valid(&state.db, token).await? {
             true => Ok(Scope::everything()),
@@ -55,8 +51,8 @@ async fn scope_at_open(
                 "this wall link is invalid or revoked.".into(),
             )),
         },
-        Token::Session(_) => {
-            let user = access::session_user(&state.db, headers).await?;
+        Token::Session(token) => {
+            let user = sessions::lookup(&state.db, token).await?;
             Ok(access::authorize(user, Role::Viewer)?.scope)
         }
     }
@@ -82,7 +78,7 @@ pub async fn live_events(
         (None, None) => return refuse(&AppError::Unauthenticated),
     };
     let wall_link = matches!(token, Token::Wall(_));
-    let scope = match scope_at_open(&state, &token, &headers).await {
+    let scope = match scope_at_open(&state, &token).await {
         Ok(scope) => scope,
         Err(e) => {
             tracing::info!(wall = wall_link, reason = %e, "live stream refused");
