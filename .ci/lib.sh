@@ -33,7 +33,8 @@ need_rust_wasm() {
 }
 
 need_frontend_packages() {
-  if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ] || [ ! -f frontend/node_modules/@novnc/novnc/core/rfb.js ]; then
+  if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ] || [ ! -f frontend/node_modules/@novnc/novnc/core/rfb.js ] \
+    || [ ! -x frontend/node_modules/.bin/wasm-opt ]; then
     step "Installing the browser's JavaScript packages (npm: ECharts, noVNC)"
     (cd frontend && npm ci --no-audit --no-fund)
   fi
@@ -79,5 +80,29 @@ need_qemu() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
       -t bookworm-backports --no-install-recommends qemu-system-x86
+  fi
+}
+
+# nginx for the reverse-proxy tests (end2end/tests/proxy.spec.ts). Only the binary is used: the
+# tests run their own nginx (end2end/start-nginx.sh) with every path under target/, as root or
+# not. Debian's package would start the system service on port 80: a policy-rc.d that refuses
+# service starts is in place during the install (unless the machine has one already), and the
+# service is disabled after it.
+need_nginx() {
+  if [ ! -x /usr/sbin/nginx ]; then
+    step "Installing nginx from Debian's packages (one time; its service is not started)"
+    local policy=/usr/sbin/policy-rc.d ours=false
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# Written by Cecyber'"'"'s .ci/lib.sh (need_nginx) for the install only.\nexit 101\n' \
+        | as_root tee "$policy" >/dev/null
+      as_root chmod 755 "$policy"
+      ours=true
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx \
+      || { if $ours; then as_root rm -f "$policy"; fi; return 1; }
+    if $ours; then as_root rm -f "$policy"; fi
+    # Nor at the next boot (`systemctl enable --now nginx` to use the system's nginx).
+    if command -v systemctl >/dev/null; then as_root systemctl disable --quiet nginx 2>/dev/null || true; fi
   fi
 }

@@ -3,12 +3,19 @@
 // Run from the repository root with `.ci/test` (builds everything first), or here with
 // `npx playwright test` once `target/debug/cecyber` and `target/site` are built.
 // Set CECYBER_BASE_URL to test an already running server instead of starting one.
+// proxy.spec.ts (project `proxy`) needs /usr/sbin/nginx (.ci/lib.sh's need_nginx); it is left
+// out when CECYBER_BASE_URL is set.
 import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.CECYBER_E2E_PORT ?? 3300);
 const baseURL = process.env.CECYBER_BASE_URL ?? `http://127.0.0.1:${port}`;
 // A second server whose simulated VMs are real QEMU VMs (qemu.spec.ts).
 const qemuPort = port + 100;
+// nginx with the README's recipe (nginx/cecyber.conf, HTTPS) in front of a third server
+// (proxy.spec.ts).
+const proxyPort = port + 90;
+const proxiedPort = port + 80;
+const proxyURL = `https://127.0.0.1:${proxyPort}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -20,6 +27,13 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   outputDir: './test-results',
+  // proxy.spec.ts runs only through nginx, the other specs only against the server itself.
+  projects: [
+    { name: 'direct', testIgnore: /proxy\.spec\.ts$/ },
+    ...(process.env.CECYBER_BASE_URL
+      ? []
+      : [{ name: 'proxy', testMatch: /proxy\.spec\.ts$/, use: { baseURL: proxyURL, ignoreHTTPSErrors: true } }]),
+  ],
   use: {
     baseURL,
     headless: true,
@@ -53,6 +67,24 @@ export default defineConfig({
           command: `./start-server.sh ${qemuPort} qemu`,
           url: `http://127.0.0.1:${qemuPort}/healthz`,
           timeout: 120_000,
+          reuseExistingServer: false,
+          stderr: 'pipe',
+        },
+        {
+          command: `./start-server.sh ${proxiedPort}`,
+          url: `http://127.0.0.1:${proxiedPort}/healthz`,
+          // nginx hands on Host: cecyber (its upstream's name): the origin checks need
+          // public_url; X-Forwarded-* count only from a trusted proxy (nginx, on the loopback).
+          env: { CECYBER_PUBLIC_URL: proxyURL, CECYBER_TRUSTED_PROXIES: '127.0.0.1' },
+          timeout: 120_000,
+          reuseExistingServer: false,
+          stderr: 'pipe',
+        },
+        {
+          command: `./start-nginx.sh ${proxyPort} ${proxiedPort}`,
+          url: `${proxyURL}/healthz`,
+          ignoreHTTPSErrors: true,
+          timeout: 30_000,
           reuseExistingServer: false,
           stderr: 'pipe',
         },

@@ -29,7 +29,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
         return Err(AppError::BadCredentials);
     };
     let token = sessions::create(&state.db, user.id, state.sessions.ttl).await?;
-    let cookie = sessions::cookie(&state.sessions, &parts.headers, Some(&token));
+    let cookie = sessions::cookie(&state.sessions, &parts, Some(&token));
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         SET_COOKIE,
@@ -50,7 +50,7 @@ pub async fn logout() -> Result<(), AppError> {
     if let Some(token) = sessions::token_from_headers(&parts.headers) {
         sessions::delete(&state.db, &token).await?;
     }
-    let cookie = sessions::cookie(&state.sessions, &parts.headers, None);
+    let cookie = sessions::cookie(&state.sessions, &parts, None);
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         SET_COOKIE,

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod assets;
 pub mod auth;
 pub mod components;
 pub mod console;
@@ -26,7 +27,7 @@ pub mod wall;
 pub mod web;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
@@ -52,8 +53,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                // ECharts (from npm, served from our own origin) for the charts.
-                <script src="/vendor/echarts.min.js" defer></script>
+                // Server-rendered only: the bundle's name carries its hash (see `assets`).
+                <link rel="stylesheet" href=assets::stylesheet(&options.site_pkg_dir) />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -94,7 +95,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(page_session());
     view! {
-        <Stylesheet id="leptos" href="/pkg/cecyber.css" />
         <Title text="Cecyber" />
         <Router>
             <Routes fallback=NotFound>

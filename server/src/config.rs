@@ -5,14 +5,19 @@
 //! `CECYBER_CLUSTERS__0__URLS=https://a:8006,https://b:8006`). Unknown keys are reported, not
 //! silently ignored.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::Parser;
 use pve::client::{ClientConfig, Credentials, TlsTrust};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use app::console::ssr::SESSION_TTL;
+use app::{access::origin::TrustedProxies, console::ssr::SESSION_TTL};
 
 /// Longest console session lifetime accepted: the session is a bearer secret in a URL, so it
 /// should not live long (the `vncproxy` answer in it is renewed after a few seconds anyway).
@@ -83,6 +88,11 @@ pub struct Config {
     /// Seconds a connection may take to send a request's headers, or stay idle between two
     /// requests, before it is closed.
     pub header_read_timeout_secs: u64,
+    /// Built-in HTTPS (`[tls]`); unset: plain HTTP (behind a TLS proxy, or on loopback).
+    pub tls: TlsConfig,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (IP
+    /// addresses or CIDR ranges); nobody's by default.
+    pub trusted_proxies: TrustedProxies,
     /// Settings of the built-in simulated cluster (demo mode).
     pub demo: DemoConfig,
     /// Managed clusters; at least one, unless in demo mode.
@@ -112,6 +122,8 @@ impl Default for Config {
             shutdown_grace_secs: 5,
             max_connections: 20_000,
             header_read_timeout_secs: 30,
+            tls: TlsConfig::default(),
+            trusted_proxies: TrustedProxies::default(),
             demo: DemoConfig::default(),
             clusters: Vec::new(),
             force_demo: false,
@@ -163,6 +175,24 @@ impl Config {
     /// True when Cecyber should run against its built-in simulator.
     pub fn is_demo(&self) -> bool {
         self.force_demo
+    }
+}
+
+/// Built-in HTTPS: a PEM certificate chain and its PEM private key, reloaded on SIGHUP and when
+/// the files change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM file with the certificate, then any intermediates.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate and key files; `None` for plain HTTP (load refuses only one of them).
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert_file.as_deref()?, self.key_file.as_deref()?))
     }
 }
 
@@ -400,6 +430,13 @@ pub fn load(
             )));
         }
     }
+    if config.tls.files().is_none()
+        && (config.tls.cert_file.is_some() || config.tls.key_file.is_some())
+    {
+        return Err(ConfigError(
+            "[tls] needs both cert_file and key_file (PEM files)".into(),
+        ));
+    }
     let mut names = std::collections::HashSet::new();
     for cluster in &config.clusters {
         cluster.validate()?;
@@ -413,19 +450,32 @@ pub fn load(
     Ok((config, warnings))
 }
 
-/// Environment values are text; numbers and booleans are recognised, `urls` is a comma list.
+/// Environment values are text; numbers and booleans are recognised, `urls` and
+/// `trusted_proxies` are comma lists.
 fn env_value(path: &[String], raw: &str) -> Value {
-    if path.last().is_some_and(|k| k == "urls") {
+    if path
+        .last()
+        .is_some_and(|k| k == "urls" || k == "trusted_proxies")
+    {
         return Value::Array(
             raw.split(',')
-                .map(|s| Value::String(s.trim().to_owned()))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
                 .collect(),
         );
     }
     let secret_or_text = path.last().is_some_and(|k| {
         matches!(
             k.as_str(),
-            "password" | "token_secret" | "admin_password" | "token_id" | "username" | "name"
+            "password"
+                | "token_secret"
+                | "admin_password"
+                | "token_id"
+                | "username"
+                | "name"
+                | "cert_file"
+                | "key_file"
         )
     });
     if !secret_or_text {
@@ -721,5 +771,83 @@ mod tests {
         )
         .unwrap();
         assert!(config.is_demo());
+    }
+
+    #[test]
+    fn tls_files_from_file_and_env() {
+        let (config, _) = load(&demo(), env(&[])).unwrap();
+        assert!(config.tls.files().is_none(), "plain HTTP by default");
+
+        let dir = std::env::temp_dir().join(format!("cecyber-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[tls]\ncert_file = \"/etc/cecyber/cert.pem\"\nkey_file = \"/etc/cecyber/key.pem\"\n",
+        )
+        .unwrap();
+        let cli = Cli {
+            config: Some(file),
+            ..demo()
+        };
+        let (config, warnings) = load(&cli, env(&[])).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (cert, key) = config.tls.files().unwrap();
+        assert_eq!(
+            (cert.to_str(), key.to_str()),
+            (Some("/etc/cecyber/cert.pem"), Some("/etc/cecyber/key.pem"))
+        );
+
+        let (config, warnings) = load(
+            &demo(),
+            env(&[
+                ("CECYBER_TLS__CERT_FILE", "1234"),
+                ("CECYBER_TLS__KEY_FILE", "/k.pem"),
+                ("CECYBER_TLS__CERT_FLIE", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.tls.files().unwrap().0.to_str(),
+            Some("1234"),
+            "a path, even when it looks like a number"
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("tls.cert_flie"), "{warnings:?}");
+
+        let err = load(&demo(), env(&[("CECYBER_TLS__CERT_FILE", "/c.pem")])).unwrap_err();
+        assert!(err.to_string().contains("key_file"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked_at_load() {
+        let (config, _) = load(&demo(), env(&[])).unwrap();
+        assert!(config.trusted_proxies.is_empty(), "nobody's by default");
+
+        let (config, _) = load(
+            &demo(),
+            env(&[("CECYBER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")]),
+        )
+        .unwrap();
+        for ip in ["127.0.0.1", "10.9.8.7", "::1"] {
+            assert!(config.trusted_proxies.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(
+            !config
+                .trusted_proxies
+                .contains("192.168.0.1".parse().unwrap())
+        );
+        let (config, _) = load(&demo(), env(&[("CECYBER_TRUSTED_PROXIES", "")])).unwrap();
+        assert!(config.trusted_proxies.is_empty(), "empty: none");
+
+        let err = load(
+            &demo(),
+            env(&[("CECYBER_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/40")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("trusted_proxies") && err.to_string().contains("10.0.0.0/40"),
+            "{err}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only wires these together; tests build the same router against the simulator.
 
+pub mod assets;
 pub mod config;
 pub mod console;
 pub mod demo;
@@ -14,3 +15,4 @@ pub mod runtime;
 pub mod serve;
 pub mod shutdown;
 pub mod time_limit;
+pub mod tls;

@@ -41,6 +41,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: config::Config) -> ExitCode {
+    let serving = match serve::Serving::from_config(&config) {
+        Ok(serving) => serving,
+        Err(e) => {
+            eprintln!("cecyber: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match runtime::start(&config).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -59,7 +66,7 @@ async fn serve(config: config::Config) -> ExitCode {
     let served = serve::serve(
         listener,
         router::app(&runtime),
-        runtime.connection_limits,
+        serving,
         runtime.shutdown.clone(),
     );
     let stop = async {
@@ -93,7 +100,12 @@ async fn serve(config: config::Config) -> ExitCode {
 
 fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
     println!();
-    println!("  Cecyber is running on http://{}", config.listen);
+    let scheme = if config.tls.files().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("  Cecyber is running on {scheme}://{}", config.listen);
     if let Some(sim) = &runtime.simulator {
         println!(
             "  Demo mode: simulated Proxmox VE cluster at {}",

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use app::{
-    access::{self, Session, origin},
+    access::{
+        self, Session,
+        origin::{self, ClientAddr, Transport},
+    },
     embed::ssr::{self as embed, EmbedKey},
     error::AppError,
     state::AppState,
@@ -165,6 +168,8 @@ pub fn status_of(error: &AppError) -> StatusCode {
 
 /// Headers that keep the panel out of frames and stop content sniffing. The embedded console
 /// page is the one exception: the partner origin of its (signed) embed token may frame it.
+/// Responses that reach the browser over HTTPS — Cecyber's own TLS, or a `public_url` with
+/// `https://` (a TLS proxy in front) — also carry HSTS; plain HTTP never does.
 pub async fn security_headers(
     State(state): State<AppState>,
     Extension(key): Extension<Arc<EmbedKey>>,
@@ -176,8 +181,23 @@ pub async fn security_headers(
     } else {
         None
     };
+    let over_tls = request
+        .extensions()
+        .get::<ClientAddr>()
+        .is_some_and(|client| client.transport == Transport::Tls);
+    let behind_tls_proxy = state
+        .public_origin
+        .as_deref()
+        .is_some_and(|o| o.starts_with("https://"));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if over_tls || behind_tls_proxy {
+        // No includeSubDomains: other hosts of the domain may not be ours to force onto HTTPS.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     match embed_ancestor {
         Some(ancestor) => {
             // `frame-ancestors` replaces X-Frame-Options, which cannot name an origin.
@@ -200,6 +220,9 @@ pub async fn security_headers(
     );
     response
 }
+
+/// HSTS: remember for a year to use HTTPS only.
+const HSTS: &str = "max-age=31536000";
 
 /// The page partner portals frame.
 const EMBED_PAGE: &str = embed::PAGE_PATH;

@@ -210,7 +210,8 @@ impl RenderPool {
                 }
             }
         });
-        Response::from_parts(parts, Body::from_stream(body))
+        // Fused: the compression layer may poll the body again after its end.
+        Response::from_parts(parts, Body::from_stream(body.fuse()))
     }
 }
 
@@ -242,7 +243,7 @@ fn cut_off_notice(limit: Duration) -> Bytes {
 fn unavailable(message: &str) -> Response {
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Cecyber</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/cecyber.css\"></head><body><main>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2rem}}.error{{color:#a40000}}</style></head><body><main>\
          <div class=\"error\" role=\"alert\">{message} Reload to try again.</div></main></body></html>"
     );
     (

@@ -3,13 +3,14 @@
 use app::{App, shell, state::AppState};
 use axum::{
     Extension, Router,
+    handler::Handler,
     middleware::from_fn_with_state,
     routing::{delete, get},
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{console, health, live::sse, middleware, render, runtime::Runtime, time_limit};
+use crate::{assets, console, health, live::sse, middleware, render, runtime::Runtime, time_limit};
 
 /// The whole application as an axum router; tests drive it directly.
 pub fn app(runtime: &Runtime) -> Router {
@@ -35,7 +36,10 @@ pub fn app(runtime: &Runtime) -> Router {
         .leptos_routes_with_context(&state, routes, feature_contexts, move || {
             shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(assets::site_files(
+            &state.leptos_options.site_root,
+            leptos_axum::file_and_error_handler::<AppState, _>(shell).with_state(state.clone()),
+        ))
         // Innermost first: pages leave for the render runtime after the session gate has put
         // the request's session in it.
         .layer(axum::middleware::from_fn(middleware::server_fn_status))
@@ -59,6 +63,8 @@ pub fn app(runtime: &Runtime) -> Router {
             state.clone(),
             middleware::security_headers,
         ))
+        .layer(axum::middleware::from_fn(assets::cache_control))
+        .layer(assets::compression())
         // Outermost, so every layer above finds them.
         .layer(Extension(runtime.console.clone()))
         .layer(Extension(runtime.embed_key.clone()))

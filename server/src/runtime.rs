@@ -2,7 +2,7 @@
 //!
 //! This is the one place where real or simulated Proxmox VE (`demo`) is chosen.
 
-use std::{sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use app::{
     console::ssr::ConsoleHub,
@@ -18,6 +18,7 @@ use leptos::prelude::LeptosOptions;
 use pve::client::HttpClient;
 
 use crate::{
+    assets,
     config::Config,
     demo::{self, DemoError, Simulation},
     live::{
@@ -105,9 +106,9 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         (real_clusters(config)?, None)
     };
     let leptos_options = LeptosOptions::builder()
-        .output_name("cecyber")
+        .output_name(app::assets::OUTPUT_NAME)
         .site_root(config.site_root.clone())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(assets::bundle_dir(Path::new(&config.site_root)))
         .site_addr(config.listen)
         .build();
     let state = AppState {

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, header, request::Parts};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
-use super::{CurrentUser, Role, Scope};
+use super::{CurrentUser, Role, Scope, origin};
 use crate::{
     error::AppResult,
     state::{SessionSettings, now},
@@ -118,17 +118,13 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// True when the request came over HTTPS, directly or via a proxy.
-fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 /// The `Set-Cookie` value that stores `token` (or clears the cookie when `token` is `None`).
-pub fn cookie(settings: &SessionSettings, request: &HeaderMap, token: Option<&str>) -> String {
-    let secure = settings.secure_cookie.unwrap_or_else(|| is_https(request));
+/// Unless `secure_cookies` says otherwise, it is `Secure` when `request` came over HTTPS: over
+/// Cecyber's own TLS, or from a trusted proxy saying so ([`origin::is_https`]).
+pub fn cookie(settings: &SessionSettings, request: &Parts, token: Option<&str>) -> String {
+    let secure = settings
+        .secure_cookie
+        .unwrap_or_else(|| origin::is_https(&request.extensions));
     let (value, max_age) = match token {
         Some(t) => (t, settings.ttl.as_secs()),
         None => ("", 0),
@@ -231,16 +227,31 @@ mod tests {
 
     #[test]
     fn cookie_flags_follow_the_transport() {
-        let plain = HeaderMap::new();
+        use super::origin::{ClientAddr, TrustedProxies};
+
+        let request = |peer: &str, tls: bool, trusted: &[&str]| {
+            let (mut parts, ()) = axum::http::Request::builder()
+                .header("x-forwarded-proto", "https")
+                .body(())
+                .unwrap()
+                .into_parts();
+            let trusted = TrustedProxies::parse(trusted).unwrap();
+            let client = ClientAddr::resolve(peer.parse().unwrap(), tls, &parts.headers, &trusted);
+            parts.extensions.insert(client);
+            parts
+        };
+        let plain = request("192.0.2.1:1000", false, &[]);
         let c = cookie(&settings(None), &plain, Some("t"));
         assert!(
             c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=3600")
         );
-        assert!(!c.contains("Secure"));
-        let mut proxied = HeaderMap::new();
-        proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(!c.contains("Secure"), "X-Forwarded-Proto from anyone: {c}");
+        let proxied = request("192.0.2.1:1000", false, &["192.0.2.0/24"]);
         assert!(cookie(&settings(None), &proxied, Some("t")).ends_with("; Secure"));
+        let tls = request("192.0.2.1:1000", true, &[]);
+        assert!(cookie(&settings(None), &tls, Some("t")).ends_with("; Secure"));
         assert!(cookie(&settings(Some(true)), &plain, Some("t")).ends_with("; Secure"));
+        assert!(!cookie(&settings(Some(false)), &tls, Some("t")).contains("Secure"));
         assert!(cookie(&settings(None), &plain, None).contains("Max-Age=0"));
     }
 }

@@ -30,6 +30,18 @@ pub fn TimeChart(
                 }
                 return;
             }
+            if !crate::web::chart::echarts_ready() {
+                // Draw once the script is in (the signal read below keeps this effect
+                // subscribed to the lines meanwhile).
+                lines.track();
+                leptos::task::spawn_local(async move {
+                    match crate::web::chart::load().await {
+                        Ok(()) => frame.set(tries + 1),
+                        Err(e) => web_sys::console::warn_1(&e),
+                    }
+                });
+                return;
+            }
             let series: Vec<crate::web::chart::Series> = lines
                 .get()
                 .into_iter()

@@ -71,7 +71,7 @@ pub async fn embed_console(token: String) -> Result<ConsoleTicket, AppError> {
     let state = app_state()?;
     let parts = request_parts()?;
     let key = context::<Arc<EmbedKey>>()?.get(&state.db).await?;
-    let remote = origin::remote_addr(&parts.headers, &parts.extensions);
+    let remote = origin::remote_addr(&parts.extensions);
     let claims = ssr::authorize(
         &state.db,
         &key,

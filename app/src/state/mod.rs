@@ -41,7 +41,8 @@ pub struct SessionSettings {
     /// How long a session lasts after login.
     pub ttl: Duration,
     /// `Some(true)`/`Some(false)` forces the `Secure` flag; `None` sets it when the request
-    /// arrived over HTTPS (directly or through a proxy that says `X-Forwarded-Proto: https`).
+    /// arrived over HTTPS (Cecyber's own TLS, or a trusted proxy that says
+    /// `X-Forwarded-Proto: https`).
     pub secure_cookie: Option<bool>,
     /// Pause before answering a failed login, against guessing.
     pub login_failure_delay: Duration,

@@ -1,4 +1,8 @@
 //! Line charts of time series, drawn by ECharts (served from our own origin) via charming.
+//! ECharts is the largest file the browser gets, so it is loaded by the first chart drawn,
+//! not by every page.
+
+use wasm_bindgen::prelude::*;
 
 use charming::{
     Chart,
@@ -8,6 +12,34 @@ use charming::{
     renderer::{Echarts, WasmRenderer},
     series::Line,
 };
+
+#[wasm_bindgen(inline_js = r#"
+let loading = null;
+export function echarts_ready() { return typeof window.echarts !== 'undefined'; }
+export function load_echarts(src) {
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = src;
+      script.onload = () => resolve();
+      script.onerror = () => { loading = null; reject(new Error('could not load ' + src)); };
+      document.head.appendChild(script);
+    });
+  }
+  return loading;
+}
+"#)]
+extern "C" {
+    /// Whether ECharts is loaded (charming calls it as the global `echarts`).
+    pub fn echarts_ready() -> bool;
+    #[wasm_bindgen(catch)]
+    async fn load_echarts(src: &str) -> Result<JsValue, JsValue>;
+}
+
+/// Loads ECharts once; every chart waiting for it shares the one request.
+pub async fn load() -> Result<(), JsValue> {
+    load_echarts(crate::assets::ECHARTS_JS).await.map(|_| ())
+}
 
 /// One line: a name and `(unix seconds, value)` points; `None` values are drawn as gaps.
 pub struct Series {

@@ -1,4 +1,4 @@
-//! noVNC (`@novnc/novnc` 1.7, ES modules served from `/vendor/novnc`) driven from Rust.
+//! noVNC (`@novnc/novnc` 1.7, ES modules served from our origin, see `assets`) driven from Rust.
 //!
 //! The browser only ever talks RFB to our own origin; our relay holds every PVE secret and
 //! offers the browser security type None, so no password is handled here.
@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
 let RFB = null;
-export async function load_novnc() {
-  if (!RFB) { RFB = (await import('/vendor/novnc/core/rfb.js')).default; }
+export async function import_novnc(src) {
+  if (!RFB) { RFB = (await import(src)).default; }
 }
 export function rfb_connect(element, path, viewOnly, onEvent) {
   const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
@@ -39,9 +39,8 @@ export function request_fullscreen(element) {
 }
 "#)]
 extern "C" {
-    /// Loads noVNC's module once.
     #[wasm_bindgen(catch)]
-    pub async fn load_novnc() -> Result<JsValue, JsValue>;
+    async fn import_novnc(src: &str) -> Result<JsValue, JsValue>;
     /// Creates the RFB client on `element`, connecting to `path` on our origin.
     pub fn rfb_connect(
         element: &web_sys::Element,
@@ -59,6 +58,11 @@ extern "C" {
     pub fn rfb_type(rfb: &JsValue, text: &str);
     /// Full screen for `element`.
     pub fn request_fullscreen(element: &web_sys::Element);
+}
+
+/// Loads noVNC's module once.
+pub async fn load_novnc() -> Result<JsValue, JsValue> {
+    import_novnc(crate::assets::NOVNC_RFB_JS).await
 }
 
 /// X11 keysyms used by the key-combination menu.

@@ -20,13 +20,15 @@ mod upstream;
 mod websocket;
 mod wire;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
 use app::{
-    access::{self, Role, origin},
+    access::{
+        self, Role,
+        origin::{self, ClientAddr},
+    },
     console::ssr::{ConsoleHub, ConsoleTarget, PendingConsole, TakeError},
     embed::ssr::{self as embed, EmbedKey, UseAction},
     error::AppError,
@@ -34,7 +36,7 @@ use app::{
 };
 use axum::{
     Extension,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -98,13 +100,13 @@ pub(crate) async fn console_ws(
     State(state): State<AppState>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientAddr>>,
     Extension(stopping): Extension<Shutdown>,
     Extension(hub): Extension<Arc<ConsoleHub>>,
     Extension(key): Extension<Arc<EmbedKey>>,
     upgrade: Result<BrowserUpgrade, NotAnUpgrade>,
 ) -> Response {
-    let remote = peer.map(|Extension(ConnectInfo(addr))| addr.to_string());
+    let remote = client.map(|Extension(client)| client.to_string());
     let remote_text = remote.as_deref().unwrap_or("-");
     let upgrade = match upgrade {
         Ok(u) => u,
