@@ -34,8 +34,8 @@ need_rust_wasm() {
 
 need_frontend_packages() {
   if [ ! -f frontend/node_modules/echarts/dist/echarts.min.js ] || [ ! -f frontend/node_modules/@novnc/novnc/core/rfb.js ] \
-    || [ ! -x frontend/node_modules/.bin/wasm-opt ]; then
-    step "Installing the browser's JavaScript packages (npm: ECharts, noVNC)"
+    || [ ! -x frontend/node_modules/.bin/wasm-opt ] || [ ! -x frontend/node_modules/.bin/esbuild ]; then
+    step "Installing the browser's JavaScript packages (npm: ECharts, noVNC; binaryen, esbuild)"
     (cd frontend && npm ci --no-audit --no-fund)
   fi
 }

@@ -6,12 +6,13 @@
 //! vendor directories after the versions in `frontend/package.json`; a test below keeps these
 //! paths and that file in step.
 
-/// ECharts (the full build, which charming expects as the global `echarts`). Only pages with
-/// charts load it, when their first chart is drawn.
+/// ECharts with only what our charts use (`frontend/echarts-entry.js`, bundled by
+/// `.ci/vendor.mjs`), as the global `echarts` that charming expects. Only pages with charts
+/// load it, when their first chart is drawn.
 pub const ECHARTS_JS: &str = "/vendor/echarts-6.1.0/echarts.min.js";
 
-/// noVNC's RFB client, an ES module whose relative imports stay inside its directory. Only
-/// console pages load it.
+/// noVNC's RFB client, bundled into one ES module by `.ci/vendor.mjs`. Only console pages
+/// load it.
 pub const NOVNC_RFB_JS: &str = "/vendor/novnc-1.7.0/core/rfb.js";
 
 /// The file in the site root that names the bundle the build made (`bundle = "<hash>"`).
@@ -35,6 +36,26 @@ pub fn stylesheet(pkg_dir: &str) -> String {
     format!("/{pkg_dir}/{OUTPUT_NAME}.css")
 }
 
+/// The pages people open before (or without) the panel: the login page and the partner's
+/// embedded console. They load the lite bundle, the application built with the `lite` feature,
+/// which knows only these routes and so leaves the panel's pages, charts and live stream out of
+/// the download. Its routes (`AppRoutes` in the crate root) must list exactly these paths.
+pub const LITE_PAGES: [&str; 2] = ["/login", "/embed/console"];
+
+/// The lite bundle's directory (`pkg/<hash>`), given to page renders as context by the
+/// server when the build made one (a debug build may not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiteBundle(pub String);
+
+/// The bundle directory a page at `path` loads: the lite one for [`LITE_PAGES`] when there is
+/// one, else the panel's.
+pub fn bundle_for<'a>(path: &str, panel: &'a str, lite: Option<&'a LiteBundle>) -> &'a str {
+    match lite {
+        Some(LiteBundle(dir)) if LITE_PAGES.contains(&path) => dir,
+        _ => panel,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +72,22 @@ mod tests {
             .as_str()
             .unwrap_or_else(|| panic!("{package} is not pinned in frontend/package.json"))
             .to_owned()
+    }
+
+    #[test]
+    fn lite_pages_load_the_lite_bundle_when_there_is_one() {
+        let lite = LiteBundle("pkg/11112222".into());
+        assert_eq!(
+            bundle_for("/login", "pkg/aaaa", Some(&lite)),
+            "pkg/11112222"
+        );
+        assert_eq!(
+            bundle_for("/embed/console", "pkg/aaaa", Some(&lite)),
+            "pkg/11112222"
+        );
+        assert_eq!(bundle_for("/", "pkg/aaaa", Some(&lite)), "pkg/aaaa");
+        assert_eq!(bundle_for("/login/x", "pkg/aaaa", Some(&lite)), "pkg/aaaa");
+        assert_eq!(bundle_for("/login", "pkg/aaaa", None), "pkg/aaaa");
     }
 
     #[test]

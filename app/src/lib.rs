@@ -29,23 +29,16 @@ pub mod web;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    components::{ParentRoute, Route, Router, Routes},
+    components::{Route, Router, Routes},
     path,
 };
 
-use crate::{
-    access::Session,
-    components::layout::Layout,
-    pages::{
-        alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
-        embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
-        not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
-        wall::WallPage, wall_links::WallLinksPage,
-    },
-};
+use crate::access::Session;
 
 /// The HTML document around the application.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = assets::stylesheet(&options.site_pkg_dir);
+    let options = with_page_bundle(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -54,7 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 // Server-rendered only: the bundle's name carries its hash (see `assets`).
-                <link rel="stylesheet" href=assets::stylesheet(&options.site_pkg_dir) />
+                <link rel="stylesheet" href=stylesheet />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -63,6 +56,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The options with the bundle this page loads (see [`assets::LITE_PAGES`]).
+fn with_page_bundle(options: LeptosOptions) -> LeptosOptions {
+    #[cfg(feature = "ssr")]
+    {
+        let path =
+            use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        let lite = use_context::<assets::LiteBundle>();
+        if let Some(path) = path {
+            let dir = assets::bundle_for(&path, &options.site_pkg_dir, lite.as_ref());
+            if dir != &*options.site_pkg_dir {
+                let site_pkg_dir = dir.into();
+                let mut options = options;
+                options.site_pkg_dir = site_pkg_dir;
+                return options;
+            }
+        }
+    }
+    options
 }
 
 /// The session of the page request: computed on the server (by the session middleware, which
@@ -97,6 +110,40 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Cecyber" />
         <Router>
+            <AppRoutes />
+        </Router>
+    }
+}
+
+/// The lite bundle's routes: only [`assets::LITE_PAGES`]. A component adds nothing to the
+/// page, so these pages hydrate the same as when the whole application renders them.
+#[cfg(feature = "lite")]
+#[component]
+fn AppRoutes() -> impl IntoView {
+    use crate::pages::{embed::EmbedConsolePage, login::LoginPage, not_found::NotFound};
+    view! {
+        <Routes fallback=NotFound>
+            <Route path=path!("/login") view=LoginPage />
+            <Route path=path!("/embed/console") view=EmbedConsolePage />
+        </Routes>
+    }
+}
+
+/// Every route.
+#[cfg(not(feature = "lite"))]
+#[component]
+fn AppRoutes() -> impl IntoView {
+    use crate::{
+        components::layout::Layout,
+        pages::{
+            alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
+            embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
+            not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
+            wall::WallPage, wall_links::WallLinksPage,
+        },
+    };
+    use leptos_router::components::ParentRoute;
+    view! {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/wall") view=WallPage />
@@ -113,6 +160,5 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/nodes/:cluster/:node") view=NodePage />
                 </ParentRoute>
             </Routes>
-        </Router>
     }
 }

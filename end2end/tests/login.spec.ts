@@ -1,6 +1,6 @@
 // Login and logout. Run: cd end2end && npx playwright test login.spec.ts
 import { test, expect } from '@playwright/test';
-import { ADMIN_PASSWORD, login } from './helpers';
+import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
 
 test('pages need a login', async ({ page }) => {
   await page.goto('/');
@@ -38,4 +38,26 @@ test('the admin logs in, sees the demo banner, and logs out', async ({ page }) =
   await expect(page).toHaveURL(/\/login$/);
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
+});
+
+test('the login page loads the lite bundle, the panel the whole application', async ({ page }) => {
+  // Every wasm file the page fetches.
+  const wasm: string[] = [];
+  page.on('response', (response) => {
+    if (response.url().endsWith('.wasm')) wasm.push(response.url());
+  });
+  const size = async (url: string) => (await (await page.request.get(url)).body()).length;
+  await page.goto('/login');
+  await waitForHydration(page);
+  await expect.poll(() => wasm.length).toBe(1);
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('vm-table')).toBeVisible();
+  await waitForHydration(page);
+  await expect.poll(() => wasm.length).toBe(2);
+  const [lite, panel] = wasm;
+  expect(new URL(lite).pathname).not.toBe(new URL(panel).pathname);
+  // Only the login and embed routes are in the lite bundle (app::assets::LITE_PAGES).
+  expect(await size(lite)).toBeLessThan((await size(panel)) / 2);
 });

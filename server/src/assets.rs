@@ -8,6 +8,7 @@
 
 use std::{convert::Infallible, path::Path};
 
+use app::assets::LiteBundle;
 use axum::{
     extract::Request,
     http::{Extensions, HeaderMap, HeaderValue, StatusCode, Version, header},
@@ -27,12 +28,26 @@ use tower_http::{
 struct Manifest {
     /// The bundle's content hash: its files are in `pkg/<bundle>/`.
     bundle: String,
+    /// The lite bundle's (`app::assets::LITE_PAGES`), when the build made one.
+    lite_bundle: Option<String>,
 }
 
-/// The bundle's directory in `site_root` (`pkg/<hash>`), from its manifest. A site root that
-/// was never built still lets the server run (its API, its tests), with a warning: pages then
-/// load without their scripts.
-pub fn bundle_dir(site_root: &Path) -> String {
+/// The bundles in a site root: the panel's directory (`pkg/<hash>`) and the lite one's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundles {
+    /// Loaded by every page but the lite ones.
+    pub panel: String,
+    /// Loaded by the login page and the embedded console, when built.
+    pub lite: Option<LiteBundle>,
+}
+
+/// The bundles of `site_root`, from its manifest. A site root that was never built still lets
+/// the server run (its API, its tests), with a warning: pages then load without their scripts.
+pub fn bundles(site_root: &Path) -> Bundles {
+    let unbuilt = Bundles {
+        panel: app::assets::UNBUILT_PKG_DIR.to_owned(),
+        lite: None,
+    };
     let path = site_root.join(app::assets::MANIFEST);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -42,19 +57,26 @@ pub fn bundle_dir(site_root: &Path) -> String {
                 error = %e,
                 "no built browser files here (run .ci/build): pages will not load their scripts"
             );
-            return app::assets::UNBUILT_PKG_DIR.to_owned();
+            return unbuilt;
         }
     };
-    match toml::from_str::<Manifest>(&text) {
-        Ok(manifest) if is_hash(&manifest.bundle) => app::assets::pkg_dir(&manifest.bundle),
-        Ok(manifest) => {
-            tracing::error!(manifest = %path.display(), bundle = %manifest.bundle, "the bundle is not named by a hex hash");
-            app::assets::UNBUILT_PKG_DIR.to_owned()
-        }
+    let manifest = match toml::from_str::<Manifest>(&text) {
+        Ok(manifest) => manifest,
         Err(e) => {
             tracing::error!(manifest = %path.display(), error = %e, "unreadable manifest");
-            app::assets::UNBUILT_PKG_DIR.to_owned()
+            return unbuilt;
         }
+    };
+    let names = std::iter::once(&manifest.bundle).chain(&manifest.lite_bundle);
+    if let Some(bad) = names.into_iter().find(|name| !is_hash(name)) {
+        tracing::error!(manifest = %path.display(), bundle = %bad, "a bundle is not named by a hex hash");
+        return unbuilt;
+    }
+    Bundles {
+        panel: app::assets::pkg_dir(&manifest.bundle),
+        lite: manifest
+            .lite_bundle
+            .map(|hash| LiteBundle(app::assets::pkg_dir(&hash))),
     }
 }
 
@@ -166,11 +188,33 @@ mod tests {
     fn the_manifest_names_the_bundle() {
         let dir = std::env::temp_dir().join(format!("cecyber-assets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(bundle_dir(&dir), "pkg");
+        let panel = |dir: &Path| bundles(dir).panel;
+        assert_eq!(panel(&dir), "pkg");
         std::fs::write(dir.join("assets.toml"), "bundle = \"42aa42aa42aa42aa\"\n").unwrap();
-        assert_eq!(bundle_dir(&dir), "pkg/42aa42aa42aa42aa");
+        assert_eq!(
+            bundles(&dir),
+            Bundles {
+                panel: "pkg/42aa42aa42aa42aa".into(),
+                lite: None
+            }
+        );
+        std::fs::write(
+            dir.join("assets.toml"),
+            "bundle = \"42aa42aa42aa42aa\"\nlite_bundle = \"0b0b0b0b0b0b0b0b\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            bundles(&dir).lite,
+            Some(LiteBundle("pkg/0b0b0b0b0b0b0b0b".into()))
+        );
         std::fs::write(dir.join("assets.toml"), "bundle = \"../../etc\"\n").unwrap();
-        assert_eq!(bundle_dir(&dir), "pkg");
+        assert_eq!(panel(&dir), "pkg");
+        std::fs::write(
+            dir.join("assets.toml"),
+            "bundle = \"42aa42aa42aa42aa\"\nlite_bundle = \"../x\"\n",
+        )
+        .unwrap();
+        assert_eq!(panel(&dir), "pkg", "one bad name and neither is trusted");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

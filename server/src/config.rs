@@ -237,10 +237,15 @@ pub struct ClusterConfig {
     pub token_id: Option<String>,
     /// API token secret.
     pub token_secret: Option<String>,
+    /// A file holding the API token secret instead (a systemd credential, or a root-only
+    /// file); read once at start-up, surrounding whitespace ignored.
+    pub token_secret_file: Option<PathBuf>,
     /// User for ticket login, `user@realm`.
     pub username: Option<String>,
     /// Password for ticket login.
     pub password: Option<String>,
+    /// A file holding the password instead, like `token_secret_file`.
+    pub password_file: Option<PathBuf>,
     /// PEM file with the CA that signed the nodes' certificates.
     pub ca_file: Option<PathBuf>,
     /// SHA-256 fingerprint of the certificate to pin (PVE's default certificate is self-signed).
@@ -269,8 +274,10 @@ impl fmt::Debug for ClusterConfig {
             .field("urls", &self.urls)
             .field("token_id", &self.token_id)
             .field("token_secret", &redact(&self.token_secret))
+            .field("token_secret_file", &self.token_secret_file)
             .field("username", &self.username)
             .field("password", &redact(&self.password))
+            .field("password_file", &self.password_file)
             .field("ca_file", &self.ca_file)
             .field("fingerprint", &self.fingerprint)
             .finish()
@@ -314,6 +321,33 @@ impl ClusterConfig {
             connect_timeout: Duration::from_secs(self.connect_timeout_secs),
             request_timeout: Duration::from_secs(self.request_timeout_secs),
         })
+    }
+
+    /// Replaces `token_secret_file` and `password_file` with the secrets they hold.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        let name = self.name.clone();
+        for (key, file, secret) in [
+            (
+                "token_secret",
+                self.token_secret_file.take(),
+                &mut self.token_secret,
+            ),
+            ("password", self.password_file.take(), &mut self.password),
+        ] {
+            let Some(file) = file else { continue };
+            let bad = |msg: String| ConfigError(format!("cluster {name:?}: {msg}"));
+            if secret.is_some() {
+                return Err(bad(format!("set {key} or {key}_file, not both")));
+            }
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| bad(format!("cannot read {key}_file {}: {e}", file.display())))?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(bad(format!("{key}_file {} is empty", file.display())));
+            }
+            *secret = Some(text.to_owned());
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -378,7 +412,7 @@ pub fn load(
         table.insert("force_demo".into(), Value::Boolean(true));
     }
     let mut warnings = Vec::new();
-    let config: Config = serde_ignored::deserialize(Value::Table(table), |path| {
+    let mut config: Config = serde_ignored::deserialize(Value::Table(table), |path| {
         warnings.push(format!("unknown configuration key `{path}` ignored"));
     })
     .map_err(|e| ConfigError(e.to_string()))?;
@@ -437,6 +471,9 @@ pub fn load(
             "[tls] needs both cert_file and key_file (PEM files)".into(),
         ));
     }
+    for cluster in &mut config.clusters {
+        cluster.read_secret_files()?;
+    }
     let mut names = std::collections::HashSet::new();
     for cluster in &config.clusters {
         cluster.validate()?;
@@ -476,6 +513,14 @@ fn env_value(path: &[String], raw: &str) -> Value {
                 | "name"
                 | "cert_file"
                 | "key_file"
+                | "token_secret_file"
+                | "password_file"
+                | "ca_file"
+                | "fingerprint"
+                | "site_root"
+                | "database_url"
+                | "public_url"
+                | "listen"
         )
     });
     if !secret_or_text {
@@ -655,6 +700,65 @@ mod tests {
             !format!("{:?}", config.clusters[0]).contains("s3cret"),
             "secrets are redacted"
         );
+    }
+
+    #[test]
+    fn secrets_from_files() {
+        let dir = std::env::temp_dir().join(format!("cecyber-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("pve-token-secret");
+        std::fs::write(&secret, "  0f1e2d3c-aaaa-bbbb-cccc-000000000001\n").unwrap();
+        let file = secret.display().to_string();
+        let cluster = [
+            ("CECYBER_CLUSTERS__0__NAME", "prod"),
+            ("CECYBER_CLUSTERS__0__URLS", "https://pve1:8006"),
+            ("CECYBER_CLUSTERS__0__TOKEN_ID", "cecyber@pve!panel"),
+        ];
+        let with =
+            |extra: &[(&str, &str)]| load(&Cli::default(), env(&[&cluster[..], extra].concat()));
+
+        let (config, _) = with(&[("CECYBER_CLUSTERS__0__TOKEN_SECRET_FILE", &file)]).unwrap();
+        let client = config.clusters[0].client_config().unwrap();
+        assert!(
+            matches!(client.credentials, Credentials::Token { ref secret, .. } if secret == "0f1e2d3c-aaaa-bbbb-cccc-000000000001"),
+            "the file's content, trimmed"
+        );
+
+        let err = with(&[
+            ("CECYBER_CLUSTERS__0__TOKEN_SECRET_FILE", &file),
+            ("CECYBER_CLUSTERS__0__TOKEN_SECRET", "other"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+
+        let missing = dir.join("missing").display().to_string();
+        let err = with(&[("CECYBER_CLUSTERS__0__TOKEN_SECRET_FILE", &missing)]).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read token_secret_file")
+                && err.to_string().contains(&missing),
+            "names the key and the file: {err}"
+        );
+
+        std::fs::write(&secret, "\n").unwrap();
+        let err = with(&[("CECYBER_CLUSTERS__0__TOKEN_SECRET_FILE", &file)]).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+
+        std::fs::write(&secret, "hunter22\n").unwrap();
+        let (config, _) = load(
+            &Cli::default(),
+            env(&[
+                ("CECYBER_CLUSTERS__0__NAME", "lab"),
+                ("CECYBER_CLUSTERS__0__URLS", "https://pve1:8006"),
+                ("CECYBER_CLUSTERS__0__USERNAME", "root@pam"),
+                ("CECYBER_CLUSTERS__0__PASSWORD_FILE", &file),
+            ]),
+        )
+        .unwrap();
+        let client = config.clusters[0].client_config().unwrap();
+        assert!(
+            matches!(client.credentials, Credentials::Password { ref password, .. } if password == "hunter22")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -19,9 +19,13 @@ pub fn app(runtime: &Runtime) -> Router {
     let options = state.leptos_options.clone();
     // Feature state server functions and page renders take from the context.
     let (console, embed_key) = (runtime.console.clone(), runtime.embed_key.clone());
+    let lite_bundle = runtime.lite_bundle.clone();
     let feature_contexts = move || {
         provide_context(console.clone());
         provide_context(embed_key.clone());
+        if let Some(lite) = &lite_bundle {
+            provide_context(lite.clone());
+        }
     };
     Router::new()
         .route("/healthz", get(health::healthz))

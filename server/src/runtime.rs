@@ -40,6 +40,8 @@ pub struct Runtime {
     pub console: Arc<ConsoleHub>,
     /// The key embed tokens are signed with.
     pub embed_key: Arc<EmbedKey>,
+    /// The lite bundle's directory, when the build made one.
+    pub lite_bundle: Option<app::assets::LiteBundle>,
     /// The in-process simulator, in demo mode.
     pub simulator: Option<Simulation>,
     /// The admin password, when it was generated on this start (printed once).
@@ -105,10 +107,11 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     } else {
         (real_clusters(config)?, None)
     };
+    let bundles = assets::bundles(Path::new(&config.site_root));
     let leptos_options = LeptosOptions::builder()
         .output_name(app::assets::OUTPUT_NAME)
         .site_root(config.site_root.clone())
-        .site_pkg_dir(assets::bundle_dir(Path::new(&config.site_root)))
+        .site_pkg_dir(bundles.panel.clone())
         .site_addr(config.listen)
         .build();
     let state = AppState {
@@ -148,6 +151,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         state,
         console: Arc::new(ConsoleHub::with_session_ttl(config.console_session_ttl())),
         embed_key: Arc::new(EmbedKey::default()),
+        lite_bundle: bundles.lite,
         simulator,
         generated_admin_password,
         live,

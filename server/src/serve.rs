@@ -108,7 +108,8 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves `app` on `listener` until `stopping` begins; then lets open connections finish their
 /// current request (streams and consoles end on `stopping` too) and returns once all are closed.
-/// With TLS, the certificate is reloaded on SIGHUP and when its files change, meanwhile.
+/// With TLS, the certificate is reloaded on SIGHUP and when its files change, meanwhile;
+/// without, a SIGHUP is logged and changes nothing.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -125,10 +126,10 @@ pub async fn serve(
             return;
         }
     };
-    let reloader = serving
-        .tls
-        .clone()
-        .map(|certs| tokio::spawn(tls::watch(certs, tls::WATCH_EVERY, stopping.clone())));
+    let reloader = match serving.tls.clone() {
+        Some(certs) => tokio::spawn(tls::watch(certs, tls::WATCH_EVERY, stopping.clone())),
+        None => tokio::spawn(tls::ignore_hangups(stopping.clone())),
+    };
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let cuts = Arc::new(Cuts::default());
     let summary = tokio::spawn(report_cuts(Arc::clone(&cuts), limits));
@@ -172,9 +173,7 @@ pub async fn serve(
     // Every connection holds one permit: all of them back means all connections are closed.
     let _all_closed = open.acquire_many(limits.max_connections as u32).await;
     summary.abort();
-    if let Some(reloader) = reloader {
-        reloader.abort();
-    }
+    reloader.abort();
 }
 
 /// The TLS handshake, within the header timeout (a silent client is cut like one that sends no

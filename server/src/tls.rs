@@ -165,6 +165,21 @@ pub async fn watch(certs: Arc<Certificates>, every: Duration, stopping: Shutdown
     }
 }
 
+/// Without TLS there is nothing to reload, but a SIGHUP (`systemctl reload cecyber`) must not
+/// end the server, as the signal's default action would: it is logged instead. Once handled,
+/// the signal stays handled for the life of the process, after `stopping` too.
+pub async fn ignore_hangups(stopping: Shutdown) {
+    let mut hangup = hangups();
+    loop {
+        tokio::select! {
+            Some(()) = hangup.recv() => {
+                tracing::info!("SIGHUP: nothing to reload (no [tls] certificate is configured)");
+            }
+            () = stopping.begun() => return,
+        }
+    }
+}
+
 /// SIGHUPs as a channel (none off Unix, or if the handler cannot be installed).
 fn hangups() -> tokio::sync::mpsc::Receiver<()> {
     let (send, receive) = tokio::sync::mpsc::channel(1);

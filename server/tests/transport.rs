@@ -334,6 +334,69 @@ async fn sighup_reloads_the_certificate_of_the_running_binary() {
     assert!(server_log().contains("SIGHUP"), "{}", server_log());
 }
 
+/// `systemctl reload` sends SIGHUP whatever the configuration: without TLS it must not end the
+/// server (the signal's default action).
+#[tokio::test]
+async fn sighup_without_tls_leaves_the_binary_running() {
+    let dir = fresh_dir("plain-sighup");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cecyber"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CECYBER_")) {
+        command.env_remove(key);
+    }
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let mut child = command
+        .current_dir(&dir)
+        .env("CECYBER_FORCE_DEMO", "true")
+        .env("CECYBER_LISTEN", addr.to_string())
+        .env("CECYBER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let server_log = || std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let healthz = format!("http://{addr}/healthz");
+    let up = async || {
+        reqwest::get(&healthz)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !up().await {
+        assert!(
+            Instant::now() < deadline,
+            "did not start:\n{}",
+            server_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let pid = child.id().unwrap().to_string();
+    for _ in 0..2 {
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server:\n{}",
+        server_log()
+    );
+    assert!(up().await, "still serving after SIGHUP");
+    assert!(
+        server_log().contains("SIGHUP: nothing to reload"),
+        "{}",
+        server_log()
+    );
+}
+
 #[tokio::test]
 async fn logins_are_secure_and_consoles_work_over_tls() {
     let dir = fresh_dir("tls-console");
