@@ -1,10 +1,10 @@
 //! Where the browser finds the files the build puts in the site root.
 //!
-//! Every file under `/pkg/` and `/vendor/` carries its content hash or its package version in
-//! its path, so the server lets browsers keep them for a year without asking again, and a new
-//! release can never run an old bundle against new server functions. `.ci/build` names the
-//! vendor directories after the versions in `frontend/package.json`; a test below keeps these
-//! paths and that file in step.
+//! Every file under `/pkg/` carries its bundle's content hash in its path, so the server lets
+//! browsers keep them for a year without asking again, and a new release can never run an old
+//! bundle against new server functions. `.ci/build` names the `/vendor/` directories after the
+//! versions in `frontend/package.json` (a test below keeps these paths and that file in step);
+//! browsers revalidate those, as their content also depends on how they were bundled.
 
 /// ECharts with only what our charts use (`frontend/echarts-entry.js`, bundled by
 /// `.ci/vendor.mjs`), as the global `echarts` that charming expects. Only pages with charts

@@ -23,8 +23,8 @@ pub struct VmRow {
     pub vmid: VmId,
     /// VM name (PVE may omit it).
     pub name: String,
-    /// Running, stopped (or unknown). (`VmStatus` stays qualified: `vm_status`'s server
-    /// function struct has that name here.)
+    /// Running, paused, stopped (or unknown). (`VmStatus` stays qualified: `vm_status`'s
+    /// server function struct has that name here.)
     pub status: pve::types::VmStatus,
     /// CPU use as a fraction of `maxcpu` (0..1).
     pub cpu: f64,
@@ -48,6 +48,15 @@ impl VmRow {
     /// True when PVE reports the VM running.
     pub fn is_running(&self) -> bool {
         self.status == pve::types::VmStatus::Running
+    }
+
+    /// True while its QEMU process exists (running or paused): it uses CPU and memory, and
+    /// has a screen.
+    pub fn has_process(&self) -> bool {
+        matches!(
+            self.status,
+            pve::types::VmStatus::Running | pve::types::VmStatus::Paused
+        )
     }
 }
 
@@ -109,9 +118,15 @@ pub struct TaskProgress {
     pub running: bool,
     /// PVE's exit status once stopped (`OK`, `WARNINGS: n`, or the error).
     pub exitstatus: Option<String>,
-    /// The last lines of the task log.
+    /// The log lines after the first `from` the caller asked with (at most
+    /// [`TASK_LOG_PAGE`]; the rest comes with the next call).
     pub log: Vec<String>,
+    /// Lines of the log read so far: the `from` of the next call.
+    pub next: u64,
 }
+
+/// Most task log lines one `task_progress` call returns.
+pub const TASK_LOG_PAGE: u64 = 500;
 
 impl TaskProgress {
     /// True when the task ended without error.
@@ -221,9 +236,14 @@ pub async fn power_action(
     })
 }
 
-/// Progress and the last log lines of a task.
+/// Progress of a task and its log from line `from` on (0: from the start), so that a caller
+/// that asks again with `next` gets every line once, however long the log grows.
 #[server(prefix = "/api", endpoint = "task_progress")]
-pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, AppError> {
+pub async fn follow_task(
+    cluster: String,
+    upid: String,
+    #[server(default)] from: u64,
+) -> Result<TaskProgress, AppError> {
     use pve::ids::Upid;
 
     let user = access::require(Role::Viewer).await?;
@@ -233,17 +253,24 @@ pub async fn follow_task(cluster: String, upid: String) -> Result<TaskProgress, 
         .parse()
         .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
     access::task_in_scope(&user, cluster, &upid).await?;
+    // The status first: a task seen stopped has its whole log written by then.
     let status = cluster.api.task_status(&upid).await?;
-    let log = cluster.api.task_log(&upid, 0, 50).await.unwrap_or_default();
+    let lines = cluster
+        .api
+        .task_log(&upid, from, TASK_LOG_PAGE)
+        .await
+        .unwrap_or_default();
+    // PVE answers a log without lines with the single line 1 "no content": not a line.
+    let lines: Vec<_> = lines
+        .into_iter()
+        .filter(|l| !(l.n == 1 && l.t == "no content"))
+        .collect();
+    let next = lines.last().map_or(from, |l| l.n.max(from));
     Ok(TaskProgress {
         running: status.is_running(),
         exitstatus: status.exitstatus.clone(),
-        // PVE answers an empty log with the single line "no content".
-        log: log
-            .into_iter()
-            .map(|l| l.t)
-            .filter(|t| t != "no content")
-            .collect(),
+        log: lines.into_iter().map(|l| l.t).collect(),
+        next,
     })
 }
 
@@ -279,6 +306,7 @@ mod tests {
             running: false,
             exitstatus: Some(s.into()),
             log: vec![],
+            next: 0,
         };
         assert!(done("OK").succeeded());
         assert!(done("WARNINGS: 2").succeeded());
@@ -287,6 +315,7 @@ mod tests {
             running: true,
             exitstatus: None,
             log: vec![],
+            next: 0,
         };
         assert!(!running.succeeded());
     }

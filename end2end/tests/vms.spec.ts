@@ -68,6 +68,44 @@ test('stopping asks for confirmation first, and cancel does nothing', async ({ p
   await expect(page.locator(`tbody tr[data-vmid="${vmid}"]`)).toHaveAttribute('data-status', 'stopped');
 });
 
+test('a paused VM offers Resume and Stop only, in the list and on its page', async ({ page }) => {
+  const vmid = await page.locator('tbody tr[data-status="running"]').last().getAttribute('data-vmid');
+  const row = page.locator(`tbody tr[data-vmid="${vmid}"]`);
+  const actions = (scope: typeof row) =>
+    scope.locator('button[data-action]').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action')));
+  expect(await actions(row)).toEqual(['shutdown', 'reboot', 'suspend', 'stop']);
+
+  // Pausing interrupts the guest: confirmed first.
+  await row.locator('button[data-action="suspend"]').click();
+  await expect(page.getByTestId('confirm-dialog')).toContainText(`Pause VM ${vmid}`);
+  await page.getByTestId('confirm').click();
+  const task = page.getByTestId('task-panel').locator('li').first();
+  await expect(task).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  // The task's whole log, as PVE wrote it.
+  await task.locator('summary').click();
+  await expect(task.getByTestId('task-log')).toContainText('TASK OK');
+  await expect(row).toHaveAttribute('data-status', 'paused');
+  await expect(row.getByTestId('vm-status')).toHaveText('paused');
+  // No Start (PVE refuses it while the process exists), no Shutdown or Reboot (refused while
+  // paused).
+  expect(await actions(row)).toEqual(['resume', 'stop']);
+  await page.getByTestId('status-filter').selectOption('paused');
+  const statuses = await page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status')));
+  expect(new Set(statuses)).toEqual(new Set(['paused']));
+  await expect(row).toBeVisible();
+
+  // Its page says paused too, and resumes it.
+  await row.locator('a').first().click();
+  await expect(page.getByTestId('detail-status')).toHaveText('paused');
+  const buttons = page.locator('.power');
+  expect(await actions(buttons)).toEqual(['resume', 'stop']);
+  await buttons.locator('button[data-action="resume"]').click();
+  const resumed = page.getByTestId('task-panel').locator('li').first();
+  await expect(resumed).toContainText(`Resume VM ${vmid}`);
+  await expect(resumed).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(page.getByTestId('detail-status')).toHaveText('running');
+});
+
 test('the VM page shows status/current', async ({ page }) => {
   const row = page.locator('tbody tr[data-status="running"]').first();
   const vmid = await row.getAttribute('data-vmid');

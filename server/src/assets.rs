@@ -67,16 +67,24 @@ pub fn bundles(site_root: &Path) -> Bundles {
             return unbuilt;
         }
     };
-    let names = std::iter::once(&manifest.bundle).chain(&manifest.lite_bundle);
-    if let Some(bad) = names.into_iter().find(|name| !is_hash(name)) {
-        tracing::error!(manifest = %path.display(), bundle = %bad, "a bundle is not named by a hex hash");
+    if !is_hash(&manifest.bundle) {
+        tracing::error!(manifest = %path.display(), bundle = %manifest.bundle, "the bundle is not named by a hex hash");
         return unbuilt;
     }
+    // Without a usable lite bundle its pages load the panel's, which has every route.
+    let lite = manifest.lite_bundle.filter(|hash| {
+        let wasm = site_root
+            .join(app::assets::pkg_dir(hash))
+            .join(format!("{}_bg.wasm", app::assets::OUTPUT_NAME));
+        let usable = is_hash(hash) && wasm.is_file();
+        if !usable {
+            tracing::warn!(manifest = %path.display(), lite_bundle = %hash, "the lite bundle is missing: its pages load the panel's");
+        }
+        usable
+    });
     Bundles {
         panel: app::assets::pkg_dir(&manifest.bundle),
-        lite: manifest
-            .lite_bundle
-            .map(|hash| LiteBundle(app::assets::pkg_dir(&hash))),
+        lite: lite.map(|hash| LiteBundle(app::assets::pkg_dir(&hash))),
     }
 }
 
@@ -142,14 +150,13 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Use it, but ask first every time (a 304 costs a few hundred bytes).
 const REVALIDATE: &str = "no-cache";
 
-/// `Cache-Control` for what the handlers left without one: files whose path names their
-/// content (`/pkg/`, `/vendor/`) are kept for a year; pages and every other file are asked
-/// for again each time, so an upgrade reaches the next page load.
+/// `Cache-Control` for what the handlers left without one: the bundles, whose path names their
+/// content (`/pkg/<hash>/`), are kept for a year; pages and every other file are asked for
+/// again each time, so an upgrade reaches the next page load. That includes `/vendor/`: its
+/// paths name the npm package's version, but what is built from it (which ECharts parts,
+/// esbuild's output) can change within one version.
 pub async fn cache_control(request: Request, next: Next) -> Response {
-    let immutable = {
-        let path = request.uri().path();
-        path.starts_with("/pkg/") || path.starts_with("/vendor/")
-    };
+    let immutable = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     if response.headers().contains_key(header::CACHE_CONTROL) {
         return response;
@@ -174,6 +181,49 @@ pub async fn cache_control(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `cache_control` says for `path` of a site root holding a bundle, a vendor file and
+    /// a favicon (anything else is a page, from the fallback).
+    async fn cache_header(path: &str) -> String {
+        use axum::{body::Body, response::Html};
+
+        let dir = std::env::temp_dir().join(format!("cecyber-cache-{}", std::process::id()));
+        for file in [
+            "pkg/0123abcd0123abcd/cecyber.js",
+            "vendor/echarts-6.1.0/echarts.min.js",
+            "favicon.svg",
+        ] {
+            let file = dir.join(file);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, "x").unwrap();
+        }
+        let page = service_fn(|_: Request| async { Ok(Html("<p>page</p>").into_response()) });
+        let app = axum::Router::new()
+            .fallback_service(site_files(dir.to_str().unwrap(), page))
+            .layer(axum::middleware::from_fn(cache_control));
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert!(response.status().is_success(), "{path}");
+        response.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn only_the_hashed_bundles_are_kept_for_a_year() {
+        assert_eq!(
+            cache_header("/pkg/0123abcd0123abcd/cecyber.js").await,
+            IMMUTABLE
+        );
+        // Named by the npm version only: what is built from it may change within one.
+        assert_eq!(
+            cache_header("/vendor/echarts-6.1.0/echarts.min.js").await,
+            REVALIDATE
+        );
+        assert_eq!(cache_header("/favicon.svg").await, REVALIDATE);
+        assert_eq!(cache_header("/some/page").await, REVALIDATE);
+    }
 
     #[test]
     fn bundles_are_named_by_a_hash() {
@@ -203,6 +253,9 @@ mod tests {
             "bundle = \"42aa42aa42aa42aa\"\nlite_bundle = \"0b0b0b0b0b0b0b0b\"\n",
         )
         .unwrap();
+        assert_eq!(bundles(&dir).lite, None, "named, but not there");
+        std::fs::create_dir_all(dir.join("pkg/0b0b0b0b0b0b0b0b")).unwrap();
+        std::fs::write(dir.join("pkg/0b0b0b0b0b0b0b0b/cecyber_bg.wasm"), "").unwrap();
         assert_eq!(
             bundles(&dir).lite,
             Some(LiteBundle("pkg/0b0b0b0b0b0b0b0b".into()))
@@ -214,7 +267,14 @@ mod tests {
             "bundle = \"42aa42aa42aa42aa\"\nlite_bundle = \"../x\"\n",
         )
         .unwrap();
-        assert_eq!(panel(&dir), "pkg", "one bad name and neither is trusted");
+        assert_eq!(
+            bundles(&dir),
+            Bundles {
+                panel: "pkg/42aa42aa42aa42aa".into(),
+                lite: None
+            },
+            "a bad lite name leaves the panel's bundle for every page"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

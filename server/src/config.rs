@@ -211,6 +211,8 @@ pub struct DemoConfig {
     /// Run each running VM as a real tiny QEMU (needs `qemu-system-x86_64`), so consoles show
     /// a real boot screen.
     pub qemu: bool,
+    /// How much faster than on a real node tasks run (1: as long as on PVE).
+    pub task_speed: f64,
 }
 
 impl Default for DemoConfig {
@@ -221,6 +223,7 @@ impl Default for DemoConfig {
             seed: 42,
             port: 0,
             qemu: false,
+            task_speed: 1.0,
         }
     }
 }
@@ -463,6 +466,12 @@ pub fn load(
                 range.end()
             )));
         }
+    }
+    if !(config.demo.task_speed > 0.0 && config.demo.task_speed <= 1000.0) {
+        return Err(ConfigError(format!(
+            "demo.task_speed must be above 0 and at most 1000, not {}",
+            config.demo.task_speed
+        )));
     }
     if config.tls.files().is_none()
         && (config.tls.cert_file.is_some() || config.tls.key_file.is_some())

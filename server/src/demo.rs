@@ -45,6 +45,7 @@ pub async fn start(settings: &DemoConfig) -> Result<(Cluster, Simulation), DemoE
         root_password: app::users::ssr::random_password(),
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], settings.port)),
         qemu: settings.qemu,
+        task_speed: settings.task_speed,
         ..SimConfig::default()
     };
     let sim = Simulator::start(sim_config)

@@ -41,6 +41,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: config::Config) -> ExitCode {
+    // SIGHUP (`systemctl reload`) must never end the server, not even while it starts up:
+    // from here on the signal is handled (tokio keeps a handler for the process's life), and
+    // once serving, it reloads the certificate or is logged.
+    #[cfg(unix)]
+    if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tracing::warn!(error = %e, "no SIGHUP handler: a SIGHUP would end the server");
+    }
     let serving = match serve::Serving::from_config(&config) {
         Ok(serving) => serving,
         Err(e) => {

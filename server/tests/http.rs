@@ -425,3 +425,87 @@ async fn readiness_is_public_and_ok_when_everything_answers() {
     assert_eq!(ready["clusters"][0]["ok"], true);
     assert_eq!(ready["render"]["replaced"], 0);
 }
+
+/// A backup of every VM of a node writes a log far longer than one screen (and than the 50
+/// lines once read): following it from line 0, then from each answer's `next`, yields the
+/// whole log exactly once, as PVE has it.
+#[tokio::test]
+async fn a_long_task_log_is_read_whole_page_by_page() {
+    let server = start(&[("CECYBER_DEMO__TASK_SPEED", "25")]).await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let sim = server.runtime.simulator.as_ref().expect("demo mode");
+    let (token_id, secret) = sim.api_token();
+    // Straight to the simulator: Cecyber starts no backups yet.
+    let pve = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let auth = format!("PVEAPIToken={token_id}={secret}");
+    let reply: Value = pve
+        .post(format!("{}/api2/json/nodes/pve1/vzdump", sim.base_url()))
+        .header("Authorization", &auth)
+        .form(&[("all", "1"), ("storage", "backup")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upid = reply["data"].as_str().expect("a UPID").to_owned();
+
+    let follow = async |from: u64| {
+        let from = from.to_string();
+        let (status, progress) = admin
+            .call(
+                "task_progress",
+                &[("cluster", "demo"), ("upid", &upid), ("from", &from)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{progress}");
+        progress
+    };
+    let (mut lines, mut next) = (Vec::<String>::new(), 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let progress = follow(next).await;
+        let page = progress["log"].as_array().unwrap();
+        lines.extend(page.iter().map(|l| l.as_str().unwrap().to_owned()));
+        let new_next = progress["next"].as_u64().unwrap();
+        assert_eq!(new_next, lines.len() as u64, "next counts the lines read");
+        next = new_next;
+        if progress["running"] == false && page.is_empty() {
+            assert_eq!(progress["exitstatus"], "OK", "{progress}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backup did not end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let whole: Value = pve
+        .get(format!(
+            "{}/api2/json/nodes/pve1/tasks/{upid}/log?start=0&limit=0",
+            sim.base_url()
+        ))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let whole: Vec<String> = whole["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["t"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(whole.len() > 50, "a long log: {} lines", whole.len());
+    assert_eq!(lines, whole, "every line once, in order");
+    assert!(lines.last().unwrap().starts_with("TASK OK"), "{lines:?}");
+
+    // From the middle: the rest, numbered as PVE numbers it.
+    let rest = follow(30).await;
+    assert_eq!(rest["log"].as_array().unwrap().len(), whole.len() - 30);
+    assert_eq!(rest["log"][0], whole[30].as_str());
+    assert_eq!(rest["next"], whole.len() as u64);
+}

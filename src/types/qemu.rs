@@ -11,12 +11,18 @@ use super::cluster::split_tags;
 use super::de;
 use crate::ids::{InvalidId, VmId};
 
-/// The QEMU process state of a VM (the schema's enum `stopped`, `running`).
+/// The QEMU process state of a VM (the schema's enum `stopped`, `running`; in
+/// `/cluster/resources` also the QMP status `paused`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VmStatus {
     /// The QEMU process runs (the guest may still be paused: see `qmpstatus`).
     Running,
+    /// The QEMU process runs with the guest paused (`qm suspend`, QMP status `paused`) or
+    /// suspended to RAM by the guest (`suspended`). Only `/cluster/resources` says so in
+    /// `status` (pvestatd reports the QMP status there); `status/current` keeps `running` and
+    /// tells in `qmpstatus`.
+    Paused,
     /// No QEMU process.
     Stopped,
     /// A value the schema does not know (a newer PVE), or none; shown, never guessed at.
@@ -29,6 +35,7 @@ impl VmStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             VmStatus::Running => "running",
+            VmStatus::Paused => "paused",
             VmStatus::Stopped => "stopped",
             VmStatus::Unknown => "unknown",
         }
@@ -46,6 +53,7 @@ impl VmStatus {
     pub fn from_name(name: &str) -> Self {
         match name.trim().to_ascii_lowercase().as_str() {
             "running" => VmStatus::Running,
+            "paused" | "suspended" => VmStatus::Paused,
             "stopped" => VmStatus::Stopped,
             _ => VmStatus::Unknown,
         }
@@ -302,7 +310,20 @@ impl QemuStatus {
 
     /// True when the process runs but the guest is paused or suspended.
     pub fn is_paused(&self) -> bool {
-        self.is_running() && matches!(self.qmpstatus.as_deref(), Some("paused" | "suspended"))
+        self.is_running()
+            && self
+                .qmpstatus
+                .as_deref()
+                .is_some_and(|s| VmStatus::from_name(s) == VmStatus::Paused)
+    }
+
+    /// The state power actions depend on: [`VmStatus::Paused`] when QMP says so.
+    pub fn power_state(&self) -> VmStatus {
+        if self.is_paused() {
+            VmStatus::Paused
+        } else {
+            self.status
+        }
     }
 
     /// True when the HA manager manages this VM.
@@ -389,20 +410,39 @@ impl PowerAction {
             )
     }
 
+    /// The actions PVE accepts in `state`, in menu order: a running VM can be shut down,
+    /// rebooted, paused or stopped; a paused one resumed or stopped (PVE refuses shutdown and
+    /// reboot while paused, and start while the process exists); a stopped one started. None
+    /// for an unknown state (an offline node, a QMP status such as `prelaunch`).
+    pub fn applicable(state: VmStatus) -> &'static [PowerAction] {
+        match state {
+            VmStatus::Running => &[
+                PowerAction::Shutdown,
+                PowerAction::Reboot,
+                PowerAction::Suspend,
+                PowerAction::Stop,
+            ],
+            VmStatus::Paused => &[PowerAction::Resume, PowerAction::Stop],
+            VmStatus::Stopped => &[PowerAction::Start],
+            VmStatus::Unknown => &[],
+        }
+    }
+
     /// True for actions that interrupt a running guest (stop, shutdown, reboot, suspend): the
     /// UI asks for confirmation.
     pub fn is_destructive(self) -> bool {
         !matches!(self, PowerAction::Start | PowerAction::Resume)
     }
 
-    /// Button label: `Start`, `Stop`, `Shut down`, `Reboot`, `Suspend`, `Resume`.
+    /// Button label: `Start`, `Stop`, `Shut down`, `Reboot`, `Pause` (PVE's UI word for
+    /// suspend to RAM), `Resume`.
     pub fn label(self) -> &'static str {
         match self {
             PowerAction::Start => "Start",
             PowerAction::Stop => "Stop",
             PowerAction::Shutdown => "Shut down",
             PowerAction::Reboot => "Reboot",
-            PowerAction::Suspend => "Suspend",
+            PowerAction::Suspend => "Pause",
             PowerAction::Resume => "Resume",
         }
     }
@@ -444,6 +484,39 @@ mod tests {
         assert!(PowerAction::Suspend.matches_task_type("qmsuspend"));
         assert!(PowerAction::Shutdown.matches_task_type("hastop"));
         assert!(!PowerAction::Start.matches_task_type("qmstop"));
+    }
+
+    #[test]
+    fn paused_vms_offer_resume_and_stop_only() {
+        // /cluster/resources carries the QMP status in `status`.
+        assert_eq!(VmStatus::from_name("paused"), VmStatus::Paused);
+        assert_eq!(VmStatus::from_name("suspended"), VmStatus::Paused);
+        assert_eq!(VmStatus::from_name("prelaunch"), VmStatus::Unknown);
+        // status/current keeps `running` and tells in `qmpstatus`.
+        let s: QemuStatus =
+            serde_json::from_str(r#"{"vmid":100,"status":"running","qmpstatus":"paused"}"#)
+                .unwrap();
+        assert!(s.is_running() && s.is_paused());
+        assert_eq!(s.power_state(), VmStatus::Paused);
+        assert_eq!(
+            PowerAction::applicable(s.power_state()),
+            [PowerAction::Resume, PowerAction::Stop]
+        );
+        let running: QemuStatus =
+            serde_json::from_str(r#"{"vmid":100,"status":"running","qmpstatus":"running"}"#)
+                .unwrap();
+        assert_eq!(running.power_state(), VmStatus::Running);
+        let offered = PowerAction::applicable(VmStatus::Running);
+        assert!(offered.contains(&PowerAction::Suspend) && !offered.contains(&PowerAction::Start));
+        assert_eq!(
+            PowerAction::applicable(VmStatus::Stopped),
+            [PowerAction::Start]
+        );
+        assert!(PowerAction::applicable(VmStatus::Unknown).is_empty());
+        assert_eq!(
+            serde_json::to_string(&VmStatus::Paused).unwrap(),
+            "\"paused\""
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Power buttons for a VM and the confirmation asked before destructive actions.
 
 use leptos::prelude::*;
-use pve::types::PowerAction;
+use pve::types::{PowerAction, VmStatus};
 
 use crate::{
     access::{Role, Session},
@@ -66,20 +66,23 @@ fn consequence(action: PowerAction) -> &'static str {
         }
         PowerAction::Shutdown => "The guest OS is asked to shut down (ACPI or guest agent).",
         PowerAction::Reboot => "The guest OS is asked to reboot.",
-        PowerAction::Suspend => "The VM is paused.",
+        PowerAction::Suspend => {
+            "The VM is paused: the guest stops running, with its memory kept, until it is resumed."
+        }
         _ => "",
     }
 }
 
-/// Buttons for the actions that fit the VM's state; nothing for users without the operator role
-/// (the server checks the role again — hiding is only a convenience).
+/// Buttons for the actions PVE accepts in the VM's `state` (a paused VM: Resume and Stop);
+/// nothing for users without the operator role (the server checks the role again — hiding is
+/// only a convenience).
 #[component]
 pub fn PowerButtons(
     cluster: String,
     node: String,
     vmid: u32,
     name: String,
-    running: bool,
+    state: VmStatus,
     template: bool,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
@@ -92,15 +95,7 @@ pub fn PowerButtons(
     if !may_act || template {
         return ().into_any();
     }
-    let actions: &[PowerAction] = if running {
-        &[
-            PowerAction::Shutdown,
-            PowerAction::Reboot,
-            PowerAction::Stop,
-        ]
-    } else {
-        &[PowerAction::Start]
-    };
+    let actions = PowerAction::applicable(state);
     let vm_label = if name.is_empty() {
         vmid.to_string()
     } else {
@@ -138,7 +133,8 @@ pub fn PowerButtons(
             }
         })
         .collect_view();
-    let console = running.then(|| {
+    let has_screen = matches!(state, VmStatus::Running | VmStatus::Paused);
+    let console = has_screen.then(|| {
         let href = format!("/vms/{cluster}/{node}/{vmid}/console");
         view! { <a class="btn" data-action="console" href=href>"Console"</a> }
     });

@@ -86,13 +86,14 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
     let name = s.name.clone().unwrap_or_default();
     let vmid = s.vmid.get();
     let running = s.is_running();
+    let state = s.power_state();
     let fact =
         |label: &'static str, value: String| view! { <tr><th>{label}</th><td>{value}</td></tr> };
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map(f).unwrap_or_else(|| "-".into());
     view! {
         <h1>{format!("VM {vmid} — {name}")}</h1>
         <p>
-            <span class=format!("status {}", s.status) data-testid="detail-status">{s.status.as_str()}</span>
+            <span class=format!("status {state}") data-testid="detail-status">{state.as_str()}</span>
             " on "{detail.node.to_string()}" ("{detail.cluster.clone()}")"
         </p>
         <PowerButtons
@@ -100,7 +101,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             node=detail.node.to_string()
             vmid
             name=name.clone()
-            running
+            state
             template=s.template
         />
         <table class="facts"><tbody>

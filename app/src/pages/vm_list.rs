@@ -44,9 +44,8 @@ fn compare(key: SortKey, a: &VmRow, b: &VmRow) -> std::cmp::Ordering {
 
 fn matches(row: &VmRow, needle: &str, status: &str) -> bool {
     let status_ok = match status {
-        "running" => row.is_running(),
-        "stopped" => !row.is_running(),
-        _ => true,
+        "all" | "" => true,
+        wanted => row.status.as_str() == wanted,
     };
     if !status_ok {
         return false;
@@ -101,6 +100,7 @@ pub fn VmListPage() -> impl IntoView {
             <select aria-label="Status" data-testid="status-filter" on:change=move |ev| status.set(event_target_value(&ev))>
                 <option value="all">"All"</option>
                 <option value="running">"Running"</option>
+                <option value="paused">"Paused"</option>
                 <option value="stopped">"Stopped"</option>
             </select>
             <button class="btn" on:click=move |_| tick.update(|n| *n += 1)>"Refresh"</button>
@@ -214,7 +214,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
     let sees_nodes = use_context::<crate::access::Session>()
         .and_then(|s| s.user)
         .is_none_or(|u| u.scope.sees_nodes());
-    let running = vm.is_running();
+    let running = vm.has_process();
     let node_label = if multi_cluster {
         format!("{} / {}", vm.cluster, vm.node)
     } else {
@@ -262,7 +262,7 @@ fn VmRowView(vm: VmRow, multi_cluster: bool) -> impl IntoView {
                     node=vm.node.to_string()
                     vmid=vm.vmid.get()
                     name=vm.name.clone()
-                    running
+                    state=vm.status
                     template=vm.template
                 />
             </td>
@@ -302,6 +302,18 @@ mod tests {
         assert!(!matches(&vm, "db", "all"));
         assert!(matches(&vm, "", "running"));
         assert!(!matches(&vm, "", "stopped"));
+    }
+
+    #[test]
+    fn paused_vms_are_their_own_status() {
+        let vm = row(102, "db", "paused", &[]);
+        assert!(matches(&vm, "", "paused"));
+        assert!(
+            !matches(&vm, "", "running"),
+            "PVE refuses shutdown and reboot while paused"
+        );
+        assert!(!matches(&vm, "", "stopped"), "its process still exists");
+        assert!(vm.has_process() && !vm.is_running());
     }
 
     #[test]
