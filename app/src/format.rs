@@ -39,6 +39,21 @@ pub fn clock(unix: i64) -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn date_time(unix: i64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {}", clock(unix))
+}
+
 /// `used / total` as a fraction, 0 when the total is unknown.
 pub fn ratio(used: u64, total: u64) -> f64 {
     if total == 0 {
@@ -57,6 +72,14 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(4 * 1024 * 1024 * 1024), "4.0 GiB");
+    }
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(date_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(date_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(date_time(1_796_284_604), "2026-12-03 07:56:44 UTC");
+        assert_eq!(date_time(-1), "1969-12-31 23:59:59 UTC");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod tasks;
 pub mod users;
 pub mod vms;
 pub mod wall;
@@ -138,8 +139,8 @@ fn AppRoutes() -> impl IntoView {
         pages::{
             alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
             embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
-            not_found::NotFound, users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage,
-            wall::WallPage, wall_links::WallLinksPage,
+            not_found::NotFound, tasks::TasksPage, users::UsersPage, vm_detail::VmDetailPage,
+            vm_list::VmListPage, wall::WallPage, wall_links::WallLinksPage,
         },
     };
     use leptos_router::components::ParentRoute;
@@ -154,6 +155,7 @@ fn AppRoutes() -> impl IntoView {
                     <Route path=path!("/vms/:cluster/:node/:vmid/console") view=ConsolePage />
                     <Route path=path!("/users") view=UsersPage />
                     <Route path=path!("/alerts") view=AlertsPage />
+                    <Route path=path!("/tasks") view=TasksPage />
                     <Route path=path!("/embed-links") view=EmbedLinksPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />

@@ -509,3 +509,87 @@ async fn a_long_task_log_is_read_whole_page_by_page() {
     assert_eq!(rest["log"][0], whole[30].as_str());
     assert_eq!(rest["next"], whole.len() as u64);
 }
+
+/// The task center lists every task of the cluster, by anyone (here a backup started with an
+/// API token straight at PVE); operators stop a running one, viewers may not, and a task that
+/// has ended cannot be stopped again.
+#[tokio::test]
+async fn the_task_center_lists_every_task_and_operators_stop_a_running_one() {
+    let server = start(&[]).await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let admin_cookie = server.admin().await;
+    let viewer = server.user(&admin_cookie, "taskviewer", "viewer").await;
+    let sim = server.runtime.simulator.as_ref().expect("demo mode");
+    let (token_id, secret) = sim.api_token();
+    let pve = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    // At real speed a backup of every VM of a node runs for half a minute or more.
+    let reply: Value = pve
+        .post(format!("{}/api2/json/nodes/pve1/vzdump", sim.base_url()))
+        .header("Authorization", format!("PVEAPIToken={token_id}={secret}"))
+        .form(&[("all", "1"), ("storage", "backup")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upid = reply["data"].as_str().expect("a UPID").to_owned();
+
+    let (status, list) = admin.call("tasks_list", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list["problems"].as_array().unwrap().is_empty(), "{list}");
+    let backup = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["upid"] == upid.as_str())
+        .unwrap_or_else(|| panic!("the backup is listed: {list}"));
+    assert_eq!(backup["kind"], "vzdump");
+    assert_eq!(backup["node"], "pve1");
+    assert_eq!(backup["running"], true);
+    assert_eq!(
+        backup["user"],
+        token_id.as_str(),
+        "user and token, as PVE names them"
+    );
+
+    let form = [("cluster", "demo"), ("upid", upid.as_str())];
+    let (status, body) = server.call(Some(&viewer), "task_stop", &form).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = admin.call("task_stop", &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let progress = loop {
+        let (_, progress) = admin.call("task_progress", &form).await;
+        if progress["running"] == false {
+            break progress;
+        }
+        assert!(Instant::now() < deadline, "the stopped task still runs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(progress["exitstatus"], "OK", "{progress}");
+    let log: Vec<&str> = progress["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(log.contains(&"received interrupt"), "{log:?}");
+    let (status, list) = admin.call("tasks_list", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let backup = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["upid"] == upid.as_str())
+        .unwrap();
+    assert_eq!(backup["running"], false);
+
+    let (status, body) = admin.call("task_stop", &form).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_kind(&body), "Conflict", "{body}");
+}

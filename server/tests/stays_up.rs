@@ -85,6 +85,7 @@ async fn every_page(server: &ServerProcess) -> Vec<Page> {
         Page::new(format!("/nodes/{}/{}", vm.cluster, vm.node), admin, ok),
         Page::new("/dashboard", admin, ok),
         Page::new("/alerts", admin, ok),
+        Page::new("/tasks", admin, ok),
         Page::new("/users", admin, ok),
         Page::new("/wall-links", admin, ok),
         Page::new("/embed-links", admin, ok),

@@ -42,6 +42,7 @@ pub fn Layout() -> impl IntoView {
             <nav>
                 <A href="/">"Virtual machines"</A>
                 <A href="/dashboard">"Dashboard"</A>
+                <A href="/tasks">"Tasks"</A>
                 <A href="/alerts">"Alerts"</A>
                 <AlertBadge />
                 {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/wall-links">"Wall"</A> <A href="/embed-links">"Embed links"</A> })}

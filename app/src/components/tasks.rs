@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    vms::{TASK_LOG_PAGE, TaskRef, follow_task},
+    vms::{TASK_LOG_PAGE, TaskProgress, TaskRef, follow_task},
 };
 
 /// Where a tracked task stands.
@@ -51,8 +51,6 @@ struct TrackedTask {
     upid: ArcRwSignal<Option<String>>,
     /// The log so far.
     log: ArcRwSignal<Vec<String>>,
-    /// Lines read: where the next read starts.
-    next: ArcStoredValue<u64>,
 }
 
 /// The task list of this page, shared through context.
@@ -84,7 +82,6 @@ impl Tasks {
             state: ArcRwSignal::new(TaskState::Requested),
             upid: ArcRwSignal::new(None),
             log: ArcRwSignal::new(Vec::new()),
-            next: ArcStoredValue::new(0),
         };
         self.list.update(|l| {
             l.insert(0, task);
@@ -115,43 +112,98 @@ impl Tasks {
     }
 
     fn poll(self, id: u64, task: TaskRef) {
-        leptos::task::spawn_local(async move {
+        follow_pages(task, 0, move |progress| {
             // Gone from the panel (more than 20 newer tasks): no longer followed.
-            let Some(tracked) = self.get(id) else { return };
-            let from = tracked.next.get_value();
-            let progress = follow_task(task.cluster.clone(), task.upid.to_string(), from).await;
-            // Ended, and every line read (a full page may have more behind it).
-            let (finished, more_now) = match progress {
+            let Some(tracked) = self.get(id) else {
+                return false;
+            };
+            match progress {
                 Ok(p) => {
-                    let page_full = p.log.len() as u64 >= TASK_LOG_PAGE;
-                    let done = !p.running && !page_full;
-                    let succeeded = p.succeeded();
-                    tracked.next.set_value(p.next);
                     if !p.log.is_empty() {
-                        tracked.log.update(|log| log.extend(p.log));
+                        tracked.log.update(|log| log.extend(p.log.iter().cloned()));
                     }
-                    if done {
-                        let status = p.exitstatus.unwrap_or_else(|| "unknown".into());
-                        tracked.state.set(if succeeded {
+                    if is_complete(p) {
+                        let status = p.exitstatus.clone().unwrap_or_else(|| "unknown".into());
+                        tracked.state.set(if p.succeeded() {
                             TaskState::Done(status)
                         } else {
                             TaskState::Failed(status)
                         });
+                        self.finished.update(|n| *n += 1);
                     }
-                    (done, page_full)
                 }
                 Err(err) => {
                     tracked.state.set(TaskState::Failed(err.to_string()));
-                    (true, false)
+                    self.finished.update(|n| *n += 1);
                 }
-            };
-            if finished {
-                self.finished.update(|n| *n += 1);
-            } else {
-                let wait = if more_now { 0 } else { 1000 };
-                set_timeout(move || self.poll(id, task), Duration::from_millis(wait));
             }
+            true
         });
+    }
+}
+
+/// True once the task has ended and this answer held the last of its log (a full page may have
+/// more behind it).
+fn is_complete(progress: &TaskProgress) -> bool {
+    !progress.running && (progress.log.len() as u64) < TASK_LOG_PAGE
+}
+
+/// Follows `task` from log line `from`: `on_page` gets every answer, the next one a second
+/// later while the task runs (at once while pages come full), until the task has ended and its
+/// whole log is read, an error came, or `on_page` returns false (its view is gone).
+pub fn follow_pages(
+    task: TaskRef,
+    from: u64,
+    on_page: impl Fn(&Result<TaskProgress, AppError>) -> bool + 'static,
+) {
+    leptos::task::spawn_local(async move {
+        let progress = follow_task(task.cluster.clone(), task.upid.to_string(), from).await;
+        if !on_page(&progress) {
+            return;
+        }
+        let Ok(p) = progress else { return };
+        if is_complete(&p) {
+            return;
+        }
+        let wait = if p.log.len() as u64 >= TASK_LOG_PAGE {
+            0
+        } else {
+            1000
+        };
+        let next = p.next;
+        set_timeout(
+            move || follow_pages(task, next, on_page),
+            Duration::from_millis(wait),
+        );
+    });
+}
+
+/// A task's whole log, read as it grows while the task runs.
+#[component]
+pub fn TaskLog(task: TaskRef) -> impl IntoView {
+    let log = RwSignal::new(Vec::<String>::new());
+    let problem = RwSignal::new(None::<String>);
+    let ended = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    follow_pages(task, 0, move |progress| match progress {
+        Ok(p) => {
+            let alive = log
+                .try_update(|l| l.extend(p.log.iter().cloned()))
+                .is_some();
+            if alive && is_complete(p) {
+                ended.set(true);
+            }
+            alive
+        }
+        Err(e) => problem.try_set(Some(e.to_string())).is_none(),
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = task;
+    view! {
+        <pre class="task-log-full" data-testid="task-log-full" data-ended=move || ended.get().to_string()>
+            {move || log.with(|l| l.join("\n"))}
+        </pre>
+        {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
     }
 }
 
@@ -185,7 +237,10 @@ fn TaskRow(task: TrackedTask) -> impl IntoView {
             <span class="status">{move || state.with(TaskState::describe)}</span>
             <span class="log muted">{move || log.with(|l| l.last().cloned())}</span>
             <details class="task-log" class:empty=move || lines() == 0>
-                <summary>{move || format!("Log ({} lines)", lines())}</summary>
+                <summary>{move || match lines() {
+                    1 => "Log (1 line)".to_string(),
+                    n => format!("Log ({n} lines)"),
+                }}</summary>
                 <pre data-testid="task-log">{move || log.with(|l| l.join("\n"))}</pre>
             </details>
         </li>

@@ -32,6 +32,7 @@ pub mod embed_links;
 pub mod login;
 pub mod node;
 pub mod not_found;
+pub mod tasks;
 pub mod users;
 pub mod vm_detail;
 pub mod vm_list;
