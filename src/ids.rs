@@ -55,6 +55,7 @@ const KINDS: &[&str] = &[
     "volume ID",
     "user ID",
     "disk name",
+    "snapshot name",
     "disk size",
     "RRD timeframe",
     "RRD consolidation function",
@@ -127,7 +128,7 @@ macro_rules! string_id_impls {
 
 mod extra;
 
-pub use extra::{BackupJobId, DiskName, UserId, Volid};
+pub use extra::{BackupJobId, DiskName, SnapshotName, UserId, Volid};
 
 /// A PVE cluster node name (schema format `pve-node`): a hostname label of 1 to 63 ASCII
 /// letters, digits and `-`, neither starting nor ending with `-`.

@@ -17,7 +17,9 @@ pub mod error;
 pub mod format;
 pub mod live;
 pub mod metrics;
+pub mod nodes;
 pub mod pages;
+pub mod snapshots;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod tasks;
@@ -139,8 +141,9 @@ fn AppRoutes() -> impl IntoView {
         pages::{
             alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
             embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
-            not_found::NotFound, tasks::TasksPage, users::UsersPage, vm_detail::VmDetailPage,
-            vm_list::VmListPage, wall::WallPage, wall_links::WallLinksPage,
+            nodes::NodesPage, not_found::NotFound, tasks::TasksPage, users::UsersPage,
+            vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
+            wall_links::WallLinksPage,
         },
     };
     use leptos_router::components::ParentRoute;
@@ -159,6 +162,7 @@ fn AppRoutes() -> impl IntoView {
                     <Route path=path!("/embed-links") view=EmbedLinksPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
+                    <Route path=path!("/nodes") view=NodesPage />
                     <Route path=path!("/nodes/:cluster/:node") view=NodePage />
                 </ParentRoute>
             </Routes>

@@ -1,4 +1,4 @@
-//! Metric history (`rrddata`) of VMs and nodes, and a node's overview. VMs are checked against
+//! Metric history (`rrddata`) of VMs and nodes. VMs are checked against
 //! the user's scope; node figures are for unscoped users only.
 
 use leptos::prelude::*;
@@ -10,22 +10,6 @@ use crate::{
     access::{self, Role},
     state::app_state,
 };
-use pve::ids::NodeName;
-
-use serde::{Deserialize, Serialize};
-
-/// A node's overview page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeOverview {
-    /// Cluster name.
-    pub cluster: String,
-    /// Node name.
-    pub node: NodeName,
-    /// `GET /nodes/{node}/status`.
-    pub status: pve::types::NodeStatus,
-    /// `GET /nodes/{node}/storage`.
-    pub storages: Vec<pve::types::NodeStorage>,
-}
 
 /// Parses the history period and consolidation the browser asked for.
 #[cfg(feature = "ssr")]
@@ -74,24 +58,4 @@ pub async fn node_history(
     let node = access::parse_node(&node)?;
     let (timeframe, cf) = period(&timeframe, &cf)?;
     Ok(cluster.api.node_rrddata(&node, timeframe, cf).await?)
-}
-
-/// A node's status (versions, CPU, load, memory, root disk) and its storages (unscoped users).
-#[server(prefix = "/api", endpoint = "node_overview")]
-pub async fn load_node_overview(cluster: String, node: String) -> Result<NodeOverview, AppError> {
-    access::require_nodes(Role::Viewer).await?;
-    let state = app_state()?;
-    let cluster = state.clusters.get(&cluster)?;
-    let node = access::parse_node(&node)?;
-    let all_storages = pve::types::StorageListFilter::default();
-    let (status, storages) = futures::join!(
-        cluster.api.node_status(&node),
-        cluster.api.node_storage(&node, &all_storages)
-    );
-    Ok(NodeOverview {
-        cluster: cluster.name.clone(),
-        node,
-        status: status?,
-        storages: storages?,
-    })
 }

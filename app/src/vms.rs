@@ -145,12 +145,13 @@ impl TaskProgress {
 pub async fn list_vms() -> Result<VmList, AppError> {
     let user = access::require(Role::Viewer).await?;
     let state = app_state()?;
-    // Every resource, not only VMs: the same one call also tells which nodes are down.
+    // Every resource, not only VMs: the same one poll also tells which nodes are down. The
+    // collector's poll while it is fresh, so that open lists do not each call PVE.
     let calls = state
         .clusters
         .all()
         .iter()
-        .map(|c| async move { (c.name.clone(), c.api.cluster_resources(None).await) });
+        .map(|c| async move { (c.name.clone(), c.resources().await) });
     let mut list = VmList {
         vms: Vec::new(),
         problems: Vec::new(),
@@ -255,11 +256,8 @@ pub async fn follow_task(
     access::task_in_scope(&user, cluster, &upid).await?;
     // The status first: a task seen stopped has its whole log written by then.
     let status = cluster.api.task_status(&upid).await?;
-    let lines = cluster
-        .api
-        .task_log(&upid, from, TASK_LOG_PAGE)
-        .await
-        .unwrap_or_default();
+    // An error, not an empty page: a reader that took it for the end would lose the last lines.
+    let lines = cluster.api.task_log(&upid, from, TASK_LOG_PAGE).await?;
     // PVE answers a log without lines with the single line 1 "no content": not a line.
     let lines: Vec<_> = lines
         .into_iter()
@@ -274,8 +272,9 @@ pub async fn follow_task(
     })
 }
 
+/// A list row from a `/cluster/resources` entry; `None` for other kinds of resources.
 #[cfg(feature = "ssr")]
-fn vm_row(cluster: &str, r: &pve::types::ClusterResource) -> Option<VmRow> {
+pub(crate) fn vm_row(cluster: &str, r: &pve::types::ClusterResource) -> Option<VmRow> {
     if !r.is_vm() {
         return None;
     }

@@ -137,6 +137,13 @@ impl Config {
         Duration::from_secs(self.live_tick_secs.max(1))
     }
 
+    /// How long the collector's last `/cluster/resources` answers lists and VM look-ups
+    /// instead of a call of their own: two ticks and a little (one late poll is no reason to
+    /// ask PVE once per viewer).
+    pub fn resources_fresh_for(&self) -> Duration {
+        self.live_tick() * 2 + Duration::from_secs(2)
+    }
+
     /// Points kept per VM: the window over the tick.
     pub fn live_points(&self) -> usize {
         (self.live_window_minutes * 60 / self.live_tick_secs.max(1)).max(1) as usize

@@ -2,6 +2,8 @@
 //! like a real PVE. The simulator is linked only with the `demo` feature (on by default); a
 //! production build without it refuses to start in demo mode instead of pretending.
 
+use std::time::Duration;
+
 use app::state::clusters::Cluster;
 
 use crate::config::DemoConfig;
@@ -32,9 +34,10 @@ pub enum DemoError {
 
 /// Starts the simulator on a loopback port; returns the cluster that talks to it.
 #[cfg(feature = "demo")]
-pub async fn start(settings: &DemoConfig) -> Result<(Cluster, Simulation), DemoError> {
-    use std::time::Duration;
-
+pub async fn start(
+    settings: &DemoConfig,
+    fresh_for: Duration,
+) -> Result<(Cluster, Simulation), DemoError> {
     use pve::client::{ClientConfig, Credentials, HttpClient, TlsTrust};
     use pve::sim::{SimConfig, Simulator};
 
@@ -62,16 +65,16 @@ pub async fn start(settings: &DemoConfig) -> Result<(Cluster, Simulation), DemoE
         request_timeout: Duration::from_secs(30),
     })
     .map_err(DemoError::Client)?;
-    let cluster = Cluster {
-        name: "demo".into(),
-        api: std::sync::Arc::new(client),
-    };
+    let cluster = Cluster::new("demo".into(), std::sync::Arc::new(client), fresh_for);
     Ok((cluster, sim))
 }
 
 /// Without the simulator there is no demo mode.
 #[cfg(not(feature = "demo"))]
-pub async fn start(_settings: &DemoConfig) -> Result<(Cluster, Simulation), DemoError> {
+pub async fn start(
+    _settings: &DemoConfig,
+    _fresh_for: Duration,
+) -> Result<(Cluster, Simulation), DemoError> {
     Err(DemoError::NotBuilt)
 }
 

@@ -122,10 +122,14 @@ fn print_banner(config: &config::Config, runtime: &runtime::Runtime) {
     match &runtime.generated_admin_password {
         Some(password) => {
             println!("  First start: log in as  admin  with password  {password}");
-            println!("  (shown only now; set CECYBER_ADMIN_PASSWORD to choose it)");
+            println!(
+                "  (shown only now; set admin_password or CECYBER_ADMIN_PASSWORD to choose it)"
+            );
         }
         None if config.admin_password.is_some() => {
-            println!("  Log in as  admin  with the password from CECYBER_ADMIN_PASSWORD")
+            println!(
+                "  Log in as  admin  with the password set by admin_password (or CECYBER_ADMIN_PASSWORD)"
+            )
         }
         None => println!(
             "  Log in with your existing account (the admin password was printed at the first start)"

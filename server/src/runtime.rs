@@ -24,7 +24,7 @@ use crate::{
     live::{
         LiveHub,
         alerts::AlertEngine,
-        collector::{self, ApiSource},
+        collector::{self, ClusterSource},
         hub::Subscription,
     },
     render::{RenderPool, RenderSettings},
@@ -102,7 +102,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         .await
         .map_err(StartError::Admin)?;
     let (clusters, simulator) = if config.is_demo() {
-        let (cluster, simulation) = demo::start(&config.demo).await?;
+        let (cluster, simulation) = demo::start(&config.demo, config.resources_fresh_for()).await?;
         (vec![cluster], Some(simulation))
     } else {
         (real_clusters(config)?, None)
@@ -129,7 +129,7 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     let live = LiveHub::new(config.live_points());
     let alerts = Arc::new(AlertEngine::new(state.db.clone(), state.clusters.clone()).await);
     for cluster in state.clusters.all() {
-        let source = Arc::new(ApiSource(Arc::clone(&cluster.api)));
+        let source = Arc::new(ClusterSource(cluster.clone()));
         collector::spawn(
             Arc::clone(&live),
             cluster.name.clone(),
@@ -178,10 +178,11 @@ fn real_clusters(config: &Config) -> Result<Vec<Cluster>, StartError> {
                 name: c.name.clone(),
                 source,
             })?;
-            Ok(Cluster {
-                name: c.name.clone(),
-                api: Arc::new(api),
-            })
+            Ok(Cluster::new(
+                c.name.clone(),
+                Arc::new(api),
+                config.resources_fresh_for(),
+            ))
         })
         .collect::<Result<_, StartError>>()?;
     Ok(clusters)

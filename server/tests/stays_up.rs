@@ -82,10 +82,12 @@ async fn every_page(server: &ServerProcess) -> Vec<Page> {
         Page::new(vm_path.clone(), admin, ok).showing("data-testid=\"detail-status\""),
         Page::new(vm_path.clone(), Some(&viewer), ok).showing("data-testid=\"detail-status\""),
         Page::new(format!("{vm_path}/console"), admin, ok),
-        Page::new(format!("/nodes/{}/{}", vm.cluster, vm.node), admin, ok),
+        Page::new(format!("/nodes/{}/{}", vm.cluster, vm.node), admin, ok)
+            .showing("data-testid=\"node-vms\""),
         Page::new("/dashboard", admin, ok),
         Page::new("/alerts", admin, ok),
         Page::new("/tasks", admin, ok),
+        Page::new("/nodes", admin, ok).showing("data-testid=\"node-table\""),
         Page::new("/users", admin, ok),
         Page::new("/wall-links", admin, ok),
         Page::new("/embed-links", admin, ok),

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use super::console::WebSocketRequest;
 use crate::error::{Error, Result};
-use crate::ids::{BackupJobId, DiskName, NodeName, StorageId, Upid, UserId, VmId};
+use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid, UserId, VmId};
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
     DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
     NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Permissions, PowerAction, QemuClone,
-    QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuRestore, QemuRrdPoint,
-    QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
-    StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
-    VncProxy, VzdumpOptions,
+    QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry, QemuRestore,
+    QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus, ResourceType,
+    Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter, StorageListFilter,
+    TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version, VncProxy, VzdumpOptions,
 };
 
 /// The PVE API as Cecyber uses it. Hold it as `Arc<dyn PveApi>`.
@@ -109,6 +109,68 @@ pub trait PveApi: Send + Sync + 'static {
     /// `GET /nodes/{node}/qemu/{vmid}/config`: the VM's configuration with its digest.
     async fn qemu_config(&self, node: &NodeName, vmid: VmId) -> Result<QemuConfig>;
 
+    /// `GET /nodes/{node}/qemu/{vmid}/config?current=1`: the configuration as the VM runs
+    /// it now, without pending changes (`qemu_config` shows them applied).
+    async fn qemu_config_current(&self, node: &NodeName, vmid: VmId) -> Result<QemuConfig>;
+
+    /// `GET /nodes/{node}/qemu/{vmid}/pending`: every option with its current value and the
+    /// change waiting for the next start (a running VM cannot take every change at once).
+    async fn qemu_pending(&self, node: &NodeName, vmid: VmId) -> Result<Vec<QemuPendingEntry>>;
+
+    /// `GET /nodes/{node}/qemu/{vmid}/snapshot`: the snapshots, then the `current` entry (the
+    /// present state; whether the VM runs, which snapshot it is based on).
+    async fn qemu_snapshots(&self, node: &NodeName, vmid: VmId) -> Result<Vec<QemuSnapshot>>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/snapshot`: takes a snapshot as a `qmsnapshot` task
+    /// (a used name or a locked VM fail the task). `current` and `pending` are refused before
+    /// sending. Never repeated.
+    async fn qemu_snapshot_create(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapshot: &QemuSnapshotCreate,
+    ) -> Result<Upid>;
+
+    /// `GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config`: what the snapshot saved.
+    async fn qemu_snapshot_config(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+    ) -> Result<QemuSnapshotConfig>;
+
+    /// `PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config`: sets the snapshot's
+    /// description.
+    async fn qemu_snapshot_set_description(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        description: &str,
+    ) -> Result<()>;
+
+    /// `DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}[?force=1]`: deletes the snapshot
+    /// as a `qmdelsnapshot` task; `force` removes it from the config even if its disk
+    /// snapshots cannot be removed. Never repeated.
+    async fn qemu_snapshot_delete(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        force: bool,
+    ) -> Result<Upid>;
+
+    /// `POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback`: rolls the VM back as a
+    /// `qmrollback` task. The VM is stopped first; a snapshot with RAM resumes it, otherwise
+    /// `start` starts it afterwards (needs VM.PowerMgmt too). Never repeated.
+    async fn qemu_snapshot_rollback(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        start: bool,
+    ) -> Result<Upid>;
+
     /// `PUT /nodes/{node}/qemu/{vmid}/config`: changes the configuration and waits for it.
     async fn qemu_config_update(
         &self,
@@ -180,6 +242,11 @@ pub trait PveApi: Send + Sync + 'static {
 
     /// `GET /cluster/status`: quorum and the nodes' membership.
     async fn cluster_status(&self) -> Result<Vec<ClusterStatusEntry>>;
+
+    /// `GET /cluster/nextid[?vmid=]`: the lowest free VM ID, or `vmid` if it is free (PVE
+    /// answers 400 "VM … already exists" otherwise). Only a hint: another request may take
+    /// the ID before it is used.
+    async fn cluster_nextid(&self, vmid: Option<VmId>) -> Result<VmId>;
 
     /// `GET /cluster/log[?max=]`: the newest cluster log entries.
     async fn cluster_log(&self, max: Option<u32>) -> Result<Vec<ClusterLogEntry>>;

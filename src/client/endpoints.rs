@@ -478,8 +478,38 @@ endpoints! {
         "/nodes/{node}/qemu/{vmid}/rrddata",
         &[one_of("timeframe", GUEST_TIMEFRAMES), one_of("cf", RRD_CF)],
     );
-    /// A VM's configuration.
-    QEMU_CONFIG = get("/nodes/{node}/qemu/{vmid}/config", &[boolean("current")]);
+    /// A VM's configuration (with pending changes, as it is now with `current`, or as a
+    /// snapshot saved it).
+    QEMU_CONFIG = get(
+        "/nodes/{node}/qemu/{vmid}/config",
+        &[boolean("current"), string("snapshot")],
+    );
+    /// A VM's options with their pending changes.
+    QEMU_PENDING = get("/nodes/{node}/qemu/{vmid}/pending", &[]);
+    /// A VM's snapshots and its present state.
+    QEMU_SNAPSHOT_LIST = get("/nodes/{node}/qemu/{vmid}/snapshot", &[]);
+    /// Take a snapshot.
+    QEMU_SNAPSHOT_CREATE = post(
+        "/nodes/{node}/qemu/{vmid}/snapshot",
+        &[string("snapname"), string("description"), boolean("vmstate")],
+    );
+    /// Delete a snapshot.
+    QEMU_SNAPSHOT_DELETE = delete(
+        "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}",
+        &[boolean("force")],
+    );
+    /// What a snapshot saved.
+    QEMU_SNAPSHOT_CONFIG = get("/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config", &[]);
+    /// Change a snapshot's description.
+    QEMU_SNAPSHOT_CONFIG_PUT = put(
+        "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+        &[string("description")],
+    );
+    /// Roll a VM back to a snapshot.
+    QEMU_SNAPSHOT_ROLLBACK = post(
+        "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback",
+        &[boolean("start")],
+    );
     /// Change a VM's configuration, synchronously.
     QEMU_CONFIG_PUT = put("/nodes/{node}/qemu/{vmid}/config", with_qemu_config![boolean("skiplock")]);
     /// Change a VM's configuration as a task.
@@ -539,6 +569,8 @@ endpoints! {
     );
     /// Quorum and nodes.
     CLUSTER_STATUS = get("/cluster/status", &[]);
+    /// The next free VM ID, or whether one is free.
+    CLUSTER_NEXTID = get("/cluster/nextid", &[int("vmid")]);
     /// The cluster log.
     CLUSTER_LOG = get("/cluster/log", &[int("max")]);
     /// Recent tasks of all nodes.

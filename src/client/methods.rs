@@ -8,13 +8,14 @@ use super::console::WebSocketRequest;
 use super::endpoints::{self as ep, Endpoint};
 use super::http::HttpClient;
 use crate::error::{Error, Result};
-use crate::ids::{BackupJobId, DiskName, NodeName, StorageId, Upid, UserId, VmId};
+use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid, UserId, VmId};
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
     DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
     NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Params, Permissions, PowerAction,
-    QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuRestore, QemuRrdPoint,
-    QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
+    QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry,
+    QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus,
+    ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
     StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
     VncProxy, VzdumpOptions,
 };
@@ -67,6 +68,18 @@ impl HttpClient {
         let vmid = vmid.to_string();
         self.request(endpoint, &[node.as_str(), &vmid], params)
             .await
+    }
+
+    /// `request` for endpoints below `/nodes/{node}/qemu/{vmid}/snapshot/{snapname}`.
+    async fn snapshot_request<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        (node, vmid, snapname): (&NodeName, VmId, &SnapshotName),
+        params: &Params,
+    ) -> Result<T> {
+        let vmid = vmid.to_string();
+        let segments = [node.as_str(), &vmid, snapname.as_str()];
+        self.request(endpoint, &segments, params).await
     }
 
     /// `request` for endpoints below `/nodes/{upid node}/tasks/{upid}`.
@@ -219,6 +232,106 @@ impl PveApi for HttpClient {
             .await
     }
 
+    async fn qemu_config_current(&self, node: &NodeName, vmid: VmId) -> Result<QemuConfig> {
+        let mut p = Params::new();
+        p.bool("current", true);
+        self.qemu_request(&ep::QEMU_CONFIG, node, vmid, &p).await
+    }
+
+    async fn qemu_pending(&self, node: &NodeName, vmid: VmId) -> Result<Vec<QemuPendingEntry>> {
+        self.qemu_request(&ep::QEMU_PENDING, node, vmid, &none())
+            .await
+    }
+
+    async fn qemu_snapshots(&self, node: &NodeName, vmid: VmId) -> Result<Vec<QemuSnapshot>> {
+        self.qemu_request(&ep::QEMU_SNAPSHOT_LIST, node, vmid, &none())
+            .await
+    }
+
+    async fn qemu_snapshot_create(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapshot: &QemuSnapshotCreate,
+    ) -> Result<Upid> {
+        if snapshot.snapname.is_reserved() {
+            return Err(Error::InvalidParameters {
+                message: "not sent: PVE reserves the snapshot names 'current' and 'pending'".into(),
+                errors: [("snapname".to_owned(), snapshot.snapname.to_string())].into(),
+            });
+        }
+        let answer = self
+            .qemu_request(&ep::QEMU_SNAPSHOT_CREATE, node, vmid, &snapshot.params())
+            .await?;
+        required_upid(answer, format_args!("snapshot of VM {vmid}"))
+    }
+
+    async fn qemu_snapshot_config(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+    ) -> Result<QemuSnapshotConfig> {
+        let at = (node, vmid, snapname);
+        self.snapshot_request(&ep::QEMU_SNAPSHOT_CONFIG, at, &none())
+            .await
+    }
+
+    async fn qemu_snapshot_set_description(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        description: &str,
+    ) -> Result<()> {
+        let mut p = Params::new();
+        p.str("description", description);
+        let at = (node, vmid, snapname);
+        let _: Option<serde_json::Value> = self
+            .snapshot_request(&ep::QEMU_SNAPSHOT_CONFIG_PUT, at, &p)
+            .await?;
+        Ok(())
+    }
+
+    async fn qemu_snapshot_delete(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        force: bool,
+    ) -> Result<Upid> {
+        let mut p = Params::new();
+        if force {
+            p.bool("force", true);
+        }
+        let at = (node, vmid, snapname);
+        let answer = self
+            .snapshot_request(&ep::QEMU_SNAPSHOT_DELETE, at, &p)
+            .await?;
+        required_upid(
+            answer,
+            format_args!("deleting snapshot {snapname} of VM {vmid}"),
+        )
+    }
+
+    async fn qemu_snapshot_rollback(
+        &self,
+        node: &NodeName,
+        vmid: VmId,
+        snapname: &SnapshotName,
+        start: bool,
+    ) -> Result<Upid> {
+        let mut p = Params::new();
+        if start {
+            p.bool("start", true);
+        }
+        let at = (node, vmid, snapname);
+        let answer = self
+            .snapshot_request(&ep::QEMU_SNAPSHOT_ROLLBACK, at, &p)
+            .await?;
+        required_upid(answer, format_args!("rollback of VM {vmid} to {snapname}"))
+    }
+
     async fn qemu_config_update(
         &self,
         node: &NodeName,
@@ -313,6 +426,13 @@ impl PveApi for HttpClient {
 
     async fn cluster_status(&self) -> Result<Vec<ClusterStatusEntry>> {
         self.request(&ep::CLUSTER_STATUS, &[], &none()).await
+    }
+
+    async fn cluster_nextid(&self, vmid: Option<VmId>) -> Result<VmId> {
+        let mut p = Params::new();
+        p.opt_int("vmid", vmid.map(VmId::get));
+        // PVE sends the ID as a string; `VmId` reads both.
+        self.request(&ep::CLUSTER_NEXTID, &[], &p).await
     }
 
     async fn cluster_log(&self, max: Option<u32>) -> Result<Vec<ClusterLogEntry>> {

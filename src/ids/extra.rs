@@ -1,5 +1,5 @@
-//! More validated identifiers: backup job IDs, volume IDs, user IDs and QEMU disk names, each
-//! checked the way PVE's schema checks it before anything is sent.
+//! More validated identifiers: backup job IDs, volume IDs, user IDs, QEMU disk names and
+//! snapshot names, each checked the way PVE's schema checks it before anything is sent.
 
 use std::fmt;
 use std::str::FromStr;
@@ -174,6 +174,42 @@ impl DiskName {
 
 string_id_impls!(DiskName);
 
+/// A snapshot name (schema `pve-snapshot-name`: format `pve-configid`, at most 40
+/// characters): an ASCII letter, then at least one more letter, digit, `-` or `_`. PVE
+/// refuses `current` and `pending` for new snapshots (`current` names the VM's present
+/// state in the snapshot list); [`SnapshotName::is_reserved`] tells.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SnapshotName(String);
+
+impl SnapshotName {
+    /// Checks `s` and wraps it.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let b = s.as_bytes();
+        let ok = (2..=40).contains(&b.len())
+            && b[0].is_ascii_alphabetic()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId::new("snapshot name", s))
+        }
+    }
+
+    /// True for `current` and `pending` (any case), which PVE does not take for a new
+    /// snapshot.
+    pub fn is_reserved(&self) -> bool {
+        self.0 == "current" || self.0.eq_ignore_ascii_case("pending")
+    }
+
+    /// The name as PVE spells it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_id_impls!(SnapshotName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +266,32 @@ mod tests {
         ] {
             assert!(UserId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn snapshot_names() {
+        for ok in ["s1", "before-upgrade", "Nightly_2026", &"a".repeat(40)] {
+            assert_eq!(SnapshotName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "a",
+            "1st",
+            "-x",
+            "a b",
+            "a/b",
+            "a.b",
+            "snäp",
+            &"a".repeat(41),
+        ] {
+            assert!(SnapshotName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(SnapshotName::parse("current").unwrap().is_reserved());
+        assert!(SnapshotName::parse("PENDING").unwrap().is_reserved());
+        assert!(!SnapshotName::parse("currently").unwrap().is_reserved());
+        let n: SnapshotName = serde_json::from_str(r#""s1""#).unwrap();
+        assert_eq!(serde_json::to_string(&n).unwrap(), r#""s1""#);
+        assert!(serde_json::from_str::<SnapshotName>(r#""../x""#).is_err());
     }
 
     #[test]

@@ -221,7 +221,11 @@ fn path_placeholders_are_filled_from_validated_ids() {
     for ep in ENDPOINTS {
         for holder in ep.placeholders() {
             assert!(
-                matches!(holder, "node" | "vmid" | "upid" | "storage" | "id"),
+                // snapname: `SnapshotName`
+                matches!(
+                    holder,
+                    "node" | "vmid" | "upid" | "storage" | "id" | "snapname"
+                ),
                 "{} {}: no ID type for {{{holder}}}",
                 ep.method,
                 ep.path

@@ -1,12 +1,21 @@
 //! VM life cycles and the newer API areas over real HTTPS: config and digest, resize, clone,
 //! migrate, vzdump and restore, backup jobs, the task list and stopping tasks, the cluster
-//! log (rrddata: `sim_metrics.rs`).
+//! log (rrddata: `sim_metrics.rs`); snapshots, pending changes, `nextid` and migration
+//! refusals in `sim_ops/snapshots.rs`, the typed client over all of these in
+//! `sim_ops/client.rs` (with the `client` feature).
 //!
 //! Run: `cargo test -p pve --features sim --test sim_ops`
 
 #![cfg(feature = "sim")]
 
 mod sim_support;
+
+#[path = "sim_ops/snapshots.rs"]
+mod snapshots;
+
+#[cfg(feature = "client")]
+#[path = "sim_ops/client.rs"]
+mod client;
 
 use reqwest::{Method, StatusCode};
 use sim_support::{Client, encode, find_vm, start};
@@ -40,7 +49,7 @@ async fn config_get_put_post_and_digest() {
     // the old digest no longer matches
     let a = put(&c, &path, &[("cores", "2"), ("digest", &digest)]).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(a.message().starts_with("detected modified configuration"));
+    assert!(a.message().starts_with("checksum mismatch"), "{a:?}");
     // invalid name
     let a = put(&c, &path, &[("name", "bad name")]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);

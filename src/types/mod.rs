@@ -18,6 +18,7 @@ pub mod node;
 pub mod qemu;
 pub mod qemu_config;
 pub mod qemu_ops;
+pub mod qemu_snapshot;
 pub mod rrd;
 pub mod storage;
 pub mod task;
@@ -38,6 +39,9 @@ pub use qemu_config::{QemuConfig, QemuConfigUpdate};
 pub use qemu_ops::{
     DiskSize, LocalDisk, MigratePrecondition, NotAllowedNode, QemuClone, QemuMigrate, QemuRestore,
     VncProxy,
+};
+pub use qemu_snapshot::{
+    PendingDelete, QemuPendingEntry, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate,
 };
 pub use rrd::{NodeRrdPoint, QemuRrdPoint, RrdCf, RrdTimeframe};
 pub use storage::{

@@ -99,7 +99,7 @@ pub struct VmAccess {
     pub user: CurrentUser,
     /// The VM's cluster.
     pub cluster: Cluster,
-    /// The node the VM is on (validated).
+    /// The node the VM is on: where the collector's last poll saw it, else the one named.
     pub node: pve::ids::NodeName,
     /// The VM id (validated).
     pub vmid: pve::ids::VmId,
@@ -115,7 +115,10 @@ pub async fn require_vm(role: Role, cluster: &str, node: &str, vmid: &str) -> Ap
 pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> AppResult<VmAccess> {
     let state = app_state()?;
     let cluster = state.clusters.get(cluster)?.clone();
-    let (node, vmid) = parse_target(node, vmid)?;
+    let (named, vmid) = parse_target(node, vmid)?;
+    // The URL's node is a hint: a VM migrated since the link was made is where the last poll
+    // saw it (a VM the poll does not know yet, just created, is taken at its word).
+    let node = cluster.latest.node_of(vmid).unwrap_or(named);
     vm_in_scope(&user.username, &user.scope, &cluster, &node, vmid).await?;
     Ok(VmAccess {
         user,

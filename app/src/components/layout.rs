@@ -31,6 +31,8 @@ pub fn Layout() -> impl IntoView {
         .as_ref()
         .map(|u| (u.username.clone(), u.role))
         .unwrap_or_else(|| (String::new(), Role::Viewer));
+    // Node figures are for unscoped users only (the server refuses the others).
+    let sees_nodes = session.user.as_ref().is_some_and(|u| u.scope.sees_nodes());
     view! {
         {session.demo.then(|| view! {
             <div class="demo-banner" data-testid="demo-banner">
@@ -42,6 +44,7 @@ pub fn Layout() -> impl IntoView {
             <nav>
                 <A href="/">"Virtual machines"</A>
                 <A href="/dashboard">"Dashboard"</A>
+                {sees_nodes.then(|| view! { <A href="/nodes">"Nodes"</A> })}
                 <A href="/tasks">"Tasks"</A>
                 <A href="/alerts">"Alerts"</A>
                 <AlertBadge />

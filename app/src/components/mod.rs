@@ -9,6 +9,7 @@ pub mod live_charts;
 pub mod live_status;
 pub mod power;
 pub mod shown_once;
+pub mod snapshots;
 pub mod sparkline;
 pub mod tasks;
 pub mod time_chart;

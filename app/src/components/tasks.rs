@@ -148,31 +148,46 @@ fn is_complete(progress: &TaskProgress) -> bool {
     !progress.running && (progress.log.len() as u64) < TASK_LOG_PAGE
 }
 
+/// How many failed reads in a row `follow_pages` retries before it reports the error: one
+/// lost answer (a restart of Cecyber, a PVE node busy for a moment) should not end the log.
+const RETRIES: u32 = 3;
+
 /// Follows `task` from log line `from`: `on_page` gets every answer, the next one a second
 /// later while the task runs (at once while pages come full), until the task has ended and its
-/// whole log is read, an error came, or `on_page` returns false (its view is gone).
+/// whole log is read, an error came `RETRIES` times in a row, or `on_page` returns false (its
+/// view is gone).
 pub fn follow_pages(
     task: TaskRef,
     from: u64,
     on_page: impl Fn(&Result<TaskProgress, AppError>) -> bool + 'static,
 ) {
+    follow_pages_after(task, from, 0, on_page);
+}
+
+fn follow_pages_after(
+    task: TaskRef,
+    from: u64,
+    failures: u32,
+    on_page: impl Fn(&Result<TaskProgress, AppError>) -> bool + 'static,
+) {
     leptos::task::spawn_local(async move {
         let progress = follow_task(task.cluster.clone(), task.upid.to_string(), from).await;
-        if !on_page(&progress) {
-            return;
-        }
-        let Ok(p) = progress else { return };
-        if is_complete(&p) {
-            return;
-        }
-        let wait = if p.log.len() as u64 >= TASK_LOG_PAGE {
-            0
-        } else {
-            1000
+        let (next, failures, wait) = match &progress {
+            Err(_) if failures < RETRIES => (from, failures + 1, 2000),
+            Err(_) => {
+                on_page(&progress);
+                return;
+            }
+            Ok(p) => {
+                if !on_page(&progress) || is_complete(p) {
+                    return;
+                }
+                let full = p.log.len() as u64 >= TASK_LOG_PAGE;
+                (p.next, 0, if full { 0 } else { 1000 })
+            }
         };
-        let next = p.next;
         set_timeout(
-            move || follow_pages(task, next, on_page),
+            move || follow_pages_after(task, next, failures, on_page),
             Duration::from_millis(wait),
         );
     });

@@ -9,8 +9,21 @@ use crate::{components::console::Console, console::TicketSource};
 #[component]
 pub fn ConsolePage() -> impl IntoView {
     let params = use_params_map();
-    let get = move |key: &str| params.with_untracked(|p| p.get(key).unwrap_or_default());
-    let (cluster, node, vmid) = (get("cluster"), get("node"), get("vmid"));
+    // Built anew when the URL names another VM (back and forward between two consoles).
+    let target = Memo::new(move |_| {
+        params.with(|p| {
+            let get = |key: &str| p.get(key).unwrap_or_default();
+            (get("cluster"), get("node"), get("vmid"))
+        })
+    });
+    move || {
+        let (cluster, node, vmid) = target.get();
+        view! { <VmConsole cluster node vmid /> }
+    }
+}
+
+#[component]
+fn VmConsole(cluster: String, node: String, vmid: String) -> impl IntoView {
     let back = format!("/vms/{cluster}/{node}/{vmid}");
     view! {
         <p><a href=back>"← VM "{vmid.clone()}</a></p>

@@ -95,6 +95,7 @@ pub fn DashboardPage() -> impl IntoView {
             <MetricChart metric=Metric::Network totals />
             <MetricChart metric=Metric::Disk totals />
         </div>
+        <LiveNodes view />
         <h2>"Busiest VMs"</h2>
         <table class="vms" data-testid="busiest"><tbody>
             {move || view.with(|v| {
@@ -161,5 +162,50 @@ fn OfflineNodes(view: RwSignal<LiveView>) -> impl IntoView {
                 })
                 .collect_view()
         })
+    }
+}
+
+/// The nodes of each cluster as the last poll saw them (the stream carries nodes to unscoped
+/// users only, so a scoped user sees no table).
+#[component]
+fn LiveNodes(view: RwSignal<LiveView>) -> impl IntoView {
+    let rows = move || {
+        view.with(|v| {
+            v.clusters()
+                .into_iter()
+                .flat_map(|cluster| {
+                    let mut nodes = v.nodes(&cluster);
+                    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+                    nodes.into_iter().map(move |n| {
+                        let href = format!("/nodes/{cluster}/{}", n.node);
+                        let online = n.status == "online";
+                        let figure = move |text: String| if online { text } else { "-".into() };
+                        view! {
+                            <tr data-node=n.node.clone() data-status=n.status.clone()>
+                                <td><a href=href>{n.node.clone()}</a></td>
+                                <td>{cluster.clone()}</td>
+                                <td class=format!("status {}", n.status)>{n.status.clone()}</td>
+                                <td>{figure(format!("{} of {}", format::percent(n.cpu), n.maxcpu))}</td>
+                                <td>{figure(n.load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "-".into()))}</td>
+                                <td>{figure(format!("{} / {}", format::bytes(n.mem), format::bytes(n.maxmem)))}</td>
+                                <td>{figure(format::uptime(n.uptime))}</td>
+                            </tr>
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <Show when=move || view.with(|v| v.clusters().iter().any(|c| !v.nodes(c).is_empty()))>
+            <h2>"Nodes"</h2>
+            <table class="list" data-testid="dashboard-nodes">
+                <thead><tr>
+                    <th>"Node"</th><th>"Cluster"</th><th>"Status"</th><th>"CPU"</th>
+                    <th>"Load"</th><th>"Memory"</th><th>"Uptime"</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </Show>
     }
 }

@@ -31,6 +31,7 @@ pub mod embed;
 pub mod embed_links;
 pub mod login;
 pub mod node;
+pub mod nodes;
 pub mod not_found;
 pub mod tasks;
 pub mod users;

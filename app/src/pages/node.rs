@@ -1,4 +1,5 @@
-//! `/nodes/:cluster/:node` — a node: versions, CPU, load, memory, root disk, storages, history.
+//! `/nodes/:cluster/:node` — a node: versions, CPU, load, memory, root disk, storages, its VMs,
+//! history.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -10,16 +11,32 @@ use crate::{
         live_charts::LiveNodeCharts,
     },
     format,
-    metrics::NodeOverview,
-    metrics::load_node_overview,
+    nodes::{NodeOverview, load_node_overview},
+    vms::VmRow,
 };
 
-/// The node page.
+/// `/nodes/:cluster/:node`: built anew when the URL names another node (back and forward
+/// between two node pages), so that its resource is created at the top of a component (see
+/// the rules in [`crate::pages`]).
 #[component]
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();
-    let get = move |key: &str| params.with_untracked(|p| p.get(key).unwrap_or_default());
-    let (cluster, node) = (get("cluster"), get("node"));
+    let target = Memo::new(move |_| {
+        params.with(|p| {
+            (
+                p.get("cluster").unwrap_or_default(),
+                p.get("node").unwrap_or_default(),
+            )
+        })
+    });
+    move || {
+        let (cluster, node) = target.get();
+        view! { <NodeView cluster node /> }
+    }
+}
+
+#[component]
+fn NodeView(cluster: String, node: String) -> impl IntoView {
     let overview = Resource::new(
         {
             let (cluster, node) = (cluster.clone(), node.clone());
@@ -28,7 +45,7 @@ pub fn NodePage() -> impl IntoView {
         |(cluster, node)| load_node_overview(cluster, node),
     );
     view! {
-        <p><a href="/">"← Virtual machines"</a></p>
+        <p><a href="/nodes">"← Nodes"</a></p>
         <h1>{format!("Node {node}")}</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -41,6 +58,7 @@ pub fn NodePage() -> impl IntoView {
         <LiveNodeCharts cluster=cluster.clone() node=node.clone() />
         <History of=HistoryOf::Node { cluster, node } />
     }
+    .into_any()
 }
 
 #[component]
@@ -93,7 +111,17 @@ fn NodeFacts(overview: NodeOverview) -> impl IntoView {
             }
         })
         .collect_view();
+    let vms = overview.vms.len();
+    let others = overview
+        .other_nodes
+        .iter()
+        .map(|other| {
+            let href = format!("/nodes/{}/{other}", overview.cluster);
+            view! { " " <a href=href>{other.clone()}</a> }
+        })
+        .collect_view();
     view! {
+        <p class="muted" data-testid="other-nodes">"Other nodes of the cluster:"{others}</p>
         <table class="facts" data-testid="node-facts"><tbody>
             {fact("PVE version", s.pveversion.clone().unwrap_or_else(|| "-".into()))}
             {fact("Kernel", kernel)}
@@ -111,5 +139,43 @@ fn NodeFacts(overview: NodeOverview) -> impl IntoView {
             <thead><tr><th>"Storage"</th><th>"Type"</th><th>"Content"</th><th>"Usage"</th></tr></thead>
             <tbody>{storages}</tbody>
         </table>
+        <h2>{format!("VMs on this node ({vms})")}</h2>
+        <NodeVms vms=overview.vms />
     }
+}
+
+/// The node's VMs: each links to its page.
+#[component]
+fn NodeVms(vms: Vec<VmRow>) -> impl IntoView {
+    if vms.is_empty() {
+        return view! { <p class="muted" data-testid="node-vms">"No VMs on this node."</p> }
+            .into_any();
+    }
+    let rows = vms
+        .into_iter()
+        .map(|vm| {
+            let href = format!("/vms/{}/{}/{}", vm.cluster, vm.node, vm.vmid);
+            let memory = if vm.has_process() {
+                format!("{} / {}", format::bytes(vm.mem), format::bytes(vm.maxmem))
+            } else {
+                format::bytes(vm.maxmem)
+            };
+            view! {
+                <tr data-vmid=vm.vmid.get()>
+                    <td>{vm.vmid.get()}</td>
+                    <td><a href=href>{vm.name.clone()}</a></td>
+                    <td class=format!("status {}", vm.status.as_str())>{vm.status.as_str()}</td>
+                    <td>{format::percent(vm.cpu)}" of "{vm.maxcpu}" vCPU"</td>
+                    <td>{memory}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="list" data-testid="node-vms">
+            <thead><tr><th>"ID"</th><th>"Name"</th><th>"Status"</th><th>"CPU"</th><th>"Memory"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }

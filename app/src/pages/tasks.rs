@@ -52,12 +52,37 @@ impl Filters {
     }
 }
 
+/// The values the list's filters offer, taken from the last answer.
+#[derive(Clone, Default, PartialEq)]
+struct FilterChoices {
+    nodes: BTreeSet<String>,
+    kinds: BTreeSet<String>,
+    users: BTreeSet<String>,
+}
+
+impl FilterChoices {
+    fn of(tasks: &[TaskSummary]) -> Self {
+        let values = |of: fn(&TaskSummary) -> &String| -> BTreeSet<String> {
+            tasks
+                .iter()
+                .map(of)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .collect()
+        };
+        Self {
+            nodes: values(|t| &t.node),
+            kinds: values(|t| &t.kind),
+            users: values(|t| &t.user),
+        }
+    }
+}
+
 /// The task center.
 #[component]
 pub fn TasksPage() -> impl IntoView {
     let tick = RwSignal::new(0u64);
-    let stop = ServerAction::<StopTask>::new();
-    let tasks = Resource::new(move || (tick.get(), stop.version().get()), |_| list_tasks());
+    let tasks = Resource::new(move || tick.get(), |_| list_tasks());
     #[cfg(feature = "hydrate")]
     {
         if let Ok(handle) =
@@ -67,19 +92,41 @@ pub fn TasksPage() -> impl IntoView {
         }
     }
     let filters = Filters::new();
+    // Outside the refreshed part, so that a refresh keeps the focus and an open dropdown.
+    let choices = RwSignal::new(FilterChoices::default());
     let selected = RwSignal::new(None::<TaskSummary>);
     view! {
         <h1>"Tasks"</h1>
         <p class="muted">"Every task of the clusters, by anyone, newest first; refreshed every 5 seconds."</p>
+        <div class="toolbar">
+            {choice("Node", "task-node", Signal::derive(move || choices.with(|c| c.nodes.clone())), filters.node)}
+            {choice("Type", "task-type", Signal::derive(move || choices.with(|c| c.kinds.clone())), filters.kind)}
+            {choice("User", "task-user", Signal::derive(move || choices.with(|c| c.users.clone())), filters.user)}
+            {choice("Status", "task-outcome", Signal::stored(BTreeSet::from(["running", "ok", "failed"].map(String::from))), filters.outcome)}
+            <input
+                placeholder="VM id"
+                aria-label="VM id"
+                data-testid="task-vmid"
+                prop:value=move || filters.vmid.get()
+                on:input=move |ev| filters.vmid.set(event_target_value(&ev))
+            />
+        </div>
         <Transition fallback=|| view! { <p class="muted">"Loading tasks…"</p> }>
             {move || Suspend::new(async move {
                 match tasks.await {
-                    Ok(list) => view! { <TaskTable list filters selected /> }.into_any(),
+                    Ok(list) => {
+                        let offered = FilterChoices::of(&list.tasks);
+                        if choices.with_untracked(|c| *c != offered) {
+                            choices.set(offered);
+                        }
+                        view! { <TaskTable list filters selected /> }.into_any()
+                    }
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}
         </Transition>
-        {move || selected.get().map(|task| view! { <TaskDetail task stop /> })}
+        // Each chosen task gets its own Stop action, so an old task's error does not show here.
+        {move || selected.get().map(|task| view! { <TaskDetail task refresh=tick /> })}
     }
     .into_any()
 }
@@ -88,13 +135,13 @@ pub fn TasksPage() -> impl IntoView {
 fn choice(
     label: &'static str,
     testid: &'static str,
-    values: BTreeSet<String>,
+    values: Signal<BTreeSet<String>>,
     wanted: RwSignal<String>,
 ) -> impl IntoView {
     view! {
         <select aria-label=label data-testid=testid on:change=move |ev| wanted.set(event_target_value(&ev))>
             <option value="" selected=move || wanted.with(String::is_empty)>{format!("{label}: all")}</option>
-            {values.into_iter().map(|v| {
+            {move || values.get().into_iter().map(|v| {
                 let (chosen, text) = (v.clone(), v.clone());
                 view! { <option value=v selected=move || wanted.with(|w| *w == chosen)>{text}</option> }
             }).collect_view()}
@@ -113,16 +160,6 @@ fn TaskTable(
         .iter()
         .map(|p| view! { <p class="error" role="alert">{format!("Cluster {}: {}", p.cluster, p.message)}</p> })
         .collect_view();
-    let values = |of: fn(&TaskSummary) -> String| -> BTreeSet<String> {
-        list.tasks
-            .iter()
-            .map(of)
-            .filter(|v| !v.is_empty())
-            .collect()
-    };
-    let nodes = values(|t| t.node.clone());
-    let kinds = values(|t| t.kind.clone());
-    let users = values(|t| t.user.clone());
     let total = list.tasks.len();
     let tasks = StoredValue::new(list.tasks);
     let shown = move || {
@@ -135,19 +172,6 @@ fn TaskTable(
     };
     view! {
         {problems}
-        <div class="toolbar">
-            {choice("Node", "task-node", nodes, filters.node)}
-            {choice("Type", "task-type", kinds, filters.kind)}
-            {choice("User", "task-user", users, filters.user)}
-            {choice("Status", "task-outcome", BTreeSet::from(["running", "ok", "failed"].map(String::from)), filters.outcome)}
-            <input
-                placeholder="VM id"
-                aria-label="VM id"
-                data-testid="task-vmid"
-                prop:value=move || filters.vmid.get()
-                on:input=move |ev| filters.vmid.set(event_target_value(&ev))
-            />
-        </div>
         <table class="list" data-testid="task-table">
             <thead><tr><th>"Started"</th><th>"Node"</th><th>"Type"</th><th>"VM"</th><th>"User"</th><th>"Status"</th><th></th></tr></thead>
             <tbody>
@@ -162,7 +186,7 @@ fn TaskTable(
                             <td>{t.id.clone()}</td>
                             <td>{t.user.clone()}</td>
                             <td class=format!("outcome {}", t.outcome())>{status}</td>
-                            <td><button class="btn" data-testid="task-open" on:click=move |_| selected.set(Some(chosen.clone()))>"Log"</button></td>
+                            <td><button class="btn" data-testid="task-open" aria-label=format!("Log of {} {} on {}", t.kind, t.id, t.node) on:click=move |_| selected.set(Some(chosen.clone()))>"Log"</button></td>
                         </tr>
                     }
                 }).collect_view()}
@@ -175,39 +199,49 @@ fn TaskTable(
 
 /// The chosen task: what it is, its whole log, and (running, operators) a confirmed Stop.
 #[component]
-fn TaskDetail(task: TaskSummary, stop: ServerAction<StopTask>) -> impl IntoView {
+fn TaskDetail(task: TaskSummary, refresh: RwSignal<u64>) -> impl IntoView {
+    let stop = ServerAction::<StopTask>::new();
     let may_stop = expect_context::<Session>()
         .user
         .is_some_and(|u| u.role.allows(Role::Operator));
     let confirming = RwSignal::new(false);
-    let sent = RwSignal::new(false);
+    // Once PVE has taken the stop, the list shows the task's end.
+    Effect::new(move |_| {
+        if matches!(stop.value().get(), Some(Ok(()))) {
+            refresh.update(|n| *n += 1);
+        }
+    });
     let task_ref = task.upid.parse().ok().map(|upid| TaskRef {
         cluster: task.cluster.clone(),
         upid,
     });
     let (cluster, upid) = (task.cluster.clone(), task.upid.clone());
     let controls = move || {
-        match (sent.get(), confirming.get()) {
-            (true, _) => ().into_any(),
-            (false, false) => view! {
+        if stop.pending().get() {
+            return view! { <span class="muted">"Stopping…"</span> }.into_any();
+        }
+        if matches!(stop.value().get(), Some(Ok(()))) {
+            return view! { <span class="muted" data-testid="task-stop-sent">"Stop sent to PVE."</span> }.into_any();
+        }
+        if !confirming.get() {
+            // Also after a refused stop: the error shows below and the user may try again.
+            return view! {
                 <button class="btn danger" data-testid="task-stop" on:click=move |_| confirming.set(true)>"Stop task"</button>
             }
-            .into_any(),
-            (false, true) => {
-                let (cluster, upid) = (cluster.clone(), upid.clone());
-                view! {
-                    <span class="confirm-inline" data-testid="task-stop-confirm">
-                        "Stop this task? PVE interrupts it; what it has done so far stays done. "
-                        <button class="btn danger" data-testid="task-stop-yes" on:click=move |_| {
-                            stop.dispatch(StopTask { cluster: cluster.clone(), upid: upid.clone() });
-                            sent.set(true);
-                        }>"Stop it"</button>
-                        <button class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </span>
-                }
-                .into_any()
-            }
+            .into_any();
         }
+        let (cluster, upid) = (cluster.clone(), upid.clone());
+        view! {
+            <span class="confirm-inline" data-testid="task-stop-confirm">
+                "Stop this task? PVE interrupts it; what it has done so far stays done. "
+                <button class="btn danger" data-testid="task-stop-yes" on:click=move |_| {
+                    confirming.set(false);
+                    stop.dispatch(StopTask { cluster: cluster.clone(), upid: upid.clone() });
+                }>"Stop it"</button>
+                <button class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </span>
+        }
+        .into_any()
     };
     let stop_controls = (task.running && may_stop).then_some(controls);
     view! {

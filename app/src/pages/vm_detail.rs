@@ -9,9 +9,11 @@ use crate::{
         history::{History, HistoryOf},
         live_charts::LiveVmCharts,
         power::PowerButtons,
+        snapshots::{SnapshotPanel, SnapshotTarget},
         tasks::Tasks,
     },
     format,
+    snapshots::list_snapshots,
     vms::VmDetail,
     vms::vm_status,
 };
@@ -57,6 +59,22 @@ fn VmPage(target: VmTarget) -> impl IntoView {
             )
         }
     });
+    let snapshots = Resource::new(move || tasks.finished.get(), {
+        let target = target.clone();
+        move |_| {
+            list_snapshots(
+                target.cluster.clone(),
+                target.node.clone(),
+                target.vmid.clone(),
+            )
+        }
+    });
+    let snapshot_target = target.vmid.parse::<u32>().ok().map(|vmid| SnapshotTarget {
+        cluster: target.cluster.clone(),
+        node: target.node.clone(),
+        vmid,
+    });
+    let target_node = target.node.clone();
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
         let VmTarget { cluster, node, .. } = target;
         view! {
@@ -67,17 +85,68 @@ fn VmPage(target: VmTarget) -> impl IntoView {
     view! {
         <p><a href="/">"← Virtual machines"</a></p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let target_node = target_node.clone();
+                Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <DetailView detail /> }.into_any(),
+                    Ok(detail) => {
+                        follow_to(&detail, &target_node);
+                        view! { <DetailView detail /> }.into_any()
+                    }
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
-            })}
+            })}}
+        </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Loading snapshots…"</p> }>
+            {move || {
+                let target = snapshot_target.clone();
+                Suspend::new(async move {
+                    // A VM that cannot be shown (gone, out of scope) has its one error above.
+                    if detail.await.is_err() {
+                        return ().into_any();
+                    }
+                    match (snapshots.await, target) {
+                        (Ok(list), Some(target)) => view! { <SnapshotPanel target list /> }.into_any(),
+                        (Err(error), _) => view! { <ErrorBox error /> }.into_any(),
+                        (Ok(_), None) => ().into_any(),
+                    }
+                })
+            }}
         </Transition>
         {charts}
     }
     // The view's type is deep enough to overflow the compiler's limits once nested again.
     .into_any()
+}
+
+/// A VM found on another node than its URL names (migrated since the link was made): the URL
+/// is replaced by the VM's own, in the browser.
+fn follow_to(detail: &VmDetail, url_node: &str) {
+    if detail.node.as_str() == url_node {
+        return;
+    }
+    let url = format!(
+        "/vms/{}/{}/{}",
+        detail.cluster,
+        detail.node,
+        detail.status.vmid.get()
+    );
+    // After this render: navigating rebuilds the page.
+    #[cfg(feature = "hydrate")]
+    {
+        let navigate = leptos_router::hooks::use_navigate();
+        request_animation_frame(move || {
+            navigate(
+                &url,
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            )
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
 }
 
 #[component]

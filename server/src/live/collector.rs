@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use app::state::clusters::Cluster;
 use pve::{client::PveApi, ids::NodeName, types::ClusterResource};
 use tokio::task::JoinHandle;
 
@@ -28,6 +29,10 @@ pub trait ResourceSource: Send + Sync + 'static {
 /// A cluster's client as a source.
 pub struct ApiSource(pub Arc<dyn PveApi>);
 
+/// A configured cluster as a source: each poll is also kept as the cluster's latest, which the
+/// VM list and VM look-ups read instead of calling PVE themselves.
+pub struct ClusterSource(pub Cluster);
+
 #[async_trait::async_trait]
 impl ResourceSource for ApiSource {
     async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
@@ -46,6 +51,23 @@ impl ResourceSource for ApiSource {
                 None
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl ResourceSource for ClusterSource {
+    async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
+        let resources = self.0.api.cluster_resources(None).await?;
+        self.0.latest.set(Arc::new(resources.clone()));
+        Ok(resources)
+    }
+
+    async fn history(&self, resources: &[ClusterResource]) -> History {
+        backfill::history(self.0.api.as_ref(), resources).await
+    }
+
+    async fn node_load(&self, node: &NodeName) -> Option<f64> {
+        ApiSource(Arc::clone(&self.0.api)).node_load(node).await
     }
 }
 

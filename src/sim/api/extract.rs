@@ -14,7 +14,7 @@ use crate::sim::world::SimState;
 /// Path parameters that are API parameters too (merged into the request's). Other path
 /// segments (`{action}` of `status/{action}`) only pick the endpoint, as PVE has one endpoint
 /// per action.
-const URI_PARAMS: &[&str] = &["node", "vmid", "storage", "upid", "id"];
+const URI_PARAMS: &[&str] = &["node", "vmid", "storage", "upid", "id", "snapname"];
 
 /// One authenticated API call: the world, who asks, the URI's path parameters and the request's
 /// own parameters (query and body).

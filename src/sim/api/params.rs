@@ -22,6 +22,8 @@ pub(crate) enum Format {
     Node,
     /// `pve-vmid`: 3 to 9 digits, no leading zero.
     Vmid,
+    /// `pve-configid`: a letter, then letters, digits, `-` or `_` (snapshot names).
+    ConfigId,
 }
 
 /// A parameter's JSON-schema type.
@@ -99,6 +101,10 @@ impl Spec {
 
 /// `node` (standard option `pve-node`).
 pub(crate) const NODE: Spec = Spec::string("node").format(Format::Node);
+/// `snapname` (standard option `pve-snapshot-name`).
+pub(crate) const SNAPNAME: Spec = Spec::string("snapname")
+    .format(Format::ConfigId)
+    .max_len(40);
 /// `vmid` (standard option `pve-vmid`).
 pub(crate) const VMID: Spec = {
     let mut s = Spec::integer("vmid").format(Format::Vmid).min(100);
@@ -213,6 +219,11 @@ fn check(spec: &Spec, value: &str) -> Result<(), String> {
         Some(Format::Vmid) if !is_vmid(value) => {
             return Err("invalid format - value does not look like a valid VM ID\n".to_owned());
         }
+        Some(Format::ConfigId) if !is_config_id(value) => {
+            return Err(format!(
+                "invalid format - invalid configuration ID '{value}'\n"
+            ));
+        }
         _ => {}
     }
     if let Some(max) = spec.max_len
@@ -242,6 +253,15 @@ fn check(spec: &Spec, value: &str) -> Result<(), String> {
 fn is_integer(v: &str) -> bool {
     let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `pve-configid`: `^[a-z][a-z0-9_-]+$`, case-insensitive.
+fn is_config_id(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
 }
 
 /// `pve-vmid`: `^[1-9][0-9]{2,8}$`.

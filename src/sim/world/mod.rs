@@ -9,10 +9,12 @@ pub(crate) mod clog;
 mod error;
 mod faults;
 pub(crate) mod metrics;
+pub(crate) mod migrate;
 pub(crate) mod model;
 pub(crate) mod power;
 pub(crate) mod qemu;
 pub(crate) mod rrd;
+pub(crate) mod snapshots;
 pub(crate) mod tasks;
 
 use std::any::{Any, TypeId};

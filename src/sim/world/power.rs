@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::model::options::apply_pending;
 use super::model::{Model, Power, Vm, config_missing, config_not_on_node};
 use super::tasks::{self, Outcome, TaskCtx};
 use super::{Error, SimState};
@@ -175,6 +176,16 @@ async fn run(
                 vm.started_at = now;
                 vm.pid = 1000 + (mix(seed ^ u64::from(vmid) ^ now as u64) % 4_000_000) as u32;
             };
+            // QEMU applies pending changes when it starts or stops, not when it resumes
+            // from a saved state.
+            let from_state = vm.lock.as_deref() == Some("suspended");
+            if matches!(
+                action,
+                Action::Start | Action::Reboot | Action::Stop | Action::Shutdown
+            ) && !from_state
+            {
+                apply_pending(vm);
+            }
             match action {
                 Action::Start | Action::Reboot => fresh_process(vm),
                 Action::Resume if vm.lock.as_deref() == Some("suspended") => {

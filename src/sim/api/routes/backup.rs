@@ -102,6 +102,7 @@ async fn storages(call: Call) -> ApiResult {
             st.can(&who.authid, &path, "Datastore.Audit")
                 || st.can(&who.authid, &path, "Datastore.AllocateSpace")
         })
+        .filter(|s| s.on_node(&n.name))
         .filter(|s| params.get("storage").is_none_or(|id| id == s.id))
         .filter(|s| {
             params

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::sim::api::extract::Call;
-use crate::sim::api::params::{Params, Spec};
-use crate::sim::api::reply::{ApiResult, json_bytes, ok};
+use crate::sim::api::params::{Params, Spec, VMID};
+use crate::sim::api::reply::{ApiError, ApiResult, json_bytes, ok};
 use crate::sim::api::view::{network_entry, node_entry, storage_entry, write_vm_resource};
 use crate::sim::util::now_secs;
 use crate::sim::world::SimState;
@@ -32,6 +32,31 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/cluster/resources", get(resources))
         .route("/cluster/status", get(status))
         .route("/cluster/tasks", get(cluster_tasks))
+        .route("/cluster/nextid", get(nextid))
+}
+
+/// `GET /cluster/nextid[?vmid=]` (any user): the lowest free VM ID from 100, or `vmid` if it
+/// is free (else 400 "VM … already exists"). PVE answers the ID as a JSON string: Perl's JSON
+/// encoder writes a number that was used as a hash key as text, and clients (proxmoxer,
+/// Terraform providers) read a string.
+async fn nextid(call: Call) -> ApiResult {
+    let params = call.sent();
+    params.validate(&[VMID.optional()])?;
+    let world = call.st.world();
+    let taken = |id: u32| world.model.vms.contains_key(&id);
+    if let Some(vmid) = params.int("vmid").and_then(|v| u32::try_from(v).ok()) {
+        if taken(vmid) {
+            return Err(ApiError::param("vmid", format!("VM {vmid} already exists")));
+        }
+        return ok(json!(vmid.to_string()));
+    }
+    const UPPER: u32 = 1_000_000;
+    match (100..UPPER).find(|id| !taken(*id)) {
+        Some(id) => ok(json!(id.to_string())),
+        None => Err(ApiError::fail(format!(
+            "unable to get any free VMID in range [100, {UPPER}]"
+        ))),
+    }
 }
 
 /// `GET /version`.
@@ -102,7 +127,7 @@ async fn resources(call: Call) -> ApiResult {
             ) {
                 continue;
             }
-            for node in &model.nodes {
+            for node in model.nodes.iter().filter(|n| storage.on_node(&n.name)) {
                 push(
                     &mut out,
                     storage_entry(node, storage, &snap.node(&node.name)),

@@ -13,6 +13,7 @@ mod qemu;
 mod qemu_config;
 mod qemu_ops;
 mod qemu_resize;
+mod qemu_snapshot;
 mod tasks;
 
 use axum::Router;
@@ -35,5 +36,6 @@ pub(super) fn routes() -> Router<SimState> {
         .merge(qemu_config::routes())
         .merge(qemu_ops::routes())
         .merge(qemu_resize::routes())
+        .merge(qemu_snapshot::routes())
         .merge(tasks::routes())
 }

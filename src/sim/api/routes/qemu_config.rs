@@ -1,21 +1,26 @@
-//! `/nodes/{node}/qemu/{vmid}/config` (GET; PUT synchronous; POST asynchronous → `qmconfig`
-//! task), qemu-server `API2::Qemu`. Implemented options:
-//! name, memory, cores, sockets, description, tags, onboot, net0, scsi0 and a few kept
-//! verbatim; every change needs the option's own VM.Config.* privilege and may carry the
-//! config `digest` it was based on.
+//! `/nodes/{node}/qemu/{vmid}/config` (GET with pending changes, `current` or a `snapshot`;
+//! PUT synchronous; POST asynchronous → `qmconfig` task) and `…/pending`, qemu-server
+//! `API2::Qemu`. Implemented options: name, memory, cores, sockets, description, tags,
+//! onboot, net0, scsi0 and a few kept verbatim; every change needs the option's own
+//! VM.Config.* privilege and may carry the config `digest` it was based on. A running VM
+//! takes what it can hot-plug at once, the rest waits in `[PENDING]` for its next start or
+//! stop (see the model's `options`).
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::{Value, json};
 
 use crate::sim::api::auth::Principal;
 use crate::sim::api::extract::Call;
-use crate::sim::api::params::{NODE, Params, Spec, VMID};
+use crate::sim::api::params::{Format, NODE, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
 use crate::sim::world::SimState;
+use crate::sim::world::model::options::{
+    OptionError, apply_pending, cleanup_pending, config_map, delete_option, digest, hotpluggable,
+    pending_list, set_option, with_pending,
+};
 use crate::sim::world::model::{Vm, config_missing};
 use crate::sim::world::tasks::{self, Outcome};
 
@@ -37,6 +42,7 @@ const OPTIONS: &[(&str, &str)] = &[
     ("scsi0", "VM.Config.Disk"),
     ("scsihw", "VM.Config.HWType"),
     ("agent", "VM.Config.Options"),
+    ("hotplug", "VM.Config.HWType"),
 ];
 
 fn specs(post: bool) -> Vec<Spec> {
@@ -59,6 +65,7 @@ fn specs(post: bool) -> Vec<Spec> {
         Spec::string("scsi0").optional(),
         Spec::string("scsihw").optional(),
         Spec::string("agent").optional(),
+        Spec::string("hotplug").optional(),
         Spec::string("delete").optional(),
         Spec::string("revert").optional(),
         Spec::string("digest").max_len(40).optional(),
@@ -72,87 +79,86 @@ fn specs(post: bool) -> Vec<Spec> {
 }
 
 pub(super) fn routes() -> Router<SimState> {
-    Router::new().route(
-        "/nodes/{node}/qemu/{vmid}/config",
-        get(get_config).put(put_config).post(post_config),
-    )
+    Router::new()
+        .route(
+            "/nodes/{node}/qemu/{vmid}/config",
+            get(get_config).put(put_config).post(post_config),
+        )
+        .route("/nodes/{node}/qemu/{vmid}/pending", get(get_pending))
 }
 
-/// The config as `GET …/config` answers it (with `digest`).
-pub(crate) fn config_json(vm: &Vm) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(vm.name));
-    m.insert("memory".into(), json!(vm.memory_mib.to_string()));
-    m.insert("cores".into(), json!(vm.cores));
-    m.insert("sockets".into(), json!(vm.sockets));
-    m.insert("ostype".into(), json!(vm.ostype));
-    m.insert("net0".into(), json!(vm.net0));
-    m.insert("scsi0".into(), json!(vm.scsi0));
-    m.insert("onboot".into(), json!(u8::from(vm.onboot)));
-    m.insert(
-        "vmgenid".into(),
-        json!(format!("5c1e0f5a-7d1b-4c39-9a6e-{:012x}", vm.vmid)),
-    );
-    m.insert(
-        "smbios1".into(),
-        json!(format!("uuid=8f3c2a10-4b6e-4d2f-8a51-{:012x}", vm.vmid)),
-    );
-    m.insert(
-        "meta".into(),
-        json!("creation-qemu=10.1.2,ctime=1767225600"),
-    );
-    if let Some(b) = vm.balloon_mib {
-        m.insert("balloon".into(), json!(b));
-    }
-    if vm.agent {
-        m.insert("agent".into(), json!("1"));
-    }
-    if let Some(t) = vm.tags_string() {
-        m.insert("tags".into(), json!(t));
-    }
-    if let Some(d) = &vm.description {
-        m.insert("description".into(), json!(d));
-    }
-    if vm.template {
-        m.insert("template".into(), json!(1));
-    }
-    if let Some(l) = &vm.lock {
-        m.insert("lock".into(), json!(l));
-    }
-    for (k, v) in &vm.extra {
-        let n = v
-            .parse::<i64>()
-            .ok()
-            .filter(|_| k == "numa" || k == "balloon");
-        m.insert(k.clone(), n.map_or_else(|| json!(v), |n| json!(n)));
-    }
-    let text = serde_json::to_string(&m).unwrap_or_default();
-    let digest: String = Sha256::digest(text.as_bytes())[..20]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    m.insert("digest".into(), json!(digest));
+/// The config as `GET …/config` answers it (with `digest`): with the pending changes applied,
+/// or as it is now (`current`).
+pub(crate) fn config_json(vm: &Vm, current: bool) -> Value {
+    let mut m = if current {
+        config_map(vm)
+    } else {
+        config_map(&with_pending(vm))
+    };
+    m.insert("digest".into(), json!(digest(vm)));
     Value::Object(m)
 }
 
-/// `GET /nodes/{node}/qemu/{vmid}/config` (VM.Audit).
+/// `GET /nodes/{node}/qemu/{vmid}/config[?current=1|snapshot=]` (VM.Audit).
 async fn get_config(call: Call) -> ApiResult {
-    call.on_vm(
+    let params = call.on_vm(
         &["VM.Audit"],
         &[
             NODE,
             VMID,
             Spec::boolean("current").optional(),
-            Spec::string("snapshot").max_len(40).optional(),
+            Spec::string("snapshot")
+                .format(Format::ConfigId)
+                .max_len(40)
+                .optional(),
         ],
     )?;
+    let snapshot = params.get("snapshot").filter(|s| !s.is_empty());
+    let current = params.flag("current");
+    if snapshot.is_some() && current {
+        let both = "cannot use 'snapshot' parameter with 'current'";
+        let errors = [("snapshot", both), ("current", both)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        return Err(ApiError::params(errors));
+    }
     let (node, vmid) = (call.node(), call.vmid());
     let world = call.st.world();
     let vm = world.model.existing_vm(node, vmid)?;
-    ok(config_json(vm))
+    match snapshot {
+        Some(name) => {
+            let snap = vm
+                .snapshots
+                .get(name)
+                .ok_or_else(|| ApiError::fail(format!("snapshot '{name}' does not exist")))?;
+            let mut m = vm.snapshot_json(snap);
+            m.insert("digest".into(), json!(digest(vm)));
+            ok(Value::Object(m))
+        }
+        None => ok(config_json(vm, current)),
+    }
 }
 
-/// Checks permissions and values, then applies `params` to the VM (under the caller's lock).
+/// `GET /nodes/{node}/qemu/{vmid}/pending` (VM.Audit): current and pending values.
+async fn get_pending(call: Call) -> ApiResult {
+    call.on_vm(&["VM.Audit"], &[NODE, VMID])?;
+    let world = call.st.world();
+    let vm = world.model.existing_vm(call.node(), call.vmid())?;
+    ok(Value::Array(pending_list(vm)))
+}
+
+/// A list parameter (`delete`, `revert`: `pve-configid-list`).
+fn list_param<'a>(params: &'a Params, name: &str) -> Vec<&'a str> {
+    params
+        .get(name)
+        .map(|d| d.split([',', ';', ' ']).filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// Checks permissions and values, then applies `params` to the VM (under the caller's lock):
+/// to a stopped VM at once (with any pending changes), to a running one what it can
+/// hot-plug, the rest into `[PENDING]`.
 fn apply(
     st: &SimState,
     who: &Principal,
@@ -160,10 +166,8 @@ fn apply(
     vmid: u32,
     params: &Params,
 ) -> Result<(), ApiError> {
-    let deletes: Vec<&str> = params
-        .get("delete")
-        .map(|d| d.split([',', ';', ' ']).filter(|x| !x.is_empty()).collect())
-        .unwrap_or_default();
+    let deletes = list_param(params, "delete");
+    let reverts = list_param(params, "revert");
     let path = format!("/vms/{vmid}");
     let mut changed = false;
     for (opt, privilege) in OPTIONS {
@@ -172,8 +176,30 @@ fn apply(
             changed = true;
         }
     }
-    if !changed && params.get("revert").is_none() {
+    if !changed && reverts.is_empty() {
         return Err(ApiError::fail("no options specified"));
+    }
+    for opt in &reverts {
+        if params.get(opt).is_some() {
+            return Err(ApiError::param(
+                "delete",
+                format!("you can't use '-{opt}' and -revert {opt}' at the same time"),
+            ));
+        }
+    }
+    for opt in &deletes {
+        if params.get(opt).is_some() {
+            return Err(ApiError::param(
+                "delete",
+                format!("you can't use '-{opt}' and -delete {opt}' at the same time"),
+            ));
+        }
+        if reverts.contains(opt) {
+            return Err(ApiError::param(
+                "revert",
+                format!("you can't use '-delete {opt}' and -revert {opt}' at the same time"),
+            ));
+        }
     }
     let mut world = st.world();
     let vm = world
@@ -181,10 +207,10 @@ fn apply(
         .vm_on_mut(node, vmid)
         .ok_or_else(|| ApiError::fail(config_missing(node, vmid)))?;
     if let Some(d) = params.get("digest")
-        && config_json(vm)["digest"] != d
+        && digest(vm) != d
     {
         return Err(ApiError::fail(
-            "detected modified configuration - file changed by other user? Try again.",
+            "checksum mismatch (file change by other user?)",
         ));
     }
     if let Some(l) = &vm.lock
@@ -192,128 +218,53 @@ fn apply(
     {
         return Err(ApiError::fail(format!("VM is locked ({l})")));
     }
-    let mut next = vm.clone();
-    for (opt, value) in params.iter() {
-        set_option(&mut next, opt, value)?;
+    let settings: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| OPTIONS.iter().any(|(o, _)| o == k))
+        .collect();
+    // Every value is checked against the config it will end up in.
+    let mut probe = with_pending(vm);
+    for (opt, value) in &settings {
+        set_option(&mut probe, opt, value).map_err(param_error)?;
     }
-    for opt in deletes {
-        match opt {
-            "description" => next.description = None,
-            "tags" => next.tags.clear(),
-            "onboot" => next.onboot = false,
-            "balloon" => next.balloon_mib = None,
-            "scsi0" | "net0" | "name" | "memory" | "cores" | "sockets" => {
-                return Err(ApiError::param(
-                    opt,
-                    "deleting this option is not simulated",
-                ));
-            }
-            other => {
-                next.extra.remove(other);
-            }
+    for opt in &deletes {
+        delete_option(&mut probe, opt).map_err(param_error)?;
+    }
+    let mut next = vm.clone();
+    for opt in &reverts {
+        next.pending.remove(*opt);
+        next.pending_delete.remove(*opt);
+    }
+    let running = next.has_process();
+    let force = params.flag("force");
+    for opt in &deletes {
+        next.pending.remove(*opt);
+        if running && !hotpluggable(&next, opt, None) {
+            next.pending_delete.insert((*opt).to_owned(), force);
+        } else {
+            next.pending_delete.remove(*opt);
+            delete_option(&mut next, opt).map_err(param_error)?;
         }
     }
+    for (opt, value) in &settings {
+        next.pending_delete.remove(*opt);
+        if running && !hotpluggable(&next, opt, Some(value)) {
+            next.pending.insert((*opt).to_owned(), (*value).to_owned());
+        } else {
+            next.pending.remove(*opt);
+            set_option(&mut next, opt, value).map_err(param_error)?;
+        }
+    }
+    if !running {
+        apply_pending(&mut next);
+    }
+    cleanup_pending(&mut next);
     *vm = next;
     Ok(())
 }
 
-fn set_option(vm: &mut Vm, opt: &str, value: &str) -> Result<(), ApiError> {
-    let int = |name: &str| -> Result<u64, ApiError> {
-        value.parse::<u64>().map_err(|_| {
-            ApiError::param(
-                name,
-                format!("type check ('integer') failed - got '{value}'"),
-            )
-        })
-    };
-    match opt {
-        "name" => {
-            let ok = !value.is_empty()
-                && value.split('.').all(|l| {
-                    !l.is_empty()
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                });
-            if !ok {
-                return Err(ApiError::param(
-                    "name",
-                    "invalid format - value does not look like a valid DNS name\n",
-                ));
-            }
-            vm.name = value.to_owned();
-        }
-        "memory" => {
-            let mib = value
-                .strip_prefix("current=")
-                .unwrap_or(value)
-                .parse::<u64>()
-                .ok();
-            match mib {
-                Some(m) if m >= 16 => vm.memory_mib = m,
-                _ => {
-                    return Err(ApiError::param(
-                        "memory",
-                        format!(
-                            "invalid format - value '{value}' does not look like a valid memory size\n"
-                        ),
-                    ));
-                }
-            }
-        }
-        "cores" => vm.cores = u32::try_from(int("cores")?).unwrap_or(1),
-        "sockets" => vm.sockets = u32::try_from(int("sockets")?).unwrap_or(1),
-        "balloon" => vm.balloon_mib = Some(int("balloon")?).filter(|b| *b > 0),
-        "description" => vm.description = Some(value.to_owned()),
-        "onboot" => vm.onboot = value == "1",
-        "tags" => {
-            vm.tags = value
-                .split([';', ',', ' '])
-                .filter(|t| !t.is_empty())
-                .map(str::to_lowercase)
-                .collect();
-            vm.tags.sort();
-            vm.tags.dedup();
-        }
-        "net0" => {
-            if !value.contains("bridge=") {
-                return Err(ApiError::param(
-                    "net0",
-                    "invalid format - format error\nnet0.bridge: property is missing and it is not optional\n",
-                ));
-            }
-            vm.net0 = value.to_owned();
-        }
-        "scsi0" => {
-            let size = value
-                .split(',')
-                .find_map(|p| p.strip_prefix("size="))
-                .and_then(parse_gib);
-            if let Some(g) = size {
-                vm.disk_gib = g;
-            }
-            vm.scsi0 = value.to_owned();
-        }
-        "ostype" | "boot" | "cpu" | "numa" | "scsihw" | "agent" => {
-            vm.extra.insert(opt.to_owned(), value.to_owned());
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// `32G`, `512M`, `1T` → GiB (at least 1).
-pub(super) fn parse_gib(s: &str) -> Option<u64> {
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.parse().ok()?;
-    let gib = match unit {
-        "T" => n * 1024.0,
-        "G" | "" => n,
-        "M" => n / 1024.0,
-        "K" => n / 1024.0 / 1024.0,
-        _ => return None,
-    };
-    Some(gib.ceil().max(1.0) as u64)
+fn param_error(e: OptionError) -> ApiError {
+    ApiError::param(&e.param, e.message)
 }
 
 /// The preamble of PUT and POST: any option's privilege lets the call on (each option's own

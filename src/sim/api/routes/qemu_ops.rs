@@ -1,7 +1,8 @@
 //! VM life cycle beyond power: `clone` (`qmclone`), `migrate` (GET preconditions, POST →
 //! `qmigrate`) and restore from a backup (`POST /nodes/{node}/qemu` with `archive` →
 //! `qmrestore`), qemu-server `API2::Qemu`. The VMs' disks live on the node-local `local-lvm`,
-//! so clones stay on their node and online migration needs `with-local-disks`.
+//! so clones stay on their node, online migration needs `with-local-disks` and a VM with
+//! snapshots cannot migrate (see the world's `migrate`).
 
 use std::time::Duration;
 
@@ -10,12 +11,13 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::sim::api::extract::Call;
-use crate::sim::api::params::{Format, NODE, Spec, VMID};
+use crate::sim::api::params::{Format, NODE, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
-use crate::sim::util::now_secs;
+use crate::sim::util::{log_time, now_secs};
 use crate::sim::world::SimState;
 use crate::sim::world::backup::run_restore;
-use crate::sim::world::model::{Power, mac_address};
+use crate::sim::world::migrate;
+use crate::sim::world::model::{Power, config_missing, mac_address};
 use crate::sim::world::tasks::{self, Outcome};
 
 pub(super) fn routes() -> Router<SimState> {
@@ -99,6 +101,11 @@ async fn clone(call: Call) -> ApiResult {
             vm.power = Power::Stopped;
             vm.runs.clear();
             vm.lock = Some("clone".to_owned());
+            // A clone starts without snapshots or pending changes.
+            vm.snapshots.clear();
+            vm.parent = None;
+            vm.pending.clear();
+            vm.pending_delete.clear();
             vm.description = description.or(vm.description);
             vm.net0 = format!(
                 "virtio={},bridge=vmbr0,firewall=1",
@@ -149,7 +156,8 @@ async fn clone(call: Call) -> ApiResult {
     ok(json!(upid))
 }
 
-/// `GET /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate): preconditions.
+/// `GET /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate): preconditions (a locked VM is
+/// refused, as qemu-server checks the lock first).
 async fn migrate_check(call: Call) -> ApiResult {
     call.on_vm(
         &["VM.Migrate"],
@@ -162,24 +170,10 @@ async fn migrate_check(call: Call) -> ApiResult {
     let (node, vmid) = (call.node(), call.vmid());
     let world = call.st.world();
     let vm = world.model.existing_vm(node, vmid)?;
-    let allowed: Vec<&str> = world
-        .model
-        .nodes
-        .iter()
-        .filter(|n| n.name != node && n.online)
-        .map(|n| n.name.as_str())
-        .collect();
-    let volid = vm.scsi0.split(',').next().unwrap_or_default();
-    ok(json!({
-        "running": u8::from(vm.has_process()),
-        "allowed_nodes": allowed,
-        "not_allowed_nodes": {},
-        "local_disks": [{"volid": volid, "size": vm.maxdisk(), "cdrom": 0, "is_unused": 0}],
-        "local_resources": [],
-        "mapped-resources": [],
-        "mapped-resource-info": {},
-        "has-dbus-vmstate": 1,
-    }))
+    if let Some(l) = &vm.lock {
+        return Err(ApiError::fail(format!("VM is locked ({l})")));
+    }
+    ok(migrate::precondition(&world.model, vm, node))
 }
 
 const MIGRATE_PARAMS: &[Spec] = &[
@@ -198,37 +192,55 @@ const MIGRATE_PARAMS: &[Spec] = &[
     Spec::boolean("with-conntrack-state").optional(),
 ];
 
+/// What the API checks before forking `qmigrate`, in qemu-server's order; answers whether the
+/// VM runs and its disk size.
+fn migrate_prechecks(call: &Call, params: &Params, target: &str) -> Result<(bool, u64), ApiError> {
+    let (node, vmid) = (call.node(), call.vmid());
+    if target == node {
+        return Err(ApiError::param("target", "target is local node."));
+    }
+    let world = call.st.world();
+    match world.model.node(target) {
+        None => return Err(ApiError::fail(format!("no such cluster node '{target}'"))),
+        Some(n) if !n.online => {
+            return Err(ApiError::fail(format!("target node '{target}' not online")));
+        }
+        Some(_) => {}
+    }
+    for root_only in ["force", "migration_type", "migration_network"] {
+        if params.get(root_only).is_some_and(|v| v != "0") && call.who.authid != "root@pam" {
+            return Err(ApiError::param(root_only, "Only root may use this option."));
+        }
+    }
+    let vm = world.model.existing_vm(node, vmid)?;
+    if let Some(l) = &vm.lock {
+        return Err(ApiError::fail(format!("VM is locked ({l})")));
+    }
+    let running = vm.has_process();
+    if running && !params.flag("online") {
+        return Err(ApiError::fail("can't migrate running VM without --online"));
+    }
+    if let Some(storage) = migrate::unavailable_storages(&world.model, vm, target).first() {
+        return Err(ApiError::fail(format!(
+            "storage '{storage}' is not available on node '{target}'"
+        )));
+    }
+    Ok((running, vm.disk_gib))
+}
+
 /// `POST /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate) → `qmigrate` task; the VM's config
-/// moves to `target` at the end.
+/// moves to `target` at the end. The worker refuses local devices (unless `force` for a
+/// stopped VM), a running VM's local disks without `with-local-disks`, and disks with
+/// snapshots, ending with "migration aborted" as `PVE::AbstractMigrate` does.
 async fn migrate(call: Call) -> ApiResult {
     let Call { st, who, .. } = &call;
     let params = call.on_vm(&["VM.Migrate"], MIGRATE_PARAMS)?;
     let (node, vmid) = (call.node(), call.vmid());
     let target = params.get("target").unwrap_or_default().to_owned();
-    if target == node {
-        return Err(ApiError::fail("target is local node."));
-    }
-    let (running, disk_gib) = {
-        let world = st.world();
-        match world.model.node(&target) {
-            None => return Err(ApiError::fail(format!("no such cluster node '{target}'"))),
-            Some(n) if !n.online => {
-                return Err(ApiError::fail(format!("target node '{target}' not online")));
-            }
-            Some(_) => {}
-        }
-        let vm = world.model.existing_vm(node, vmid)?;
-        (vm.has_process(), vm.disk_gib)
-    };
-    let online = params.flag("online");
-    if running && !online {
-        return Err(ApiError::fail("can't migrate running VM without --online"));
-    }
-    if running && !params.flag("with-local-disks") {
-        return Err(ApiError::fail(
-            "can't live migrate attached local disks without with-local-disks option",
-        ));
-    }
+    let (running, disk_gib) = migrate_prechecks(&call, &params, &target)?;
+    let force = params.flag("force");
+    let with_local_disks = params.flag("with-local-disks");
+    let source = node.to_owned();
     let upid = tasks::spawn_locked(
         st,
         node,
@@ -236,26 +248,73 @@ async fn migrate(call: Call) -> ApiResult {
         vmid,
         &who.authid,
         move |ctx| async move {
+            let started = now_secs();
+            let log = |msg: &str| ctx.log(format!("{} {msg}", log_time(now_secs())));
+            let abort = |err: &str| {
+                let secs = now_secs() - started;
+                let duration = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+                ctx.log(format!(
+                    "{} ERROR: migration aborted (duration {duration}): {err}",
+                    log_time(now_secs())
+                ));
+                Outcome::Error("migration aborted".to_owned())
+            };
+            // prepare, then phase 1's volume scan
+            let found = ctx.world().and_then(|world| {
+                let vm = world.model.vm_on(&source, vmid)?;
+                let ip = world.model.node(&target).map(|n| n.ip.clone())?;
+                Some((
+                    migrate::local_resources(vm),
+                    migrate::local_volumes(&world.model, vm),
+                    migrate::volume_errors(&world.model, vm, with_local_disks),
+                    ip,
+                ))
+            });
+            let Some((devices, volumes, errors, ip)) = found else {
+                return abort(&config_missing(&source, vmid));
+            };
+            if !devices.is_empty() && (running || !force) {
+                return abort(&format!(
+                    "can't migrate VM which uses local devices: {}",
+                    devices.join(", ")
+                ));
+            }
             let _lock = ctx.hold_lock(vmid, "migrate");
-            ctx.log(format!(
-                "starting migration of VM {vmid} to node '{target}' (10.10.0.x)"
+            log(&format!(
+                "starting migration of VM {vmid} to node '{target}' ({ip})"
             ));
-            ctx.log(format!(
-                "found local disk 'local-lvm:vm-{vmid}-disk-0' (attached)"
-            ));
+            for v in &volumes {
+                let why = if v.attached {
+                    "attached"
+                } else {
+                    "referenced by snapshot(s)"
+                };
+                log(&format!("found local disk '{}' ({why})", v.volid));
+            }
+            if !errors.is_empty() {
+                for (volid, msg) in &errors {
+                    log(&format!("can't migrate local disk '{volid}': {msg}"));
+                }
+                let err = "Problem found while scanning volumes - can't migrate VM - check log";
+                ctx.log(format!("{} ERROR: {err}", log_time(now_secs())));
+                log("aborting phase 1 - cleanup resources");
+                return abort(err);
+            }
             if running {
-                ctx.log(format!("starting VM {vmid} on remote node '{target}'"));
-                ctx.log("starting storage migration");
-                ctx.log(format!("scsi0: start migration to nbd:unix:/run/qemu-server/{vmid}_nbd.migrate:exportname=drive-scsi0"));
+                log(&format!("starting VM {vmid} on remote node '{target}'"));
+                log("starting storage migration");
+                log(&format!(
+                    "scsi0: start migration to nbd:unix:/run/qemu-server/{vmid}_nbd.migrate:exportname=drive-scsi0"
+                ));
             } else {
-                ctx.log("copying local disk images");
+                log("copying local disk images");
             }
             let step = ctx
                 .st
                 .scaled(Duration::from_millis((300 + disk_gib * 40).min(3000)));
             for i in 1..=5u64 {
                 tokio::time::sleep(step).await;
-                ctx.log(format!(
+                log(&format!(
                     "drive-scsi0: transferred {:.1} GiB of {disk_gib}.0 GiB ({}.00%) in {}s",
                     disk_gib as f64 * i as f64 / 5.0,
                     i * 20,
@@ -263,11 +322,15 @@ async fn migrate(call: Call) -> ApiResult {
                 ));
             }
             if running {
-                ctx.log("migration status: completed");
-                ctx.log("migration finished successfully (duration 00:00:12)");
-            } else {
-                ctx.log("migration finished successfully (duration 00:00:10)");
+                log("migration status: completed");
             }
+            let secs = now_secs() - started;
+            log(&format!(
+                "migration finished successfully (duration {:02}:{:02}:{:02})",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            ));
             if let Some(mut world) = ctx.world()
                 && let Some(vm) = world.model.vms.get_mut(&vmid)
             {

@@ -7,11 +7,11 @@ use axum::Router;
 use axum::routing::put;
 use serde_json::json;
 
-use super::qemu_config::parse_gib;
 use crate::sim::api::extract::Call;
 use crate::sim::api::params::{NODE, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
 use crate::sim::world::SimState;
+use crate::sim::world::model::options::parse_gib;
 use crate::sim::world::tasks::{self, Outcome};
 
 const PARAMS: &[Spec] = &[

@@ -281,6 +281,11 @@ pub(crate) async fn run_restore(
         vm.node = node;
         vm.power = Power::Stopped;
         vm.lock = None;
+        // vzdump keeps neither snapshots nor pending changes.
+        vm.snapshots.clear();
+        vm.parent = None;
+        vm.pending.clear();
+        vm.pending_delete.clear();
         vm.runs = world
             .model
             .vms

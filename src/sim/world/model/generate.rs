@@ -99,6 +99,8 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
         );
     }
 
+    add_local_device(&mut vm_map);
+
     Model {
         seed,
         cluster_name: "democluster".to_owned(),
@@ -110,18 +112,21 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
                 plugintype: "dir",
                 content: "iso,import,vztmpl,backup",
                 shared: false,
+                nodes: None,
             },
             Storage {
                 id: "local-lvm",
                 plugintype: "lvmthin",
                 content: "images,rootdir",
                 shared: false,
+                nodes: None,
             },
             Storage {
                 id: "backup",
                 plugintype: "dir",
                 content: "backup",
                 shared: true,
+                nodes: None,
             },
         ],
     }
@@ -211,6 +216,27 @@ fn make_vm(
         .map(|(k, v)| (k.to_owned(), v))
         .collect(),
         cpu_override: None,
+        snapshots: BTreeMap::new(),
+        parent: None,
+        pending: BTreeMap::new(),
+        pending_delete: BTreeMap::new(),
+    }
+}
+
+/// A USB stick passed through from the host (`usb0: host=…`): a local resource that keeps
+/// the VM from migrating. It goes to the stopped VM with the highest ID, when there are at
+/// least two stopped VMs besides the template, so the VM that tests and demos pick first
+/// (the lowest) stays movable; nothing is drawn from the seed, so all else stays the same.
+fn add_local_device(vms: &mut BTreeMap<u32, Vm>) {
+    let mut stopped = vms
+        .values_mut()
+        .filter(|vm| !vm.template && vm.power == Power::Stopped);
+    let Some(first) = stopped.next().map(|vm| vm.vmid) else {
+        return;
+    };
+    if let Some(vm) = stopped.last().filter(|vm| vm.vmid != first) {
+        vm.extra
+            .insert("usb0".to_owned(), "host=0781:5583".to_owned());
     }
 }
 
@@ -266,6 +292,13 @@ mod tests {
         let running = a.vms.values().filter(|v| v.power == Power::Running).count();
         assert_eq!(running, 6);
         assert!(a.nodes.iter().all(|n| a.vms_on(&n.name).count() >= 3));
+        let usb: Vec<_> = a
+            .vms
+            .values()
+            .filter(|v| v.extra.contains_key("usb0"))
+            .collect();
+        assert_eq!(usb.len(), 1, "one VM has a local USB device");
+        assert_eq!(usb[0].power, Power::Stopped);
         let c = generate(3, 12, 7, 1_800_000_000);
         assert_ne!(format!("{:?}", a.vms), format!("{:?}", c.vms));
     }

@@ -2,10 +2,13 @@
 //! facts and run state live here; usage values come from `metrics`.
 
 mod generate;
+pub(crate) mod options;
+mod snapshot;
 
 use std::collections::BTreeMap;
 
 pub(crate) use generate::{generate, mac_address};
+pub(crate) use snapshot::Snapshot;
 
 use super::Error;
 
@@ -94,6 +97,15 @@ pub(crate) struct Vm {
     pub extra: BTreeMap<String, String>,
     /// A CPU load forced by the test control (`/_sim/vm/{vmid}/load`): `(fraction, since)`.
     pub cpu_override: Option<(f64, i64)>,
+    /// Snapshots by name (the config's `[snapname]` sections).
+    pub snapshots: BTreeMap<String, Snapshot>,
+    /// `parent`: the snapshot the current state is based on.
+    pub parent: Option<String>,
+    /// The `[PENDING]` section: changes a running VM takes at its next start, by option.
+    pub pending: BTreeMap<String, String>,
+    /// The `[PENDING]` section's `delete`: options to remove at the next start, with their
+    /// `force` flag.
+    pub pending_delete: BTreeMap<String, bool>,
 }
 
 /// A storage definition (`storage.cfg` entry).
@@ -103,6 +115,17 @@ pub(crate) struct Storage {
     pub plugintype: &'static str,
     pub content: &'static str,
     pub shared: bool,
+    /// `nodes`: the nodes the storage is available on; `None` for all.
+    pub nodes: Option<Vec<String>>,
+}
+
+impl Storage {
+    /// True if the storage is available on `node` (storage.cfg's `nodes`).
+    pub(crate) fn on_node(&self, node: &str) -> bool {
+        self.nodes
+            .as_ref()
+            .is_none_or(|nodes| nodes.iter().any(|n| n == node))
+    }
 }
 
 impl Model {
@@ -125,6 +148,11 @@ impl Model {
     /// Mutable [`Model::vm_on`].
     pub(crate) fn vm_on_mut(&mut self, node: &str, vmid: u32) -> Option<&mut Vm> {
         self.vms.get_mut(&vmid).filter(|vm| vm.node == node)
+    }
+
+    /// The storage called `id`.
+    pub(crate) fn storage(&self, id: &str) -> Option<&Storage> {
+        self.storages.iter().find(|s| s.id == id)
     }
 
     /// The VMs whose config lives on `node`.

@@ -1,0 +1,258 @@
+//! What keeps a VM from migrating, as qemu-server sees it: local disks (with the snapshots
+//! that reference them), local devices (USB or PCI passthrough, serial and parallel ports),
+//! mapped devices, and storages a target node lacks. Used by the precondition
+//! (`GET …/migrate`), the API's checks before forking and the `qmigrate` worker's scan.
+
+use serde_json::{Map, Value, json};
+
+use super::model::{Model, Vm};
+
+/// A volume of the VM on a storage that is not shared (qemu-server's `foreach_volid`
+/// attributes).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LocalVolume {
+    pub volid: String,
+    /// Bytes; unknown for a RAM state volume (its config entry has no `size`).
+    pub size: Option<u64>,
+    /// The config key of an attached drive (`scsi0`).
+    pub drivename: Option<String>,
+    /// Attached to the current config.
+    pub attached: bool,
+    /// Holds a snapshot's RAM.
+    pub vmstate: bool,
+    /// Snapshots whose config references it.
+    pub in_snapshots: Vec<String>,
+}
+
+impl LocalVolume {
+    /// The entry of the precondition's `local_disks`.
+    pub(crate) fn json(&self) -> Value {
+        let mut v = json!({
+            "volid": self.volid,
+            "cdrom": 0,
+            "is_unused": 0,
+            "is_attached": u8::from(self.attached),
+            "is_vmstate": u8::from(self.vmstate),
+            "is_tpmstate": 0,
+            "is_cloudinit": 0,
+            "replicate": 1,
+            "shared": 0,
+        });
+        if let Some(size) = self.size {
+            v["size"] = json!(size);
+        }
+        if let Some(d) = &self.drivename {
+            v["drivename"] = json!(d);
+        }
+        if !self.in_snapshots.is_empty() {
+            let refs: Map<String, Value> = self
+                .in_snapshots
+                .iter()
+                .map(|s| (s.clone(), json!(1)))
+                .collect();
+            v["referenced_in_snapshot"] = Value::Object(refs);
+        }
+        v
+    }
+}
+
+/// The storage part of a volume ID.
+fn storage_of(volid: &str) -> &str {
+    volid.split(':').next().unwrap_or_default()
+}
+
+/// The VM's volumes on storages that are not shared, sorted by volume ID.
+pub(crate) fn local_volumes(model: &Model, vm: &Vm) -> Vec<LocalVolume> {
+    let local = |volid: &str| model.storage(storage_of(volid)).is_none_or(|s| !s.shared);
+    let mut out = Vec::new();
+    let disk = vm.disk_volid().to_owned();
+    if local(&disk) {
+        out.push(LocalVolume {
+            volid: disk,
+            size: Some(vm.maxdisk()),
+            drivename: Some("scsi0".to_owned()),
+            attached: true,
+            vmstate: false,
+            in_snapshots: vm.snapshots.keys().cloned().collect(),
+        });
+    }
+    for (name, snap) in &vm.snapshots {
+        if let Some(state) = snap.vmstate.as_ref().filter(|v| local(v)) {
+            out.push(LocalVolume {
+                volid: state.clone(),
+                size: None,
+                drivename: None,
+                attached: false,
+                vmstate: true,
+                in_snapshots: vec![name.clone()],
+            });
+        }
+    }
+    out.sort_by(|a, b| a.volid.cmp(&b.volid));
+    out
+}
+
+/// `usb0: host=…`, `hostpci0: …` and the like without a resource mapping: devices of this
+/// node (qemu-server's `check_local_resources`; serial sockets and SPICE USB are fine).
+pub(crate) fn local_resources(vm: &Vm) -> Vec<String> {
+    let mut out: Vec<String> = vm
+        .extra
+        .iter()
+        .filter(|(k, v)| {
+            let kind = k.trim_end_matches(|c: char| c.is_ascii_digit());
+            let indexed = kind.len() < k.len();
+            let device =
+                indexed && matches!(kind, "usb" | "hostpci" | "serial" | "parallel" | "virtiofs");
+            let harmless = (kind == "serial" && *v == "socket")
+                || (kind == "usb" && v.to_ascii_lowercase().contains("host=spice"));
+            device && !harmless && !v.contains("mapping=")
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Devices used through a cluster-wide resource mapping (`mapping=…`), by config key.
+pub(crate) fn mapped_resources(vm: &Vm) -> Map<String, Value> {
+    vm.extra
+        .iter()
+        .filter(|(k, _)| k.starts_with("usb") || k.starts_with("hostpci"))
+        .filter_map(|(k, v)| {
+            let name = v.split(',').find_map(|p| p.strip_prefix("mapping="))?;
+            Some((k.clone(), json!({ "name": name })))
+        })
+        .collect()
+}
+
+/// Storages of the VM's volumes that `node` does not have, sorted.
+pub(crate) fn unavailable_storages(model: &Model, vm: &Vm, node: &str) -> Vec<String> {
+    let mut ids: Vec<&str> = std::iter::once(vm.disk_volid())
+        .chain(vm.snapshots.values().filter_map(|s| s.vmstate.as_deref()))
+        .map(storage_of)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter(|id| model.storage(id).is_some_and(|s| !s.on_node(node)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `GET /nodes/{node}/qemu/{vmid}/migrate` for `vm` on `local`: every other node is allowed
+/// unless it lacks a storage of the VM (offline nodes too: PVE does not check).
+pub(crate) fn precondition(model: &Model, vm: &Vm, local: &str) -> Value {
+    let mut allowed = Vec::new();
+    let mut not_allowed = Map::new();
+    for node in model.nodes.iter().filter(|n| n.name != local) {
+        let missing = unavailable_storages(model, vm, &node.name);
+        if missing.is_empty() {
+            allowed.push(node.name.clone());
+        } else {
+            not_allowed.insert(
+                node.name.clone(),
+                json!({ "unavailable_storages": missing }),
+            );
+        }
+    }
+    let mapped = mapped_resources(vm);
+    let mapped_names: Vec<&String> = mapped.keys().collect();
+    json!({
+        "running": u8::from(vm.has_process()),
+        "allowed_nodes": allowed,
+        "not_allowed_nodes": not_allowed,
+        "local_disks": local_volumes(model, vm).iter().map(LocalVolume::json).collect::<Vec<_>>(),
+        "local_resources": local_resources(vm),
+        "mapped-resources": mapped_names,
+        "mapped-resource-info": mapped,
+        "has-dbus-vmstate": 1,
+    })
+}
+
+/// What the worker's volume scan (`scan_local_volumes`) finds wrong, per volume: a running VM
+/// without `with-local-disks`, or a disk with snapshots (LVM-thin snapshots cannot move).
+pub(crate) fn volume_errors(
+    model: &Model,
+    vm: &Vm,
+    with_local_disks: bool,
+) -> Vec<(String, &'static str)> {
+    let running = vm.has_process();
+    local_volumes(model, vm)
+        .into_iter()
+        .filter(|v| !v.vmstate)
+        .filter_map(|v| {
+            let msg = if running && !with_local_disks && v.attached {
+                "can't live migrate attached local disks without with-local-disks option"
+            } else if !v.in_snapshots.is_empty() && running {
+                "online storage migration not possible if non-replicated snapshot exists"
+            } else if !v.in_snapshots.is_empty() {
+                "non-migratable snapshot exists"
+            } else {
+                return None;
+            };
+            Some((v.volid, msg))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::world::model::generate;
+
+    #[test]
+    fn a_storage_missing_on_a_node_disallows_it() {
+        let mut model = generate(3, 4, 42, 1_800_000_000);
+        let lvm = model
+            .storages
+            .iter_mut()
+            .find(|s| s.id == "local-lvm")
+            .unwrap();
+        let vm = model.vms.values().find(|v| !v.template).unwrap().clone();
+        let others: Vec<String> = model
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| *n != vm.node)
+            .collect();
+        lvm.nodes = Some(vec![vm.node.clone(), others[0].clone()]);
+        let pre = precondition(&model, &vm, &vm.node);
+        assert_eq!(pre["allowed_nodes"], json!([others[0]]));
+        assert_eq!(
+            pre["not_allowed_nodes"][&others[1]]["unavailable_storages"],
+            json!(["local-lvm"])
+        );
+        assert_eq!(pre["local_disks"][0]["volid"], vm.disk_volid());
+        assert_eq!(pre["local_disks"][0]["size"], vm.maxdisk());
+    }
+
+    #[test]
+    fn devices_and_snapshots() {
+        let model = generate(2, 3, 1, 1_800_000_000);
+        let mut vm = model.vms.values().find(|v| !v.template).unwrap().clone();
+        vm.extra.insert("usb0".into(), "host=0781:5583".into());
+        vm.extra.insert("usb1".into(), "host=spice".into());
+        vm.extra.insert("serial0".into(), "socket".into());
+        vm.extra.insert("hostpci0".into(), "mapping=gpu".into());
+        assert_eq!(local_resources(&vm), ["usb0"]);
+        assert_eq!(mapped_resources(&vm)["hostpci0"]["name"], "gpu");
+        assert!(volume_errors(&model, &vm, false).is_empty() || vm.has_process());
+        let snap = crate::sim::world::model::Snapshot {
+            config: vm.saved_config(),
+            parent: None,
+            snaptime: 1,
+            description: None,
+            vmstate: Some(format!("local-lvm:vm-{}-state-s1", vm.vmid)),
+            snapstate: None,
+        };
+        vm.snapshots.insert("s1".into(), snap);
+        let disks = local_volumes(&model, &vm);
+        assert_eq!(disks.len(), 2);
+        assert!(disks.iter().any(|d| d.vmstate && d.size.is_none()));
+        vm.power = crate::sim::world::model::Power::Stopped;
+        assert_eq!(
+            volume_errors(&model, &vm, true),
+            [(vm.disk_volid().to_owned(), "non-migratable snapshot exists")]
+        );
+    }
+}

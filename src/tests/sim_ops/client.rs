@@ -1,0 +1,163 @@
+//! The typed client (`HttpClient`) against the simulator: snapshots, pending changes,
+//! `nextid` and the migration precondition, decoded into `pve::types` (part of the `sim_ops`
+//! target; needs the `client` feature too).
+//!
+//! Run: `cargo test -p pve --features sim,client --test sim_ops client`
+
+use std::time::Duration;
+
+use pve::Error;
+use pve::client::{ClientConfig, Credentials, HttpClient, PveApi, TlsTrust, wait_task};
+use pve::ids::{NodeName, SnapshotName, VmId};
+use pve::types::{PowerAction, QemuConfigUpdate, QemuSnapshotCreate};
+
+use crate::sim_support::{Client, find_vm, start};
+
+fn api(sim: &pve::sim::SimHandle) -> HttpClient {
+    HttpClient::new(ClientConfig {
+        endpoints: vec![sim.base_url()],
+        credentials: Credentials::Password {
+            username: "root@pam".into(),
+            password: "secret".into(),
+        },
+        tls: TlsTrust::Fingerprint(sim.fingerprint().to_owned()),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+    })
+    .expect("client")
+}
+
+async fn done(api: &HttpClient, upid: &pve::ids::Upid) -> pve::Result<()> {
+    wait_task(api, upid, Duration::from_millis(20), |_, _| {})
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn snapshots_pending_nextid_through_the_typed_client() {
+    let sim = start().await;
+    let raw = Client::login(&sim, "root@pam", "secret").await;
+    let api = api(&sim);
+    let (node, vmid) = find_vm(&raw, |v| v["status"] == "running").await;
+    let node = NodeName::parse(&node).unwrap();
+    let vmid = VmId::new(u32::try_from(vmid).unwrap()).unwrap();
+    let s1 = SnapshotName::parse("before-change").unwrap();
+
+    let list = api.qemu_snapshots(&node, vmid).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].is_current() && list[0].running == Some(true));
+
+    let mut create = QemuSnapshotCreate::new(s1.clone());
+    create.description = Some("first".into());
+    let upid = api
+        .qemu_snapshot_create(&node, vmid, &create)
+        .await
+        .unwrap();
+    assert_eq!(upid.task_type(), "qmsnapshot");
+    done(&api, &upid).await.unwrap();
+    // the same name again: the task fails with PVE's text
+    let upid = api
+        .qemu_snapshot_create(&node, vmid, &create)
+        .await
+        .unwrap();
+    match done(&api, &upid).await {
+        Err(Error::TaskFailed { exitstatus, .. }) => {
+            assert_eq!(exitstatus, "snapshot name 'before-change' already used")
+        }
+        other => panic!("{other:?}"),
+    }
+    let reserved = QemuSnapshotCreate::new(SnapshotName::parse("current").unwrap());
+    assert!(matches!(
+        api.qemu_snapshot_create(&node, vmid, &reserved).await,
+        Err(Error::InvalidParameters { .. })
+    ));
+
+    let list = api.qemu_snapshots(&node, vmid).await.unwrap();
+    let snap = list
+        .iter()
+        .find(|s| s.snapname() == Some(s1.clone()))
+        .unwrap();
+    assert_eq!(snap.description, "first");
+    assert!(snap.snaptime.is_some() && !snap.vmstate);
+    assert_eq!(
+        list.last().unwrap().parent.as_deref(),
+        Some("before-change")
+    );
+    api.qemu_snapshot_set_description(&node, vmid, &s1, "renamed")
+        .await
+        .unwrap();
+    let saved = api.qemu_snapshot_config(&node, vmid, &s1).await.unwrap();
+    assert_eq!(saved.config.description.as_deref(), Some("renamed"));
+    assert!(saved.snaptime.is_some());
+    let cores = saved.config.cores.unwrap();
+
+    // cores wait for the next start
+    let update = QemuConfigUpdate {
+        cores: Some(cores + 1),
+        ..Default::default()
+    };
+    api.qemu_config_update(&node, vmid, &update).await.unwrap();
+    let pending = api.qemu_pending(&node, vmid).await.unwrap();
+    let entry = pending.iter().find(|p| p.key == "cores").unwrap();
+    assert!(entry.is_pending());
+    assert_eq!(
+        entry.pending.as_deref(),
+        Some((cores + 1).to_string().as_str())
+    );
+    assert_eq!(
+        api.qemu_config(&node, vmid).await.unwrap().cores,
+        Some(cores + 1)
+    );
+    let now = api.qemu_config_current(&node, vmid).await.unwrap();
+    assert_eq!(now.cores, Some(cores));
+    assert_eq!(now.parent.as_deref(), Some("before-change"));
+
+    // rollback with start: the saved options, the VM running again
+    let upid = api
+        .qemu_snapshot_rollback(&node, vmid, &s1, true)
+        .await
+        .unwrap();
+    assert_eq!(upid.task_type(), "qmrollback");
+    done(&api, &upid).await.unwrap();
+    assert_eq!(
+        api.qemu_config(&node, vmid).await.unwrap().cores,
+        Some(cores)
+    );
+    assert!(api.qemu_status(&node, vmid).await.unwrap().is_running());
+
+    let upid = api
+        .qemu_snapshot_delete(&node, vmid, &s1, false)
+        .await
+        .unwrap();
+    assert_eq!(upid.task_type(), "qmdelsnapshot");
+    done(&api, &upid).await.unwrap();
+    assert_eq!(api.qemu_snapshots(&node, vmid).await.unwrap().len(), 1);
+    assert!(matches!(
+        api.qemu_snapshot_config(&node, vmid, &s1).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // nextid
+    assert_eq!(api.cluster_nextid(None).await.unwrap().get(), 112);
+    let free = VmId::new(777).unwrap();
+    assert_eq!(api.cluster_nextid(Some(free)).await.unwrap(), free);
+    assert!(matches!(
+        api.cluster_nextid(Some(vmid)).await,
+        Err(Error::InvalidParameters { .. })
+    ));
+
+    // migration precondition of a running VM
+    let pre = api
+        .qemu_migrate_precondition(&node, vmid, None)
+        .await
+        .unwrap();
+    assert!(pre.running);
+    assert_eq!(pre.allowed_nodes.len(), 2);
+    assert_eq!(pre.local_disks[0].drivename.as_deref(), Some("scsi0"));
+    assert!(pre.local_resources.is_empty());
+    let upid = api
+        .qemu_power(&node, vmid, PowerAction::Stop)
+        .await
+        .unwrap();
+    done(&api, &upid).await.unwrap();
+}
