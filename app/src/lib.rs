@@ -17,6 +17,7 @@ pub mod error;
 pub mod format;
 pub mod live;
 pub mod metrics;
+pub mod migration;
 pub mod nodes;
 pub mod pages;
 pub mod snapshots;
@@ -24,6 +25,7 @@ pub mod snapshots;
 pub mod state;
 pub mod tasks;
 pub mod users;
+pub mod vm_config;
 pub mod vms;
 pub mod wall;
 #[cfg(feature = "hydrate")]

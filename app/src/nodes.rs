@@ -46,6 +46,8 @@ pub struct NodeRow {
 pub struct ClusterNodes {
     /// Cecyber's name for the cluster.
     pub cluster: String,
+    /// False when the cluster status could not be read (quorum and members unknown).
+    pub status_read: bool,
     /// PVE's cluster name; `None` for a single node without a cluster.
     pub pve_name: Option<String>,
     /// True while a majority of the votes is online; `None` without a cluster.
@@ -79,11 +81,8 @@ pub async fn list_nodes() -> Result<Vec<ClusterNodes>, AppError> {
     access::require_nodes(Role::Viewer).await?;
     let state = app_state()?;
     let reads = state.clusters.all().iter().map(|c| async move {
-        let (nodes, status, resources) = futures::join!(
-            c.api.nodes(),
-            c.api.cluster_status(),
-            c.api.cluster_resources(Some(pve::types::ResourceType::Vm))
-        );
+        let (nodes, status, resources) =
+            futures::join!(c.api.nodes(), c.api.cluster_status(), c.resources());
         cluster_nodes(c, nodes, status, resources).await
     });
     Ok(futures::future::join_all(reads).await)
@@ -96,7 +95,7 @@ async fn cluster_nodes(
     cluster: &crate::state::clusters::Cluster,
     nodes: pve::Result<Vec<pve::types::NodeSummary>>,
     status: pve::Result<Vec<pve::types::ClusterStatusEntry>>,
-    resources: pve::Result<Vec<pve::types::ClusterResource>>,
+    resources: pve::Result<std::sync::Arc<Vec<pve::types::ClusterResource>>>,
 ) -> ClusterNodes {
     let mut problems = Vec::new();
     let mut note = |what: &str, err: pve::Error| {
@@ -106,22 +105,34 @@ async fn cluster_nodes(
         note("node list", e);
         Vec::new()
     });
+    let status_read = status.is_ok();
     let status = status.unwrap_or_else(|e| {
         note("cluster status", e);
         Vec::new()
     });
     let resources = resources.unwrap_or_else(|e| {
         note("VM count", e);
-        Vec::new()
+        Default::default()
     });
-    let versions = futures::future::join_all(nodes.iter().map(|n| async move {
+    let statuses = futures::future::join_all(nodes.iter().map(|n| async move {
         let name: NodeName = n.node.parse().ok()?;
         if n.status != pve::types::NodeState::Online {
             return None;
         }
-        cluster.api.node_status(&name).await.ok()?.pveversion
+        Some(cluster.api.node_status(&name).await)
     }))
     .await;
+    let versions: Vec<Option<String>> = nodes
+        .iter()
+        .zip(statuses)
+        .map(|(n, status)| match status? {
+            Ok(status) => status.pveversion,
+            Err(e) => {
+                note(&format!("status of node {}", n.node), e);
+                None
+            }
+        })
+        .collect();
     let whole = status.iter().find(|e| e.is_cluster());
     let mut rows: Vec<NodeRow> = nodes
         .iter()
@@ -149,6 +160,7 @@ async fn cluster_nodes(
     rows.sort_by(|a, b| a.node.cmp(&b.node));
     ClusterNodes {
         cluster: cluster.name.clone(),
+        status_read,
         pve_name: whole.map(|c| c.name.clone()),
         quorate: whole.and_then(|c| c.quorate),
         nodes: rows,

@@ -32,7 +32,7 @@ pub struct SnapshotRow {
 /// A VM's snapshots and where its present state stands among them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotList {
-    /// The snapshots, in PVE's order.
+    /// The snapshots, in the order PVE listed them.
     pub snapshots: Vec<SnapshotRow>,
     /// The snapshot the present state is based on (`None`: none, or all were deleted).
     pub current_parent: Option<String>,

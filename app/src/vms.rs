@@ -140,18 +140,22 @@ impl TaskProgress {
 }
 
 /// Every VM of every configured cluster that the user's scope allows; a cluster that fails is
-/// reported, not fatal.
+/// reported, not fatal. `fresh` asks PVE now (a refresh, a task that ended) instead of taking
+/// the collector's last poll.
 #[server(prefix = "/api", endpoint = "vms_list")]
-pub async fn list_vms() -> Result<VmList, AppError> {
+pub async fn list_vms(#[server(default)] fresh: bool) -> Result<VmList, AppError> {
     let user = access::require(Role::Viewer).await?;
     let state = app_state()?;
     // Every resource, not only VMs: the same one poll also tells which nodes are down. The
     // collector's poll while it is fresh, so that open lists do not each call PVE.
-    let calls = state
-        .clusters
-        .all()
-        .iter()
-        .map(|c| async move { (c.name.clone(), c.resources().await) });
+    let calls = state.clusters.all().iter().map(|c| async move {
+        let resources = if fresh {
+            c.resources_now().await
+        } else {
+            c.resources().await
+        };
+        (c.name.clone(), resources)
+    });
     let mut list = VmList {
         vms: Vec::new(),
         problems: Vec::new(),
@@ -256,8 +260,21 @@ pub async fn follow_task(
     access::task_in_scope(&user, cluster, &upid).await?;
     // The status first: a task seen stopped has its whole log written by then.
     let status = cluster.api.task_status(&upid).await?;
-    // An error, not an empty page: a reader that took it for the end would lose the last lines.
-    let lines = cluster.api.task_log(&upid, from, TASK_LOG_PAGE).await?;
+    if !status.is_running() && upid.task_type() == "qmigrate" {
+        // The VM is elsewhere now; look-ups must not go by the poll from before.
+        cluster.latest.invalidate();
+    }
+    // A log that cannot be read now: while the task runs, the next call reads on from the
+    // same line; once it has ended, an error (not an empty page: a reader that took that for
+    // the end would lose the last lines).
+    let lines = match cluster.api.task_log(&upid, from, TASK_LOG_PAGE).await {
+        Ok(lines) => lines,
+        Err(e) if status.is_running() => {
+            tracing::debug!(%upid, error = %e, "task log not readable now");
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
     // PVE answers a log without lines with the single line 1 "no content": not a line.
     let lines: Vec<_> = lines
         .into_iter()

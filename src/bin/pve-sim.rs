@@ -134,6 +134,7 @@ async fn main() -> std::io::Result<()> {
             error_message: None,
             ws_drop_after_secs: args.ws_drop_after,
             ticket_lifetime_secs: args.ticket_lifetime,
+            task_speed: None,
         },
     };
     let qemu = config.qemu;

@@ -117,8 +117,13 @@ pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> App
     let cluster = state.clusters.get(cluster)?.clone();
     let (named, vmid) = parse_target(node, vmid)?;
     // The URL's node is a hint: a VM migrated since the link was made is where the last poll
-    // saw it (a VM the poll does not know yet, just created, is taken at its word).
-    let node = cluster.latest.node_of(vmid).unwrap_or(named);
+    // saw it (a VM the poll does not know yet, just created, is taken at its word). Only a VM
+    // the user may see is looked up, so that a refusal names the node the user named and
+    // tells nothing of other tenants' VMs.
+    let node = match cluster.locate(vmid).await {
+        Some((node, tags)) if user.scope.allows_vm(tags.as_slice()) => node,
+        _ => named,
+    };
     vm_in_scope(&user.username, &user.scope, &cluster, &node, vmid).await?;
     Ok(VmAccess {
         user,

@@ -7,6 +7,7 @@ pub mod history;
 pub mod layout;
 pub mod live_charts;
 pub mod live_status;
+pub mod migrate;
 pub mod power;
 pub mod shown_once;
 pub mod snapshots;

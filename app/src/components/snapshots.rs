@@ -24,6 +24,36 @@ pub struct SnapshotTarget {
     pub vmid: u32,
 }
 
+/// What the user typed or opened in the panel, kept by the page: the panel is built anew
+/// whenever the list reloads (any task ending), and must not lose it.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotDraft {
+    name: RwSignal<String>,
+    description: RwSignal<String>,
+    with_ram: RwSignal<bool>,
+    pending: RwSignal<Option<Pending>>,
+    problem: RwSignal<Option<AppError>>,
+}
+
+impl SnapshotDraft {
+    /// Nothing typed yet.
+    pub fn new() -> Self {
+        Self {
+            name: RwSignal::new(String::new()),
+            description: RwSignal::new(String::new()),
+            with_ram: RwSignal::new(false),
+            pending: RwSignal::new(None),
+            problem: RwSignal::new(None),
+        }
+    }
+}
+
+impl Default for SnapshotDraft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What the user is about to confirm.
 #[derive(Debug, Clone, PartialEq)]
 enum Pending {
@@ -58,12 +88,17 @@ fn send(
 
 /// The panel, for a loaded list.
 #[component]
-pub fn SnapshotPanel(target: SnapshotTarget, list: SnapshotList) -> impl IntoView {
+pub fn SnapshotPanel(
+    target: SnapshotTarget,
+    list: SnapshotList,
+    draft: SnapshotDraft,
+) -> impl IntoView {
     let may_act = expect_context::<Session>()
         .user
         .is_some_and(|u| u.role.allows(Role::Operator));
-    let problem = RwSignal::new(None::<AppError>);
-    let pending = RwSignal::new(None::<Pending>);
+    let SnapshotDraft {
+        problem, pending, ..
+    } = draft;
     let target = StoredValue::new(target);
     let count = list.snapshots.len();
     let rows = list
@@ -95,7 +130,7 @@ pub fn SnapshotPanel(target: SnapshotTarget, list: SnapshotList) -> impl IntoVie
             </table>
             {move || pending.get().map(|p| view! { <Confirm pending=p target=target.get_value() clear=pending problem /> })}
             {move || problem.get().map(|error| view! { <ErrorBox error /> })}
-            {may_act.then(|| view! { <CreateForm target=target.get_value() running=list.running problem /> })}
+            {may_act.then(|| view! { <CreateForm target=target.get_value() running=list.running draft /> })}
         </section>
     }
     .into_any()
@@ -147,7 +182,7 @@ fn Confirm(
         Pending::Rollback(s) => (
             format!("Roll VM {vmid} back to snapshot {}?", s.name),
             if s.vmstate {
-                "Everything that changed since the snapshot is lost: the disks' changes and the running state. The VM is stopped, then resumed as it was when the snapshot was taken."
+                "Everything that changed since the snapshot is lost: the disks' changes, the configuration and the running state. The VM is stopped, then resumed as it was when the snapshot was taken."
             } else {
                 "Everything that changed since the snapshot is lost: the disks' changes and the configuration. A running VM is stopped (its unsaved data is lost)."
             },
@@ -161,6 +196,8 @@ fn Confirm(
     };
     let offers_start = matches!(&pending, Pending::Rollback(s) if !s.vmstate);
     let go = move |_| {
+        // Read before `clear` removes this confirmation (and its checkbox).
+        let start = start_after.get_untracked();
         clear.set(None);
         let (cluster, node, vmid) = (cluster.clone(), node.clone(), vmid.to_string());
         match &pending {
@@ -168,13 +205,7 @@ fn Confirm(
                 tasks,
                 format!("Roll back VM {vmid} to {}", s.name),
                 problem,
-                rollback_snapshot(
-                    cluster,
-                    node,
-                    vmid.clone(),
-                    s.name.clone(),
-                    start_after.get_untracked(),
-                ),
+                rollback_snapshot(cluster, node, vmid.clone(), s.name.clone(), start),
                 || (),
             ),
             Pending::Delete(s) => send(
@@ -205,15 +236,15 @@ fn Confirm(
 
 /// Taking a snapshot: the inputs stay as typed until PVE has taken the request.
 #[component]
-fn CreateForm(
-    target: SnapshotTarget,
-    running: bool,
-    problem: RwSignal<Option<AppError>>,
-) -> impl IntoView {
+fn CreateForm(target: SnapshotTarget, running: bool, draft: SnapshotDraft) -> impl IntoView {
     let tasks = expect_context::<Tasks>();
-    let name = RwSignal::new(String::new());
-    let description = RwSignal::new(String::new());
-    let with_ram = RwSignal::new(false);
+    let SnapshotDraft {
+        name,
+        description,
+        with_ram,
+        problem,
+        ..
+    } = draft;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let SnapshotTarget {

@@ -104,14 +104,20 @@ impl Tasks {
 
     /// Follows PVE's task until it stops.
     pub fn follow(self, id: u64, task: TaskRef) {
+        self.follow_then(id, task, || ());
+    }
+
+    /// Follows PVE's task until it stops, then runs `on_success` if it succeeded (a page that
+    /// must go where a migrated VM went).
+    pub fn follow_then(self, id: u64, task: TaskRef, on_success: impl Fn() + 'static) {
         if let Some(t) = self.get(id) {
             t.state.set(TaskState::Running);
             t.upid.set(Some(task.upid.to_string()));
         }
-        self.poll(id, task);
+        self.poll(id, task, on_success);
     }
 
-    fn poll(self, id: u64, task: TaskRef) {
+    fn poll(self, id: u64, task: TaskRef, on_success: impl Fn() + 'static) {
         follow_pages(task, 0, move |progress| {
             // Gone from the panel (more than 20 newer tasks): no longer followed.
             let Some(tracked) = self.get(id) else {
@@ -130,6 +136,9 @@ impl Tasks {
                             TaskState::Failed(status)
                         });
                         self.finished.update(|n| *n += 1);
+                        if p.succeeded() {
+                            on_success();
+                        }
                     }
                 }
                 Err(err) => {
@@ -148,7 +157,7 @@ fn is_complete(progress: &TaskProgress) -> bool {
     !progress.running && (progress.log.len() as u64) < TASK_LOG_PAGE
 }
 
-/// How many failed reads in a row `follow_pages` retries before it reports the error: one
+/// How many unanswered reads in a row `follow_pages` retries before it reports the error: one
 /// lost answer (a restart of Cecyber, a PVE node busy for a moment) should not end the log.
 const RETRIES: u32 = 3;
 
@@ -173,7 +182,14 @@ fn follow_pages_after(
     leptos::task::spawn_local(async move {
         let progress = follow_task(task.cluster.clone(), task.upid.to_string(), from).await;
         let (next, failures, wait) = match &progress {
-            Err(_) if failures < RETRIES => (from, failures + 1, 2000),
+            // Only what may pass: PVE or Cecyber out of reach for a moment (`ServerFn`: the
+            // request itself failed).
+            Err(
+                AppError::Unavailable(_)
+                | AppError::TimedOut(_)
+                | AppError::Busy(_)
+                | AppError::ServerFn(_),
+            ) if failures < RETRIES => (from, failures + 1, 2000),
             Err(_) => {
                 on_page(&progress);
                 return;

@@ -41,6 +41,9 @@ fn ClusterSection(cluster: ClusterNodes) -> impl IntoView {
         .filter(|n| n.status == "online")
         .count();
     let quorum = match (cluster.pve_name.as_deref(), cluster.quorate) {
+        _ if !cluster.status_read => {
+            "Quorum unknown: the cluster status could not be read".to_owned()
+        }
         (Some(name), Some(true)) => format!("PVE cluster {name}: quorate"),
         (Some(name), Some(false)) => format!(
             "PVE cluster {name}: NOT quorate — most changes are refused until a majority of nodes is back"

@@ -8,8 +8,9 @@ use crate::{
         error_box::ErrorBox,
         history::{History, HistoryOf},
         live_charts::LiveVmCharts,
+        migrate::MigrateButton,
         power::PowerButtons,
-        snapshots::{SnapshotPanel, SnapshotTarget},
+        snapshots::{SnapshotDraft, SnapshotPanel, SnapshotTarget},
         tasks::Tasks,
     },
     format,
@@ -74,6 +75,7 @@ fn VmPage(target: VmTarget) -> impl IntoView {
         node: target.node.clone(),
         vmid,
     });
+    let draft = SnapshotDraft::new();
     let target_node = target.node.clone();
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
         let VmTarget { cluster, node, .. } = target;
@@ -106,7 +108,7 @@ fn VmPage(target: VmTarget) -> impl IntoView {
                         return ().into_any();
                     }
                     match (snapshots.await, target) {
-                        (Ok(list), Some(target)) => view! { <SnapshotPanel target list /> }.into_any(),
+                        (Ok(list), Some(target)) => view! { <SnapshotPanel target list draft /> }.into_any(),
                         (Err(error), _) => view! { <ErrorBox error /> }.into_any(),
                         (Ok(_), None) => ().into_any(),
                     }
@@ -173,6 +175,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             state
             template=s.template
         />
+        <MigrateButton cluster=detail.cluster.clone() node=detail.node.to_string() vmid template=s.template />
         <table class="facts"><tbody>
             {fact("QEMU status", s.qmpstatus.clone().unwrap_or_else(|| "-".into()))}
             {fact("Uptime", format::uptime(s.uptime.unwrap_or(0)))}

@@ -65,7 +65,18 @@ fn matches(row: &VmRow, needle: &str, status: &str) -> bool {
 pub fn VmListPage() -> impl IntoView {
     let tasks = expect_context::<Tasks>();
     let tick = RwSignal::new(0u64);
-    let vms = Resource::new(move || (tasks.finished.get(), tick.get()), |_| list_vms());
+    let refresh = RwSignal::new(0u64);
+    // A refresh or an ended task asks PVE now (the VM's state changed); the periodic reload
+    // takes the collector's poll, shared by every open list.
+    let forced = StoredValue::new(0u64);
+    let vms = Resource::new(
+        move || (tasks.finished.get() + refresh.get(), tick.get()),
+        move |(asked, _)| {
+            let fresh = asked != forced.get_value();
+            forced.set_value(asked);
+            list_vms(fresh)
+        },
+    );
     // Refresh every 10 s in the browser; live streaming comes with the monitoring work.
     Effect::new(move |_| {
         let handle =
@@ -103,7 +114,7 @@ pub fn VmListPage() -> impl IntoView {
                 <option value="paused">"Paused"</option>
                 <option value="stopped">"Stopped"</option>
             </select>
-            <button class="btn" on:click=move |_| tick.update(|n| *n += 1)>"Refresh"</button>
+            <button class="btn" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
         </div>
         <LiveStatus status=live_status carries=" — CPU sparklines, one poll of Proxmox VE per tick" />
         <StaleClusters view=live />

@@ -35,19 +35,46 @@ impl Cluster {
     /// is fresh, so that the upstream calls do not grow with viewers; else asked of PVE (and
     /// kept for the next caller).
     pub async fn resources(&self) -> pve::Result<Arc<Vec<ClusterResource>>> {
-        if let Some(resources) = self.latest.fresh() {
-            return Ok(resources);
+        match self.latest.fresh() {
+            Some(resources) => Ok(resources),
+            None => self.resources_now().await,
         }
+    }
+
+    /// Every resource of the cluster as PVE tells it now (an explicit refresh), kept for the
+    /// next caller.
+    pub async fn resources_now(&self) -> pve::Result<Arc<Vec<ClusterResource>>> {
+        let asked = Instant::now();
         let resources = Arc::new(self.api.cluster_resources(None).await?);
-        self.latest.set(Arc::clone(&resources));
+        self.latest.set(asked, Arc::clone(&resources));
         Ok(resources)
+    }
+
+    /// The node VM `vmid` is on and its tags, from the shared poll (read again if it is not
+    /// fresh); `None` when the VM is not in it (just created, or gone) or PVE cannot be asked.
+    pub async fn locate(&self, vmid: VmId) -> Option<(NodeName, Vec<String>)> {
+        let resources = self.resources().await.ok()?;
+        let vm = resources
+            .iter()
+            .find(|r| r.is_vm() && r.vmid == Some(vmid.get()))?;
+        Some((vm.node_name()?, vm.tag_list()))
     }
 }
 
-/// The last `/cluster/resources` of one cluster and when it was read.
+/// The last `/cluster/resources` of one cluster, stamped with when it was asked for: an answer
+/// asked for before a newer one (or before the last [`LatestResources::invalidate`]) is older
+/// news and is not kept.
 pub struct LatestResources {
     fresh_for: Duration,
-    poll: RwLock<Option<(Instant, Arc<Vec<ClusterResource>>)>>,
+    poll: RwLock<Poll>,
+}
+
+#[derive(Default)]
+struct Poll {
+    /// When the kept answer was asked for, and the answer.
+    kept: Option<(Instant, Arc<Vec<ClusterResource>>)>,
+    /// Answers asked for before this are not kept.
+    not_before: Option<Instant>,
 }
 
 impl LatestResources {
@@ -55,30 +82,36 @@ impl LatestResources {
     pub fn new(fresh_for: Duration) -> Self {
         Self {
             fresh_for,
-            poll: RwLock::new(None),
+            poll: RwLock::new(Poll::default()),
         }
     }
 
-    /// Keeps a poll just read.
-    pub fn set(&self, resources: Arc<Vec<ClusterResource>>) {
-        *self.poll.write().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), resources));
+    /// Keeps an answer asked for at `asked`, unless a newer one is kept or something moved
+    /// since it was asked for.
+    pub fn set(&self, asked: Instant, resources: Arc<Vec<ClusterResource>>) {
+        let mut poll = self.poll.write().unwrap_or_else(|e| e.into_inner());
+        let newer_kept = poll.kept.as_ref().is_some_and(|(at, _)| *at > asked);
+        let moved_since = poll.not_before.is_some_and(|t| t > asked);
+        if !newer_kept && !moved_since {
+            poll.kept = Some((asked, resources));
+        }
     }
 
     /// The last poll, if it is fresh.
     pub fn fresh(&self) -> Option<Arc<Vec<ClusterResource>>> {
         let poll = self.poll.read().unwrap_or_else(|e| e.into_inner());
-        poll.as_ref()
+        poll.kept
+            .as_ref()
             .filter(|(at, _)| at.elapsed() <= self.fresh_for)
             .map(|(_, resources)| Arc::clone(resources))
     }
 
-    /// The node VM `vmid` was on at the last fresh poll; `None` when there is no fresh poll or
-    /// the VM was not in it (just created, or gone).
-    pub fn node_of(&self, vmid: VmId) -> Option<NodeName> {
-        self.fresh()?
-            .iter()
-            .find(|r| r.is_vm() && r.vmid == Some(vmid.get()))
-            .and_then(ClusterResource::node_name)
+    /// Forgets the last poll, and any answer asked for before now that is still on its way:
+    /// something moved (a migration ended), and they would tell the old place.
+    pub fn invalidate(&self) {
+        let mut poll = self.poll.write().unwrap_or_else(|e| e.into_inner());
+        poll.kept = None;
+        poll.not_before = Some(Instant::now());
     }
 }
 
@@ -110,4 +143,53 @@ impl Clusters {
 
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(vmid: u32) -> Arc<Vec<ClusterResource>> {
+        let r: ClusterResource = serde_json::from_value(serde_json::json!({
+            "id": format!("qemu/{vmid}"), "type": "qemu", "vmid": vmid, "node": "pve1"
+        }))
+        .unwrap();
+        Arc::new(vec![r])
+    }
+
+    fn kept_vmid(latest: &LatestResources) -> Option<u32> {
+        latest.fresh().and_then(|r| r[0].vmid)
+    }
+
+    #[test]
+    fn an_answer_asked_for_earlier_does_not_replace_a_newer_one() {
+        let latest = LatestResources::new(Duration::from_secs(60));
+        let (early, late) = (Instant::now(), Instant::now() + Duration::from_millis(5));
+        latest.set(late, answer(2));
+        latest.set(early, answer(1));
+        assert_eq!(kept_vmid(&latest), Some(2));
+    }
+
+    #[test]
+    fn an_answer_on_its_way_during_an_invalidation_is_not_kept() {
+        let latest = LatestResources::new(Duration::from_secs(60));
+        let asked = Instant::now();
+        latest.set(asked, answer(1));
+        std::thread::sleep(Duration::from_millis(2));
+        latest.invalidate();
+        assert_eq!(kept_vmid(&latest), None);
+        // A poll that started before the migration ended lands afterwards: old news.
+        latest.set(asked, answer(1));
+        assert_eq!(kept_vmid(&latest), None);
+        latest.set(Instant::now(), answer(3));
+        assert_eq!(kept_vmid(&latest), Some(3));
+    }
+
+    #[test]
+    fn a_poll_goes_stale() {
+        let latest = LatestResources::new(Duration::from_millis(1));
+        latest.set(Instant::now(), answer(1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(kept_vmid(&latest), None);
+    }
 }

@@ -57,8 +57,9 @@ impl ResourceSource for ApiSource {
 #[async_trait::async_trait]
 impl ResourceSource for ClusterSource {
     async fn resources(&self) -> pve::Result<Vec<ClusterResource>> {
+        let asked = std::time::Instant::now();
         let resources = self.0.api.cluster_resources(None).await?;
-        self.0.latest.set(Arc::new(resources.clone()));
+        self.0.latest.set(asked, Arc::new(resources.clone()));
         Ok(resources)
     }
 

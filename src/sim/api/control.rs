@@ -11,6 +11,7 @@
 //!   requests proxied to it fail with 595 like pveproxy's. Console sessions end
 //!   `ws_drop_after_secs` after they opened (0: at once, open ones included). Tickets older than
 //!   `ticket_lifetime_secs` are refused with 401 (PVE: 2 h), so clients must renew them.
+//!   `task_speed` runs tasks that many times faster (a long migration in a test).
 //! - `GET /_sim/fault` returns the current settings.
 //! - `POST /_sim/reset`: a fresh cluster from the seed, no tasks but the generated history, the
 //!   faults the simulator was started with. Tickets and the API token stay valid.

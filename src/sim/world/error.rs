@@ -54,6 +54,9 @@ pub enum FaultError {
     /// `ticket_lifetime_secs: 0`.
     #[error("ticket_lifetime_secs must be at least 1")]
     TicketLifetime,
+    /// A `task_speed` outside 0.01–1000.
+    #[error("task_speed {0} is not between 0.01 and 1000")]
+    TaskSpeed(f64),
     /// `node_offline` names no node of the cluster.
     #[error("no node '{0}'")]
     UnknownNode(String),

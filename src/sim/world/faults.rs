@@ -37,6 +37,9 @@ pub struct Faults {
     /// Tickets expire after this many seconds instead of PVE's 2 hours (answers 401
     /// "Authentication failed!" afterwards, so clients must renew earlier).
     pub ticket_lifetime_secs: Option<u64>,
+    /// Tasks run this many times faster than the configured task speed (a test that needs a
+    /// long task, a migration of a big disk, sets it for a while; 0.01–1000).
+    pub task_speed: Option<f64>,
 }
 
 impl Faults {
@@ -60,6 +63,11 @@ impl Faults {
         }
         if self.ticket_lifetime_secs == Some(0) {
             return Err(FaultError::TicketLifetime);
+        }
+        if let Some(speed) = self.task_speed
+            && !(0.01..=1000.0).contains(&speed)
+        {
+            return Err(FaultError::TaskSpeed(speed));
         }
         Ok(())
     }

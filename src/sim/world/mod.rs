@@ -255,9 +255,10 @@ impl SimState {
         self.inner.auth_failure_delay
     }
 
-    /// A realistic duration, divided by the configured task speed.
+    /// A realistic duration, divided by the configured task speed (and the one a test set).
     pub(crate) fn scaled(&self, d: Duration) -> Duration {
-        d.div_f64(self.inner.task_speed)
+        let factor = self.faults_ref().task_speed.unwrap_or(1.0);
+        d.div_f64(self.inner.task_speed * factor)
     }
 
     /// Refused unless `authid` has all `privs` on `path`.

@@ -1,0 +1,278 @@
+//! VM operations through Cecyber's server functions against the simulator: hardware changes
+//! (pending until a reboot, the digest against concurrent edits), the migration check, and
+//! snapshot names.
+//! Run: `cargo test -p server --test vm_ops`
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+mod support;
+
+use support::{ADMIN_PASSWORD, Browser, TestServer, error_kind, error_text, start_with};
+
+async fn start() -> TestServer {
+    start_with(&[("CECYBER_DEMO__TASK_SPEED", "20")]).await
+}
+
+/// A VM of the list with `status`, not a template.
+async fn vm_with(admin: &Browser, status: &str) -> (String, String) {
+    let (_, list) = admin.call("vms_list", &[]).await;
+    let vm = list["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["status"] == status && v["template"] == false && v["lock"].is_null())
+        .unwrap_or_else(|| panic!("a {status} VM: {list}"))
+        .clone();
+    (
+        vm["node"].as_str().unwrap().to_owned(),
+        vm["vmid"].to_string(),
+    )
+}
+
+/// Waits for a task until it ends; returns its exit status.
+async fn wait_task(admin: &Browser, task: &Value) -> String {
+    let upid = task["upid"].as_str().expect("a task");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, progress) = admin
+            .call("task_progress", &[("cluster", "demo"), ("upid", upid)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{progress}");
+        if progress["running"] == false {
+            return progress["exitstatus"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        assert!(Instant::now() < deadline, "task still running: {upid}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn config(admin: &Browser, node: &str, vmid: &str) -> Value {
+    let (status, config) = admin
+        .call(
+            "vm_config",
+            &[("cluster", "demo"), ("node", node), ("vmid", vmid)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    config
+}
+
+/// The form fields of `config` with `changes` on top.
+fn form(config: &Value, changes: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = [
+        ("digest", config["digest"].as_str().unwrap().to_owned()),
+        ("name", config["name"].as_str().unwrap().to_owned()),
+        ("cores", config["cores"].to_string()),
+        ("sockets", config["sockets"].to_string()),
+        ("memory_mib", config["memory_mib"].to_string()),
+        ("cpu", config["cpu"].as_str().unwrap_or_default().to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(b) = config["balloon_mib"].as_u64() {
+        fields.push(("balloon_mib".into(), b.to_string()));
+    }
+    for (k, v) in changes {
+        fields.retain(|(key, _)| key != k);
+        fields.push(((*k).to_owned(), v.clone()));
+    }
+    fields
+        .into_iter()
+        .map(|(k, v)| (format!("form[{k}]"), v))
+        .collect()
+}
+
+async fn update(
+    admin: &Browser,
+    node: &str,
+    vmid: &str,
+    fields: &[(String, String)],
+) -> (StatusCode, Value) {
+    let mut all: Vec<(&str, &str)> = vec![("cluster", "demo"), ("node", node), ("vmid", vmid)];
+    all.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    admin.call("vm_config_update", &all).await
+}
+
+#[tokio::test]
+async fn a_running_vm_takes_its_name_at_once_and_its_cores_at_the_reboot() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "running").await;
+    let before = config(&admin, &node, &vmid).await;
+    let cores = before["cores"].as_u64().unwrap() + 1;
+    let fields = form(
+        &before,
+        &[
+            ("name", "renamed-by-test".into()),
+            ("cores", cores.to_string()),
+        ],
+    );
+    let (status, changed) = update(&admin, &node, &vmid, &fields).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["applied"], serde_json::json!(["name"]), "{changed}");
+    assert_eq!(
+        changed["pending"],
+        serde_json::json!(["cores"]),
+        "{changed}"
+    );
+
+    let after = config(&admin, &node, &vmid).await;
+    assert_eq!(after["name"], "renamed-by-test");
+    assert_eq!(
+        after["cores"], cores,
+        "the form shows the value after the reboot"
+    );
+    let pending: Vec<&Value> = after["pending"].as_array().unwrap().iter().collect();
+    assert_eq!(pending.len(), 1, "{after}");
+    assert_eq!(pending[0]["key"], "cores");
+    assert_eq!(pending[0]["pending"], cores.to_string());
+
+    // A reboot applies it.
+    let (status, task) = admin
+        .call(
+            "vm_power",
+            &[
+                ("cluster", "demo"),
+                ("node", &node),
+                ("vmid", &vmid),
+                ("action", "reboot"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    assert_eq!(wait_task(&admin, &task).await, "OK");
+    let rebooted = config(&admin, &node, &vmid).await;
+    assert_eq!(rebooted["pending"], serde_json::json!([]), "{rebooted}");
+    assert_eq!(rebooted["cores"], cores);
+}
+
+#[tokio::test]
+async fn a_change_made_meanwhile_is_a_conflict_and_nothing_is_applied() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let opened = config(&admin, &node, &vmid).await;
+    // Somebody else saves first.
+    let (status, body) = update(
+        &admin,
+        &node,
+        &vmid,
+        &form(&opened, &[("name", "first-writer".into())]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The form opened before that is refused, whole.
+    let (status, body) = update(
+        &admin,
+        &node,
+        &vmid,
+        &form(
+            &opened,
+            &[
+                ("name", "second-writer".into()),
+                ("memory_mib", "4096".into()),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_kind(&body), "Conflict");
+    assert!(
+        error_text(&body).contains("changed by someone else"),
+        "{body}"
+    );
+    let now = config(&admin, &node, &vmid).await;
+    assert_eq!(now["name"], "first-writer");
+    assert_eq!(now["memory_mib"], opened["memory_mib"]);
+}
+
+#[tokio::test]
+async fn bad_hardware_values_get_pve_like_messages_and_change_nothing() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let opened = config(&admin, &node, &vmid).await;
+    for (field, value, says) in [
+        ("cores", "0", "Cores per socket"),
+        ("memory_mib", "8", "at least 16 MiB"),
+        ("name", "bad name!", "VM name"),
+        ("cpu", "host;rm", "CPU type"),
+    ] {
+        let (status, body) = update(
+            &admin,
+            &node,
+            &vmid,
+            &form(&opened, &[(field, value.into())]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {body}");
+        assert!(error_text(&body).contains(says), "{field}: {body}");
+    }
+    assert_eq!(
+        config(&admin, &node, &vmid).await["digest"],
+        opened["digest"]
+    );
+}
+
+#[tokio::test]
+async fn the_migration_check_lists_targets_and_local_disks_and_viewers_get_none() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let (status, check) = admin
+        .call(
+            "migration_check",
+            &[("cluster", "demo"), ("node", &node), ("vmid", &vmid)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    assert_eq!(check["running"], false);
+    let targets: Vec<&str> = check["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets.len(), 2, "{check}");
+    assert!(!targets.contains(&node.as_str()));
+    assert!(
+        check["local_disks"][0][0]
+            .as_str()
+            .is_some_and(|v| v.contains(&format!("vm-{vmid}-disk-0"))),
+        "{check}"
+    );
+
+    let (status, body) = admin
+        .call(
+            "users_create",
+            &[
+                ("username", "vera"),
+                ("password", "vera-password-1"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let viewer = server.log_in("vera", "vera-password-1").await;
+    for endpoint in ["migration_check", "migration_start"] {
+        let (status, body) = viewer
+            .call(
+                endpoint,
+                &[
+                    ("cluster", "demo"),
+                    ("node", &node),
+                    ("vmid", &vmid),
+                    ("target", targets[0]),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {body}");
+    }
+}
