@@ -10,6 +10,7 @@ pub mod access;
 pub mod alerts;
 pub mod assets;
 pub mod auth;
+pub mod cloning;
 pub mod components;
 pub mod console;
 pub mod embed;

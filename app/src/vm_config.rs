@@ -129,7 +129,7 @@ pub async fn load_vm_config(
 
 /// A name PVE takes (`dns-name`): labels of letters, digits and `-`, joined by dots.
 #[cfg(feature = "ssr")]
-fn check_name(name: &str) -> AppResult<()> {
+pub(crate) fn check_name(name: &str) -> AppResult<()> {
     let label_ok = |l: &str| {
         (1..=63).contains(&l.len())
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

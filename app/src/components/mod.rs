@@ -1,8 +1,10 @@
 //! Reusable pieces of the interface.
 
 pub mod alert_badge;
+pub mod clone;
 pub mod console;
 pub mod error_box;
+pub mod hardware;
 pub mod history;
 pub mod layout;
 pub mod live_charts;

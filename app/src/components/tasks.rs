@@ -102,6 +102,14 @@ impl Tasks {
         }
     }
 
+    /// Marks a request PVE carried out at once, without a task.
+    pub fn finish_at_once(&self, id: u64) {
+        if let Some(t) = self.get(id) {
+            t.state.set(TaskState::Done("OK".into()));
+        }
+        self.finished.update(|n| *n += 1);
+    }
+
     /// Follows PVE's task until it stops.
     pub fn follow(self, id: u64, task: TaskRef) {
         self.follow_then(id, task, || ());

@@ -5,7 +5,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     components::{
+        clone::CloneButton,
         error_box::ErrorBox,
+        hardware::{HardwareDraft, HardwarePanel, HardwareTarget},
         history::{History, HistoryOf},
         live_charts::LiveVmCharts,
         migrate::MigrateButton,
@@ -15,6 +17,7 @@ use crate::{
     },
     format,
     snapshots::list_snapshots,
+    vm_config::load_vm_config,
     vms::VmDetail,
     vms::vm_status,
 };
@@ -76,6 +79,19 @@ fn VmPage(target: VmTarget) -> impl IntoView {
         vmid,
     });
     let draft = SnapshotDraft::new();
+    let hardware_reload = RwSignal::new(0u64);
+    let hardware = Resource::new(move || (tasks.finished.get(), hardware_reload.get()), {
+        let target = target.clone();
+        move |_| {
+            load_vm_config(
+                target.cluster.clone(),
+                target.node.clone(),
+                target.vmid.clone(),
+            )
+        }
+    });
+    let hardware_draft = HardwareDraft::new();
+    let hardware_target = snapshot_target.clone();
     let target_node = target.node.clone();
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
         let VmTarget { cluster, node, .. } = target;
@@ -98,6 +114,30 @@ fn VmPage(target: VmTarget) -> impl IntoView {
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}}
+        </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Loading the hardware…"</p> }>
+            {move || {
+                let target = hardware_target.clone();
+                Suspend::new(async move {
+                    // A VM that cannot be shown (gone, out of scope) has its one error above.
+                    let Ok(detail) = detail.await else {
+                        return ().into_any();
+                    };
+                    match (hardware.await, target) {
+                        (Ok(config), Some(t)) => {
+                            let target = HardwareTarget {
+                                cluster: t.cluster,
+                                node: t.node,
+                                vmid: t.vmid,
+                                running: detail.status.is_running(),
+                            };
+                            view! { <HardwarePanel target config draft=hardware_draft reload=hardware_reload /> }.into_any()
+                        }
+                        (Err(error), _) => view! { <ErrorBox error /> }.into_any(),
+                        (Ok(_), None) => ().into_any(),
+                    }
+                })
+            }}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Loading snapshots…"</p> }>
             {move || {
@@ -176,6 +216,7 @@ fn DetailView(detail: VmDetail) -> impl IntoView {
             template=s.template
         />
         <MigrateButton cluster=detail.cluster.clone() node=detail.node.to_string() vmid template=s.template />
+        <CloneButton cluster=detail.cluster.clone() node=detail.node.to_string() vmid />
         <table class="facts"><tbody>
             {fact("QEMU status", s.qmpstatus.clone().unwrap_or_else(|| "-".into()))}
             {fact("Uptime", format::uptime(s.uptime.unwrap_or(0)))}

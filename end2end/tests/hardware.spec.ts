@@ -1,0 +1,49 @@
+// The hardware panel: a change that waits for the reboot, the reboot that applies it, a disk
+// that grows. Run: cd end2end && npx playwright test hardware.spec.ts
+import { test, expect } from '@playwright/test';
+import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
+
+test('a running VM takes its name at once and its cores at the reboot; a disk grows', async ({ page }) => {
+  test.setTimeout(120_000);
+  await login(page, 'admin', ADMIN_PASSWORD);
+  await waitForHydration(page);
+  const running = page.locator('tbody tr[data-status="running"]').first();
+  const vmid = await running.getAttribute('data-vmid');
+  await running.locator('a').first().click();
+  await expect(page.getByTestId('detail-status')).toHaveText('running');
+  const hw = page.getByTestId('hardware');
+  const cores = Number(await hw.getByTestId('hw-cores').inputValue());
+  const name = `hw-test-${vmid}`;
+
+  await hw.getByTestId('hw-name').fill(name);
+  await hw.getByTestId('hw-cores').fill(String(cores + 1));
+  await hw.getByTestId('hw-save').click();
+  await expect(hw.getByTestId('hw-outcome')).toHaveText('Applied: name. Waiting for the next start: cores.');
+  const pending = hw.getByTestId('hw-pending');
+  await expect(pending.locator('tr[data-key="cores"]')).toContainText(String(cores + 1));
+
+  // A bad value is refused with a message, and what was typed stays.
+  await hw.getByTestId('hw-memory').fill('8');
+  await hw.getByTestId('hw-save').click();
+  await expect(hw.getByRole('alert')).toContainText('at least 16 MiB');
+  await expect(hw.getByTestId('hw-memory')).toHaveValue('8');
+  await hw.getByRole('button', { name: 'Discard edits' }).click();
+
+  // The reboot, confirmed, applies the pending change.
+  await pending.getByTestId('hw-reboot').click();
+  await pending.getByTestId('hw-reboot-yes').click();
+  const task = page.getByTestId('task-panel').locator('li').first();
+  await expect(task).toContainText(`Reboot VM ${vmid}`);
+  await expect(task).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(hw.getByTestId('hw-pending')).toHaveCount(0, { timeout: 15_000 });
+  await expect(hw.getByTestId('hw-cores')).toHaveValue(String(cores + 1));
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(name);
+
+  // scsi0 grows by 2 GiB.
+  const disk = hw.locator('tr[data-disk="scsi0"]');
+  const size = Number((await disk.getByTestId('hw-disk-value').textContent())!.match(/size=(\d+)G/)![1]);
+  await disk.getByTestId('hw-grow-by').fill('2');
+  await disk.getByTestId('hw-grow').click();
+  await expect(page.getByTestId('task-panel').locator('li').first()).toContainText(`Grow disk scsi0 of VM ${vmid} by 2 GiB`);
+  await expect(disk.getByTestId('hw-disk-value')).toContainText(`size=${size + 2}G`, { timeout: 30_000 });
+});
