@@ -153,59 +153,78 @@ fn changes(
     now: &pve::types::QemuConfig,
     wanted: &ConfigForm,
 ) -> AppResult<pve::types::QemuConfigUpdate> {
+    // Only what changed is checked and sent: a VM may hold values the form would refuse (no
+    // name, a CPU with flags), and they must not block a change elsewhere.
     let invalid = |m: &str| AppError::InvalidInput(m.to_owned());
-    let name = wanted.name.trim();
-    check_name(name)?;
-    if wanted.cores == 0 || wanted.cores > 1024 {
-        return Err(invalid("Cores per socket: 1 to 1024."));
-    }
-    if wanted.sockets == 0 || wanted.sockets > 16 {
-        return Err(invalid("Sockets: 1 to 16."));
-    }
-    if wanted.memory_mib < 16 {
-        return Err(invalid("Memory: at least 16 MiB."));
-    }
-    if wanted.balloon_mib.is_some_and(|b| b > wanted.memory_mib) {
-        return Err(invalid(
-            "The balloon minimum cannot be above the memory size.",
-        ));
-    }
-    let cpu = wanted.cpu.trim();
-    if !cpu.is_empty()
-        && (cpu.len() > 64
-            || !cpu
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
-    {
-        return Err(invalid("CPU type: letters, digits, -, _ and . only."));
-    }
     let mut update = pve::types::QemuConfigUpdate::default();
+    let name = wanted.name.trim();
     if now.name.as_deref().unwrap_or_default() != name {
-        update.name = Some(name.to_owned());
+        if name.is_empty() {
+            update.delete.push("name".into());
+        } else {
+            check_name(name)?;
+            update.name = Some(name.to_owned());
+        }
     }
     if now.cores.unwrap_or(1) != wanted.cores {
+        if wanted.cores == 0 || wanted.cores > 1024 {
+            return Err(invalid("Cores per socket: 1 to 1024."));
+        }
         update.cores = Some(wanted.cores);
     }
     if now.sockets.unwrap_or(1) != wanted.sockets {
+        if wanted.sockets == 0 || wanted.sockets > 16 {
+            return Err(invalid("Sockets: 1 to 16."));
+        }
         update.sockets = Some(wanted.sockets);
     }
     if now.memory.unwrap_or(512) != wanted.memory_mib {
+        if wanted.memory_mib < 16 {
+            return Err(invalid("Memory: at least 16 MiB."));
+        }
         update.memory = Some(wanted.memory_mib);
     }
     if now.balloon != wanted.balloon_mib {
         match wanted.balloon_mib {
+            Some(b) if b > wanted.memory_mib => {
+                return Err(invalid(
+                    "The balloon minimum cannot be above the memory size.",
+                ));
+            }
             Some(b) => update.balloon = Some(b),
             None => update.delete.push("balloon".into()),
         }
     }
-    if now.cpu.as_deref().unwrap_or_default() != cpu {
+    let cpu = wanted.cpu.trim();
+    let cpu_now = now.cpu.as_deref().unwrap_or_default();
+    if cpu_now != cpu {
         if cpu.is_empty() {
             update.delete.push("cpu".into());
         } else {
-            update.cpu = Some(cpu.to_owned());
+            if cpu.len() > 64
+                || !cpu
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(invalid("CPU type: letters, digits, -, _ and . only."));
+            }
+            update.cpu = Some(with_cputype(cpu_now, cpu));
         }
     }
     Ok(update)
+}
+
+/// The CPU property string `now` (`host,flags=+aes`) with its type replaced by `cputype`,
+/// its other properties (flags, hidden, phys-bits) kept.
+#[cfg(feature = "ssr")]
+fn with_cputype(now: &str, cputype: &str) -> String {
+    let rest = now
+        .split(',')
+        .filter(|p| !p.is_empty() && p.contains('=') && !p.starts_with("cputype="));
+    std::iter::once(cputype)
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// What the hardware form sends.
@@ -319,4 +338,54 @@ pub async fn grow_disk(
         cluster: vm.cluster.name.clone(),
         upid,
     }))
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    fn config(json: serde_json::Value) -> pve::types::QemuConfig {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn form(name: &str, cores: u32, cpu: &str) -> ConfigForm {
+        ConfigForm {
+            digest: "d".into(),
+            name: name.into(),
+            cores,
+            sockets: 1,
+            memory_mib: 2048,
+            balloon_mib: None,
+            cpu: cpu.into(),
+        }
+    }
+
+    #[test]
+    fn a_new_cpu_type_keeps_the_cpus_other_properties() {
+        assert_eq!(
+            with_cputype("host,flags=+aes", "x86-64-v3"),
+            "x86-64-v3,flags=+aes"
+        );
+        assert_eq!(
+            with_cputype("cputype=kvm64,hidden=1", "host"),
+            "host,hidden=1"
+        );
+        assert_eq!(with_cputype("", "host"), "host");
+    }
+
+    #[test]
+    fn values_the_form_would_refuse_do_not_block_a_change_elsewhere() {
+        // No name, a CPU with flags: both stay as they are while the cores change.
+        let now = config(serde_json::json!({
+            "cores": 2, "sockets": 1, "memory": "2048", "cpu": "host,flags=+aes", "digest": "d"
+        }));
+        let update = changes(&now, &form("", 4, "host,flags=+aes")).unwrap();
+        assert_eq!(update.cores, Some(4));
+        assert_eq!(update.name, None);
+        assert_eq!(update.cpu, None);
+        assert!(update.delete.is_empty(), "{:?}", update.delete);
+        // A changed value is checked.
+        let refused = changes(&now, &form("bad name!", 2, "host,flags=+aes"));
+        assert!(matches!(refused, Err(AppError::InvalidInput(_))));
+    }
 }

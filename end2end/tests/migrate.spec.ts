@@ -49,8 +49,8 @@ test("a long migration's log reads on past line 50, and the task center stops it
   test.setTimeout(120_000);
   await login(page, 'admin', ADMIN_PASSWORD);
   await waitForHydration(page);
-  // db-primary: a 128 GiB disk, a progress line per GiB; four times faster than real.
-  await simFault(request, { task_speed: 4 });
+  // db-primary: a 128 GiB disk, a progress line per GiB; three times faster than real.
+  await simFault(request, { task_speed: 3 });
   try {
     const { vmid, node } = await openVm(page, 'db-primary');
     await page.getByTestId('migrate-open').click();

@@ -65,6 +65,9 @@ fn CloneDialog(
 ) -> impl IntoView {
     let tasks = expect_context::<Tasks>();
     let navigate = leptos_router::hooks::use_navigate();
+    // Where the dialog was opened: the page follows the VM only if the user is still there.
+    let location = leptos_router::hooks::use_location();
+    let opened_on = location.pathname.get_untracked();
     let newid = RwSignal::new(options.next_id.to_string());
     let name = RwSignal::new(format!("{}-clone", options.name));
     // PVE clones a template linked by default and anything else in full.
@@ -108,11 +111,12 @@ fn CloneDialog(
         } else {
             form.target.clone()
         };
-        let (cluster, source_node, navigate, after) = (
+        let (cluster, source_node, navigate, after, opened_on) = (
             cluster.clone(),
             source_node.clone(),
             navigate.clone(),
             after.clone(),
+            opened_on.clone(),
         );
         problem.set(None);
         leptos::task::spawn_local(async move {
@@ -122,7 +126,11 @@ fn CloneDialog(
                     after();
                     let id = tasks.add(label);
                     let url = format!("/vms/{cluster}/{target_node}/{new_vm}");
-                    tasks.follow_then(id, task, move || navigate(&url, Default::default()));
+                    tasks.follow_then(id, task, move || {
+                        if location.pathname.try_get_untracked().as_ref() == Some(&opened_on) {
+                            navigate(&url, Default::default())
+                        }
+                    });
                 }
                 Err(error) => {
                     problem.try_set(Some(error));
@@ -141,7 +149,7 @@ fn CloneDialog(
             </label>
             <label>" Target node "<select data-testid="clone-target" on:change=move |ev| target.set(event_target_value(&ev))>{node_options}</select></label>
             <Show when=move || full.get()>
-                <label>" Storage "<select data-testid="clone-storage" on:change=move |ev| storage.set(event_target_value(&ev))>
+                <label>" Storage "<select data-testid="clone-storage" prop:value=move || storage.get() on:change=move |ev| storage.set(event_target_value(&ev))>
                     <option value="">"Same as the source"</option>
                     {storages.get_value().into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
                 </select></label>

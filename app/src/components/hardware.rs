@@ -83,6 +83,9 @@ pub struct HardwareDraft {
     edits: RwSignal<Option<Fields>>,
     /// The answer to the last save.
     outcome: RwSignal<Option<Result<ConfigChanged, AppError>>>,
+    /// Set by the panel's own reboot or disk growth: their new digest is one the user has
+    /// seen, so edits in progress take it instead of conflicting with it.
+    adopt_digest: RwSignal<bool>,
 }
 
 impl HardwareDraft {
@@ -91,6 +94,7 @@ impl HardwareDraft {
         Self {
             edits: RwSignal::new(None),
             outcome: RwSignal::new(None),
+            adopt_digest: RwSignal::new(false),
         }
     }
 }
@@ -114,7 +118,20 @@ pub fn HardwarePanel(
         .is_some_and(|u| u.role.allows(Role::Operator));
     let tasks = expect_context::<Tasks>();
     let loaded = Fields::of(&config);
-    let HardwareDraft { edits, outcome } = draft;
+    let HardwareDraft {
+        edits,
+        outcome,
+        adopt_digest,
+    } = draft;
+    if adopt_digest.get_untracked() {
+        // Untracked: this render already shows the new configuration.
+        adopt_digest.set(false);
+        edits.update_untracked(|e| {
+            if let Some(fields) = e {
+                fields.digest = config.digest.clone();
+            }
+        });
+    }
     let field = {
         let loaded = loaded.clone();
         move |get: fn(&Fields) -> &String| {
@@ -168,6 +185,8 @@ pub fn HardwarePanel(
     let confirm_reboot = RwSignal::new(false);
     let reboot = move |_| {
         confirm_reboot.set(false);
+        // "Waiting for the next start" is about to be out of date.
+        outcome.set(None);
         let HardwareTarget {
             cluster,
             node,
@@ -178,6 +197,7 @@ pub fn HardwarePanel(
         leptos::task::spawn_local(async move {
             match power_action(cluster, node, vmid.to_string(), "reboot".into()).await {
                 Ok(task) => tasks.follow_then(id, task, move || {
+                    adopt_digest.try_set(true);
                     reload.try_update(|n| *n += 1);
                 }),
                 Err(error) => tasks.fail(id, &error),
@@ -213,13 +233,13 @@ pub fn HardwarePanel(
     let disks = config
         .disks
         .iter()
-        .map(|d| view! { <DiskRow key=d.key.clone() value=d.value.clone() growable=may_act && !d.cdrom target=target.get_value() reload /> })
+        .map(|d| view! { <DiskRow key=d.key.clone() value=d.value.clone() growable=may_act && !d.cdrom target=target.get_value() reload adopt_digest /> })
         .collect_view();
     view! {
         <section class="hardware" data-testid="hardware">
             <h2>"Hardware"</h2>
             // The server checks every value and says why (the browser's own checks would only mark it).
-            <form class="facts-form" data-testid="hardware-form" novalidate on:submit=save>
+            {view! { <form class="facts-form" data-testid="hardware-form" novalidate on:submit=save>
                 <fieldset disabled=!may_act>
                     <label>"Name "<input data-testid="hw-name" prop:value=field(|f| &f.name) on:input=edit(|f, v| f.name = v) /></label>
                     <label>"Cores per socket "<input type="number" min="1" data-testid="hw-cores" prop:value=field(|f| &f.cores) on:input=edit(|f, v| f.cores = v) /></label>
@@ -233,7 +253,7 @@ pub fn HardwarePanel(
                     " "
                     <button class="btn" type="button" on:click=move |_| { edits.set(None); outcome.set(None); }>"Discard edits"</button>
                 })}
-            </form>
+            </form> }.into_any()}
             {move || outcome.get().map(|result| match result {
                 Ok(changed) => view! { <Changed changed /> }.into_any(),
                 Err(error) => view! { <ErrorBox error /> }.into_any(),
@@ -256,7 +276,7 @@ pub fn HardwarePanel(
                         </Show>
                     })}
                 </div>
-            })}
+            }.into_any())}
             <h3>"Disks"</h3>
             <table class="list" data-testid="hw-disks"><tbody>{disks}</tbody></table>
         </section>
@@ -291,18 +311,29 @@ fn DiskRow(
     growable: bool,
     target: HardwareTarget,
     reload: RwSignal<u64>,
+    adopt_digest: RwSignal<bool>,
 ) -> impl IntoView {
     let tasks = expect_context::<Tasks>();
     let by = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<AppError>);
+    // The size asked for, waiting for confirmation: a disk cannot be shrunk again.
+    let confirming = RwSignal::new(None::<u64>);
+    let ask = move |_| match by.get_untracked().trim().parse::<u64>() {
+        Ok(gib) if gib > 0 => {
+            problem.set(None);
+            confirming.set(Some(gib));
+        }
+        _ => problem.set(Some(AppError::InvalidInput(
+            "Grow by: a whole number of GiB, please.".into(),
+        ))),
+    };
     let disk = key.clone();
+    let key_label = key.clone();
     let grow = move |_| {
-        let Ok(gib) = by.get_untracked().trim().parse::<u64>() else {
-            problem.set(Some(AppError::InvalidInput(
-                "Grow by: a whole number of GiB, please.".into(),
-            )));
+        let Some(gib) = confirming.get_untracked() else {
             return;
         };
+        confirming.set(None);
         let HardwareTarget {
             cluster,
             node,
@@ -315,10 +346,12 @@ fn DiskRow(
         leptos::task::spawn_local(async move {
             match grow_disk(cluster, node, vmid.to_string(), disk, gib).await {
                 Ok(Some(task)) => tasks.follow_then(id, task, move || {
+                    adopt_digest.try_set(true);
                     reload.try_update(|n| *n += 1);
                 }),
                 Ok(None) => {
                     tasks.finish_at_once(id);
+                    adopt_digest.try_set(true);
                     reload.try_update(|n| *n += 1);
                 }
                 Err(error) => {
@@ -335,9 +368,18 @@ fn DiskRow(
             <td>{growable.then(|| view! {
                 <input type="number" min="1" placeholder="GiB" aria-label=format!("Grow {key} by (GiB)") data-testid="hw-grow-by" prop:value=move || by.get() on:input=move |ev| by.set(event_target_value(&ev)) />
                 " "
-                <button class="btn" data-testid="hw-grow" on:click=grow>"Grow"</button>
-            })}
+                <button class="btn" data-testid="hw-grow" on:click=ask>"Grow…"</button>
+                {move || confirming.get().map(|gib| view! {
+                    <span class="confirm-inline" role="alertdialog" data-testid="hw-grow-confirm">
+                        {format!(" Grow {} by {gib} GiB? Proxmox VE cannot shrink a disk again. ", key_label.clone())}
+                        <button class="btn danger" data-testid="hw-grow-yes" on:click=grow.clone()>"Grow"</button>
+                        " "
+                        <button class="btn" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                    </span>
+                })}
+            }.into_any())}
             {move || problem.get().map(|error| view! { <ErrorBox error /> })}</td>
         </tr>
     }
+    .into_any()
 }

@@ -67,6 +67,9 @@ fn MigrateDialog(
 ) -> impl IntoView {
     let tasks = expect_context::<Tasks>();
     let navigate = leptos_router::hooks::use_navigate();
+    // Where the dialog was opened: the page follows the VM only if the user is still there.
+    let location = leptos_router::hooks::use_location();
+    let opened_on = location.pathname.get_untracked();
     let first_allowed = check
         .targets
         .iter()
@@ -107,11 +110,12 @@ fn MigrateDialog(
     let go = move |_| {
         let target = chosen.get_untracked();
         let id = tasks.add(format!("Migrate VM {vmid} to {target}"));
-        let (cluster, source, navigate, after) = (
+        let (cluster, source, navigate, after, opened_on) = (
             cluster.clone(),
             source.clone(),
             navigate.clone(),
             after.clone(),
+            opened_on.clone(),
         );
         problem.set(None);
         leptos::task::spawn_local(async move {
@@ -120,13 +124,15 @@ fn MigrateDialog(
                     after();
                     let url = format!("/vms/{cluster}/{}/{vmid}", started.target);
                     tasks.follow_then(id, started.task, move || {
-                        navigate(
-                            &url,
-                            leptos_router::NavigateOptions {
-                                replace: true,
-                                ..Default::default()
-                            },
-                        )
+                        if location.pathname.try_get_untracked().as_ref() == Some(&opened_on) {
+                            navigate(
+                                &url,
+                                leptos_router::NavigateOptions {
+                                    replace: true,
+                                    ..Default::default()
+                                },
+                            )
+                        }
                     });
                 }
                 Err(error) => {
