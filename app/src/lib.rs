@@ -10,6 +10,7 @@ pub mod access;
 pub mod alerts;
 pub mod assets;
 pub mod auth;
+pub mod bulk;
 pub mod cloning;
 pub mod components;
 pub mod console;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod tasks;
 pub mod users;
 pub mod vm_config;
+pub mod vm_query;
 pub mod vms;
 pub mod wall;
 #[cfg(feature = "hydrate")]

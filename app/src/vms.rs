@@ -42,6 +42,10 @@ pub struct VmRow {
     pub template: bool,
     /// Lock held on the VM (backup, migrate, ...), if any.
     pub lock: Option<String>,
+    /// HA state (`started`, `stopped`, `error`, …) of an HA-managed VM.
+    pub hastate: Option<String>,
+    /// Resource pool the VM belongs to.
+    pub pool: Option<String>,
 }
 
 impl VmRow {
@@ -69,11 +73,19 @@ pub struct ClusterProblem {
     pub message: String,
 }
 
-/// The VM list across every configured cluster.
+/// One page of the VM list across every configured cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VmList {
-    /// VMs of every reachable cluster.
+    /// The page's VMs, filtered and sorted as asked.
     pub vms: Vec<VmRow>,
+    /// VMs that pass the filters, on every page.
+    pub matched: usize,
+    /// VMs the user sees, filtered or not.
+    pub total: usize,
+    /// The page shown (the last one when the query asked past it), from 1.
+    pub page: usize,
+    /// Pages of matched VMs (at least 1).
+    pub pages: usize,
     /// Clusters that could not be listed.
     pub problems: Vec<ClusterProblem>,
     /// Nodes PVE does not report online (for scoped users, only those hosting one of their VMs).
@@ -139,12 +151,46 @@ impl TaskProgress {
     }
 }
 
-/// Every VM of every configured cluster that the user's scope allows; a cluster that fails is
-/// reported, not fatal. `fresh` asks PVE now (a refresh, a task that ended) instead of taking
-/// the collector's last poll.
+/// One page of the VMs of every configured cluster that the user's scope allows, filtered and
+/// sorted by `query`; a cluster that fails is reported, not fatal. `fresh` asks PVE now (a
+/// refresh, a task that ended) instead of taking the collector's last poll.
 #[server(prefix = "/api", endpoint = "vms_list")]
-pub async fn list_vms(#[server(default)] fresh: bool) -> Result<VmList, AppError> {
+pub async fn list_vms(
+    #[server(default)] fresh: bool,
+    #[server(default)] query: crate::vm_query::VmQuery,
+) -> Result<VmList, AppError> {
     let user = access::require(Role::Viewer).await?;
+    let query = query.sanitized();
+    let seen = visible_vms(&user, fresh).await?;
+    let total = seen.vms.len();
+    let matched = query.select(seen.vms);
+    let count = matched.len();
+    let (vms, page) = query.page_of(matched);
+    Ok(VmList {
+        vms,
+        matched: count,
+        total,
+        page,
+        pages: count.div_ceil(query.per_page).max(1),
+        problems: seen.problems,
+        nodes_down: seen.nodes_down,
+    })
+}
+
+/// Every VM the user's scope allows, with the clusters that could not be listed and the
+/// nodes that are down.
+#[cfg(feature = "ssr")]
+pub(crate) struct VisibleVms {
+    pub vms: Vec<VmRow>,
+    pub problems: Vec<ClusterProblem>,
+    pub nodes_down: Vec<NodeDown>,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) async fn visible_vms(
+    user: &access::CurrentUser,
+    fresh: bool,
+) -> Result<VisibleVms, AppError> {
     let state = app_state()?;
     // Every resource, not only VMs: the same one poll also tells which nodes are down. The
     // collector's poll while it is fresh, so that open lists do not each call PVE.
@@ -156,7 +202,7 @@ pub async fn list_vms(#[server(default)] fresh: bool) -> Result<VmList, AppError
         };
         (c.name.clone(), resources)
     });
-    let mut list = VmList {
+    let mut seen = VisibleVms {
         vms: Vec::new(),
         problems: Vec::new(),
         nodes_down: Vec::new(),
@@ -164,15 +210,15 @@ pub async fn list_vms(#[server(default)] fresh: bool) -> Result<VmList, AppError
     for (cluster, result) in futures::future::join_all(calls).await {
         match result {
             Ok(resources) => {
-                let first = list.vms.len();
-                list.vms.extend(
+                let first = seen.vms.len();
+                seen.vms.extend(
                     resources
                         .iter()
                         .filter_map(|r| vm_row(&cluster, r))
                         .filter(|row| user.scope.allows_vm(&row.tags)),
                 );
-                let shown = &list.vms[first..];
-                list.nodes_down.extend(
+                let shown = &seen.vms[first..];
+                seen.nodes_down.extend(
                     resources
                         .iter()
                         .filter(|r| r.kind == "node" && r.status.as_deref() != Some("online"))
@@ -187,15 +233,13 @@ pub async fn list_vms(#[server(default)] fresh: bool) -> Result<VmList, AppError
                         }),
                 );
             }
-            Err(err) => list.problems.push(ClusterProblem {
+            Err(err) => seen.problems.push(ClusterProblem {
                 cluster,
                 message: AppError::from(err).to_string(),
             }),
         }
     }
-    list.vms
-        .sort_by(|a, b| (&a.cluster, a.vmid.get()).cmp(&(&b.cluster, b.vmid.get())));
-    Ok(list)
+    Ok(seen)
 }
 
 /// `status/current` of one VM.
@@ -309,6 +353,8 @@ pub(crate) fn vm_row(cluster: &str, r: &pve::types::ClusterResource) -> Option<V
         tags: r.tag_list(),
         template: r.template,
         lock: r.lock.clone(),
+        hastate: r.hastate.clone(),
+        pool: r.pool.clone(),
     })
 }
 

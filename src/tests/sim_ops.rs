@@ -151,6 +151,65 @@ async fn clone_full_and_linked() {
 }
 
 #[tokio::test]
+async fn pools_list_their_vms_in_resources_and_take_clones() {
+    let sim = start().await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let pools = c.get("/pools").await.data().as_array().unwrap().clone();
+    let ids: Vec<&str> = pools
+        .iter()
+        .map(|p| p["poolid"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"production") && ids.contains(&"development"),
+        "{ids:?}"
+    );
+    let resources = c.get("/cluster/resources?type=vm").await.data().clone();
+    let in_pool = |id: &str| {
+        resources
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["pool"] == id)
+            .count()
+    };
+    assert!(in_pool("production") > 0);
+    // Every pool a VM names exists.
+    for r in resources.as_array().unwrap() {
+        if let Some(pool) = r["pool"].as_str() {
+            assert!(ids.contains(&pool), "{pool}");
+        }
+    }
+
+    let (node, vmid) = find_vm(&c, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let clone = format!("/nodes/{node}/qemu/{vmid}/clone");
+    let refused = c
+        .post(&clone, &[("newid", "910"), ("pool", "nowhere")])
+        .await;
+    assert!(
+        refused.message().contains("pool 'nowhere' does not exist"),
+        "{}",
+        refused.message()
+    );
+    let malformed = c.post(&clone, &[("newid", "910"), ("pool", "-bad")]).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    let a = c
+        .post(&clone, &[("newid", "910"), ("pool", "development")])
+        .await;
+    assert_eq!(
+        c.wait_task(a.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    let resources = c.get("/cluster/resources?type=vm").await.data().clone();
+    let copy = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["vmid"] == 910)
+        .unwrap();
+    assert_eq!(copy["pool"], "development");
+}
+
+#[tokio::test]
 async fn migrate_needs_online_for_running_vms() {
     let sim = start().await;
     let c = Client::login(&sim, "root@pam", "secret").await;

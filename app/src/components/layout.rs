@@ -8,6 +8,7 @@ use crate::{
     auth::Logout,
     components::{
         alert_badge::{ActiveAlerts, AlertBadge},
+        bulk::{BulkProgress, BulkRuns},
         power::{ConfirmDialog, provide_confirmation},
         tasks::{TaskPanel, Tasks},
     },
@@ -18,6 +19,7 @@ use crate::{
 pub fn Layout() -> impl IntoView {
     let session = expect_context::<Session>();
     provide_context(Tasks::new());
+    BulkRuns::provide();
     provide_confirmation();
     ActiveAlerts::provide();
     let logout = ServerAction::<Logout>::new();
@@ -62,7 +64,10 @@ pub fn Layout() -> impl IntoView {
             <Outlet />
         </main>
         <ConfirmDialog />
-        <TaskPanel />
+        <div class="dock">
+            <BulkProgress />
+            <TaskPanel />
+        </div>
     }
 }
 

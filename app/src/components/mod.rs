@@ -1,6 +1,7 @@
 //! Reusable pieces of the interface.
 
 pub mod alert_badge;
+pub mod bulk;
 pub mod clone;
 pub mod console;
 pub mod error_box;

@@ -59,7 +59,7 @@ fn run(tasks: Tasks, request: PowerRequest) {
     });
 }
 
-fn consequence(action: PowerAction) -> &'static str {
+pub(crate) fn consequence(action: PowerAction) -> &'static str {
     match action {
         PowerAction::Stop => {
             "The VM is killed at once, like pulling the plug. Unsaved data in the guest is lost."

@@ -161,7 +161,7 @@ impl Tasks {
 
 /// True once the task has ended and this answer held the last of its log (a full page may have
 /// more behind it).
-fn is_complete(progress: &TaskProgress) -> bool {
+pub(crate) fn is_complete(progress: &TaskProgress) -> bool {
     !progress.running && (progress.log.len() as u64) < TASK_LOG_PAGE
 }
 

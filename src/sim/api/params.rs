@@ -24,6 +24,9 @@ pub(crate) enum Format {
     Vmid,
     /// `pve-configid`: a letter, then letters, digits, `-` or `_` (snapshot names).
     ConfigId,
+    /// `pve-poolid`: up to three `/`-separated levels of letters, digits, `-` and `_`, none
+    /// starting with `-`.
+    PoolId,
 }
 
 /// A parameter's JSON-schema type.
@@ -111,6 +114,19 @@ pub(crate) const VMID: Spec = {
     s.max = Some(999_999_999);
     s
 };
+
+/// `pve-poolid` (nested pools since PVE 8.1: at most three levels).
+fn is_pool_id(value: &str) -> bool {
+    let levels: Vec<&str> = value.split('/').collect();
+    levels.len() <= 3
+        && levels.iter().all(|level| {
+            let mut chars = level.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+}
 
 /// All parameters of one request, by name.
 #[derive(Clone, Debug, Default)]
@@ -222,6 +238,11 @@ fn check(spec: &Spec, value: &str) -> Result<(), String> {
         Some(Format::ConfigId) if !is_config_id(value) => {
             return Err(format!(
                 "invalid format - invalid configuration ID '{value}'\n"
+            ));
+        }
+        Some(Format::PoolId) if !is_pool_id(value) => {
+            return Err(format!(
+                "invalid format - pool name '{value}' contains illegal characters\n"
             ));
         }
         _ => {}
@@ -339,6 +360,16 @@ mod tests {
 
     fn error_of(p: &Params, specs: &[Spec], name: &str) -> String {
         p.validate(specs).unwrap_err().errors[name].clone()
+    }
+
+    #[test]
+    fn pool_ids_are_up_to_three_levels_of_plain_names() {
+        for good in ["prod", "_x", "a-b_c", "dept/team", "a/b/c", "9"] {
+            assert!(is_pool_id(good), "{good}");
+        }
+        for bad in ["", "-a", "a b", "a/b/c/d", "a//b", "a/", "pé"] {
+            assert!(!is_pool_id(bad), "{bad}");
+        }
     }
 
     #[test]

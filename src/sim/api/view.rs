@@ -86,6 +86,9 @@ pub(crate) fn write_vm_resource(
     if let Some(lock) = &vm.lock {
         o.str("lock", lock);
     }
+    if let Some(pool) = &vm.pool {
+        o.str("pool", pool);
+    }
     o.close();
 }
 

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::sim::api::extract::Call;
-use crate::sim::api::params::{Params, Spec, VMID};
+use crate::sim::api::params::{Format, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, json_bytes, ok};
 use crate::sim::api::view::{network_entry, node_entry, storage_entry, write_vm_resource};
 use crate::sim::util::now_secs;
@@ -33,6 +33,40 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/cluster/status", get(status))
         .route("/cluster/tasks", get(cluster_tasks))
         .route("/cluster/nextid", get(nextid))
+        .route("/pools", get(pools))
+}
+
+/// `GET /pools[?type=qemu|lxc|storage]`: the pools the caller has Pool.Audit on (members come
+/// only with `/pools/{poolid}`, which is not simulated).
+async fn pools(call: Call) -> ApiResult {
+    let Call { st, who, .. } = &call;
+    let params = call.sent();
+    params.validate(&[
+        Spec::string("poolid").format(Format::PoolId).optional(),
+        Spec::string("type")
+            .one_of(&["qemu", "lxc", "storage"])
+            .optional(),
+    ])?;
+    let world = st.world();
+    let list: Vec<Value> = world
+        .model
+        .pools
+        .iter()
+        .filter(|(id, _)| {
+            params
+                .get("poolid")
+                .is_none_or(|wanted| wanted == id.as_str())
+        })
+        .filter(|(id, _)| st.can(&who.authid, &format!("/pool/{id}"), "Pool.Audit"))
+        .map(|(id, comment)| {
+            if comment.is_empty() {
+                json!({ "poolid": id })
+            } else {
+                json!({ "poolid": id, "comment": comment })
+            }
+        })
+        .collect();
+    ok(Value::Array(list))
 }
 
 /// `GET /cluster/nextid[?vmid=]` (any user): the lowest free VM ID from 100, or `vmid` if it

@@ -40,7 +40,14 @@ async fn clone(call: Call) -> ApiResult {
     let params = call.params()?;
     call.require_vm(&["VM.Clone"])?;
     let newid_raw = params.get("newid").unwrap_or_default().to_owned();
-    call.require(&format!("/vms/{newid_raw}"), &["VM.Allocate"])?;
+    let pool = params.get("pool").map(str::to_owned);
+    // VM.Allocate on the new ID, or on the pool the clone joins.
+    let on_pool = pool
+        .as_ref()
+        .is_some_and(|p| st.can(&who.authid, &format!("/pool/{p}"), "VM.Allocate"));
+    if !on_pool {
+        call.require(&format!("/vms/{newid_raw}"), &["VM.Allocate"])?;
+    }
     call.proxy()?;
     params.validate(&[
         NODE,
@@ -54,7 +61,7 @@ async fn clone(call: Call) -> ApiResult {
         Spec::string("format")
             .one_of(&["raw", "qcow2", "vmdk"])
             .optional(),
-        Spec::string("pool").optional(),
+        Spec::string("pool").format(Format::PoolId).optional(),
         Spec::string("snapname").optional(),
         Spec::integer("bwlimit").min(0).optional(),
     ])?;
@@ -62,6 +69,12 @@ async fn clone(call: Call) -> ApiResult {
     let source = {
         let world = st.world();
         let vm = world.model.existing_vm(node, vmid)?.clone();
+        if let Some(pool) = pool
+            .as_ref()
+            .filter(|p| !world.model.pools.contains_key(*p))
+        {
+            return Err(ApiError::fail(format!("pool '{pool}' does not exist")));
+        }
         if world.model.vms.contains_key(&newid) {
             return Err(ApiError::fail(format!(
                 "unable to create VM {newid}: config file already exists"
@@ -98,6 +111,8 @@ async fn clone(call: Call) -> ApiResult {
             vm.vmid = newid;
             vm.name = name;
             vm.template = false;
+            // A clone is in the pool it was asked into, not the source's.
+            vm.pool = pool;
             vm.power = Power::Stopped;
             vm.runs.clear();
             vm.lock = Some("clone".to_owned());

@@ -65,6 +65,23 @@ const CATALOGUE: &[Archetype] = &[
     ("legacy-app", "l26", &[], 2, 1, 32, false),
 ];
 
+/// Resource pools (ID, comment) and the tag that puts a VM in each, first match wins.
+const POOLS: &[(&str, &str, &str)] = &[
+    ("production", "Customer-facing services", "prod"),
+    ("development", "Developers and CI", "dev"),
+    ("kubernetes", "", "k8s"),
+    ("infrastructure", "Network and operations", "net"),
+];
+
+/// The pool of a VM with `tags`: not drawn from the seed's generator, so that adding pools
+/// left every other generated value as it was.
+fn pool_of(tags: &[&str]) -> Option<String> {
+    POOLS
+        .iter()
+        .find(|(_, _, tag)| tags.contains(tag))
+        .map(|(id, _, _)| (*id).to_owned())
+}
+
 const TEMPLATE: Archetype = ("tpl-debian-13", "l26", &["template"], 2, 2, 16, true);
 
 /// Generates nodes `pve1..pveN` and `vms` VMs (IDs from 100), as of Unix time `now`.
@@ -106,6 +123,10 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
         cluster_name: "democluster".to_owned(),
         nodes: node_list,
         vms: vm_map,
+        pools: POOLS
+            .iter()
+            .map(|(id, comment, _)| ((*id).to_owned(), (*comment).to_owned()))
+            .collect(),
         storages: vec![
             Storage {
                 id: "local",
@@ -184,6 +205,7 @@ fn make_vm(
         ostype,
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         template,
+        pool: pool_of(tags),
         sockets: 1,
         cores,
         memory_mib: mem_gib * 1024,

@@ -25,6 +25,8 @@ pub(crate) struct Model {
     pub vms: BTreeMap<u32, Vm>,
     /// Storages defined cluster-wide, sorted by ID; each exists on every node.
     pub storages: Vec<Storage>,
+    /// Resource pools: ID and comment.
+    pub pools: BTreeMap<String, String>,
 }
 
 /// One cluster node.
@@ -66,6 +68,8 @@ pub(crate) struct Vm {
     pub ostype: &'static str,
     pub tags: Vec<String>,
     pub template: bool,
+    /// The resource pool the VM is a member of.
+    pub pool: Option<String>,
     pub sockets: u32,
     pub cores: u32,
     /// `memory` in MiB.
