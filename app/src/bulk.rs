@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
-use pve::types::{PowerAction, VmStatus};
+use pve::types::{GuestKind, PowerAction, VmStatus};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
@@ -32,6 +32,10 @@ pub struct VmPick {
     pub status: VmStatus,
     /// True for templates.
     pub template: bool,
+    /// VM or container.
+    pub kind: GuestKind,
+    /// The config lock when it was picked (a task works on the guest).
+    pub lock: Option<String>,
 }
 
 /// What identifies a VM across clusters.
@@ -43,13 +47,9 @@ impl VmPick {
         (self.cluster.clone(), self.vmid)
     }
 
-    /// `100 (web01)`, for lists and messages.
+    /// `VM 100 (web01)` or `CT 200 (nginx)`, for lists and messages.
     pub fn label(&self) -> String {
-        if self.name.is_empty() {
-            self.vmid.to_string()
-        } else {
-            format!("{} ({})", self.vmid, self.name)
-        }
+        crate::vms::guest_label(self.kind, self.vmid, &self.name)
     }
 }
 
@@ -62,6 +62,8 @@ impl From<&VmRow> for VmPick {
             name: row.name.clone(),
             status: row.status,
             template: row.template,
+            kind: row.kind,
+            lock: row.lock.clone(),
         }
     }
 }
@@ -91,10 +93,26 @@ impl BulkAction {
 
     /// Why the action does not apply to `vm`, if it does not.
     pub fn refusal(&self, vm: &VmPick) -> Option<String> {
+        // PVE refuses a locked guest, except starting or resuming one suspended to disk.
+        let resumes = matches!(
+            self,
+            BulkAction::Power(PowerAction::Start | PowerAction::Resume)
+        );
+        if let Some(lock) = vm
+            .lock
+            .as_deref()
+            .filter(|l| !(resumes && *l == "suspended"))
+        {
+            return Some(format!("it is locked ({lock})"));
+        }
         match self {
             BulkAction::Power(_) if vm.template => Some("a template does not run".into()),
             BulkAction::Power(action) => {
-                if PowerAction::applicable(vm.status).contains(action) {
+                let applicable = match vm.kind {
+                    GuestKind::Qemu => PowerAction::applicable(vm.status),
+                    GuestKind::Lxc => PowerAction::applicable_to_container(vm.status),
+                };
+                if applicable.contains(action) {
                     None
                 } else if vm.status == VmStatus::Unknown {
                     Some("its status is unknown (is its node offline?)".into())
@@ -103,12 +121,16 @@ impl BulkAction {
                 }
             }
             BulkAction::Migrate { cluster, node } => {
-                if &vm.cluster != cluster {
+                if vm.kind == GuestKind::Lxc {
+                    Some("containers are not migrated from Cecyber yet".into())
+                } else if &vm.cluster != cluster {
                     Some(format!("it is in cluster {}", vm.cluster))
                 } else if &vm.node == node {
                     Some(format!("it is on {node} already"))
                 } else if vm.status == VmStatus::Paused {
                     Some("it is paused: resume or stop it first".into())
+                } else if vm.status == VmStatus::Unknown {
+                    Some("its status is unknown (is its node offline?)".into())
                 } else {
                     None
                 }
@@ -272,13 +294,23 @@ pub async fn matching_vms(#[server(default)] query: VmQuery) -> Result<Vec<VmPic
         .collect())
 }
 
-/// The online nodes of `cluster`, targets for a bulk migration (operators). PVE checks each
-/// VM again when its migration starts and refuses it in the task if it cannot go.
+/// The online nodes of `cluster`, targets for a bulk migration (operators; a scoped operator
+/// only of a cluster where they have VMs). PVE checks each VM again when its migration starts
+/// and refuses it in the task if it cannot go.
 #[server(prefix = "/api", endpoint = "migration_nodes")]
 pub async fn migration_nodes(cluster: String) -> Result<Vec<String>, AppError> {
-    access::require(Role::Operator).await?;
+    let user = access::require(Role::Operator).await?;
     let state = crate::state::app_state()?;
     let cluster = state.clusters.get(&cluster)?;
+    if !user.scope.is_everything() {
+        let seen = crate::vms::visible_vms(&user, false).await?;
+        if !seen.vms.iter().any(|vm| vm.cluster == cluster.name) {
+            return Err(AppError::NotFound(format!(
+                "no VM of yours in cluster {:?}.",
+                cluster.name
+            )));
+        }
+    }
     let resources = cluster.resources().await?;
     let mut nodes: Vec<String> = resources
         .iter()
@@ -301,6 +333,8 @@ mod tests {
             name: format!("vm{vmid}"),
             status,
             template: false,
+            kind: GuestKind::Qemu,
+            lock: None,
         }
     }
 
@@ -308,14 +342,24 @@ mod tests {
     fn power_actions_skip_vms_they_do_not_apply_to_and_say_why() {
         let mut template = pick(103, "pve1", VmStatus::Stopped);
         template.template = true;
+        let mut backing_up = pick(104, "pve1", VmStatus::Stopped);
+        backing_up.lock = Some("backup".into());
+        let mut suspended = pick(105, "pve1", VmStatus::Stopped);
+        suspended.lock = Some("suspended".into());
         let picked = [
             pick(100, "pve1", VmStatus::Stopped),
             pick(101, "pve1", VmStatus::Running),
             pick(102, "pve2", VmStatus::Unknown),
             template,
+            backing_up,
+            suspended,
         ];
         let (acting, skipped) = BulkAction::Power(PowerAction::Start).plan(&picked);
-        assert_eq!(acting.iter().map(|v| v.vmid).collect::<Vec<_>>(), [100]);
+        assert_eq!(
+            acting.iter().map(|v| v.vmid).collect::<Vec<_>>(),
+            [100, 105],
+            "a VM suspended to disk starts"
+        );
         let reasons: Vec<_> = skipped
             .iter()
             .map(|(v, why)| (v.vmid, why.as_str()))
@@ -326,17 +370,28 @@ mod tests {
                 (101, "it is running"),
                 (102, "its status is unknown (is its node offline?)"),
                 (103, "a template does not run"),
+                (104, "it is locked (backup)"),
             ]
         );
         let (acting, _) = BulkAction::Power(PowerAction::Shutdown).plan(&picked);
         assert_eq!(acting.iter().map(|v| v.vmid).collect::<Vec<_>>(), [101]);
+        // A running container shuts down, but does not pause.
+        let mut container = pick(200, "pve1", VmStatus::Running);
+        container.kind = GuestKind::Lxc;
+        let (acting, skipped) = BulkAction::Power(PowerAction::Suspend).plan(&[container.clone()]);
+        assert!(acting.is_empty() && skipped[0].1 == "it is running");
+        let (acting, _) = BulkAction::Power(PowerAction::Shutdown).plan(&[container]);
+        assert_eq!(acting.len(), 1);
     }
 
     #[test]
     fn migration_skips_vms_on_the_target_in_other_clusters_or_paused() {
         let mut elsewhere = pick(104, "pve1", VmStatus::Running);
         elsewhere.cluster = "other".into();
+        let mut container = pick(200, "pve1", VmStatus::Running);
+        container.kind = GuestKind::Lxc;
         let picked = [
+            container,
             pick(100, "pve1", VmStatus::Running),
             pick(101, "pve2", VmStatus::Stopped),
             pick(102, "pve1", VmStatus::Paused),
@@ -355,6 +410,10 @@ mod tests {
         assert_eq!(
             reasons,
             [
+                (
+                    200,
+                    "containers are not migrated from Cecyber yet".to_owned()
+                ),
                 (101, "it is on pve2 already".to_owned()),
                 (102, "it is paused: resume or stop it first".to_owned()),
                 (104, "it is in cluster other".to_owned()),

@@ -150,7 +150,9 @@ async fn cluster_nodes(
                 pveversion,
                 vms: resources
                     .iter()
-                    .filter(|r| r.is_vm() && r.node.as_deref() == Some(n.node.as_str()))
+                    .filter(|r| {
+                        r.guest_kind().is_some() && r.node.as_deref() == Some(n.node.as_str())
+                    })
                     .count(),
                 member_online: whole.and(member.and_then(|m| m.online)),
                 ip: member.and_then(|m| m.ip.clone()),

@@ -75,7 +75,7 @@ pub async fn list_tasks() -> Result<TaskList, AppError> {
             Some(
                 resources
                     .iter()
-                    .filter(|r| r.is_vm() && scope.allows_vm(&r.tag_list()))
+                    .filter(|r| r.guest_kind().is_some() && scope.allows_vm(&r.tag_list()))
                     .filter_map(|r| r.vmid)
                     .collect(),
             )

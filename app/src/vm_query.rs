@@ -13,6 +13,7 @@ pub const PAGE_SIZES: [usize; 3] = [50, 100, 200];
 
 /// The status filter: PVE's states, plus the kinds of VMs an admin looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum StatusFilter {
     /// Every VM.
     #[default]
@@ -93,6 +94,7 @@ impl StatusFilter {
 
 /// Columns the list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SortKey {
     /// VM id (then cluster).
     #[default]
@@ -363,6 +365,7 @@ mod tests {
             lock: None,
             hastate: None,
             pool: None,
+            kind: pve::types::GuestKind::Qemu,
         }
     }
 

@@ -46,6 +46,8 @@ pub struct VmRow {
     pub hastate: Option<String>,
     /// Resource pool the VM belongs to.
     pub pool: Option<String>,
+    /// A QEMU VM or an LXC container.
+    pub kind: pve::types::GuestKind,
 }
 
 impl VmRow {
@@ -61,6 +63,19 @@ impl VmRow {
             self.status,
             pve::types::VmStatus::Running | pve::types::VmStatus::Paused
         )
+    }
+}
+
+/// `VM 100 (web01)`, `CT 200 (nginx)`, or without the name when it has none.
+pub fn guest_label(kind: pve::types::GuestKind, vmid: u32, name: &str) -> String {
+    let word = match kind {
+        pve::types::GuestKind::Qemu => "VM",
+        pve::types::GuestKind::Lxc => "CT",
+    };
+    if name.is_empty() {
+        format!("{word} {vmid}")
+    } else {
+        format!("{word} {vmid} ({name})")
     }
 }
 
@@ -86,6 +101,8 @@ pub struct VmList {
     pub page: usize,
     /// Pages of matched VMs (at least 1).
     pub pages: usize,
+    /// Rows per page the answer was cut with.
+    pub per_page: usize,
     /// Clusters that could not be listed.
     pub problems: Vec<ClusterProblem>,
     /// Nodes PVE does not report online (for scoped users, only those hosting one of their VMs).
@@ -172,6 +189,7 @@ pub async fn list_vms(
         total,
         page,
         pages: count.div_ceil(query.per_page).max(1),
+        per_page: query.per_page,
         problems: seen.problems,
         nodes_down: seen.nodes_down,
     })
@@ -254,7 +272,8 @@ pub async fn vm_status(cluster: String, node: String, vmid: String) -> Result<Vm
     })
 }
 
-/// Starts, stops, shuts down or reboots a VM; returns the task to follow.
+/// Starts, stops, shuts down, reboots, pauses or resumes a VM, or starts, stops, shuts down or
+/// reboots an LXC container (which of the two the poll says); returns the task to follow.
 #[server(prefix = "/api", endpoint = "vm_power")]
 pub async fn power_action(
     cluster: String,
@@ -271,14 +290,29 @@ pub async fn power_action(
             action.chars().take(32).collect::<String>()
         ))
     })?;
-    let access::VmAccess {
-        user,
-        cluster,
-        node,
-        vmid,
-    } = access::vm(user, &cluster, &node, &vmid).await?;
-    let upid = cluster.api.qemu_power(&node, vmid, action).await?;
-    tracing::info!(user = %user.username, cluster = %cluster.name, %node, %vmid, action = action.path_segment(), %upid, "power action");
+    let access::GuestAccess {
+        access:
+            access::VmAccess {
+                user,
+                cluster,
+                node,
+                vmid,
+            },
+        kind,
+    } = access::guest(user, &cluster, &node, &vmid).await?;
+    let upid = match kind {
+        pve::types::GuestKind::Qemu => cluster.api.qemu_power(&node, vmid, action).await?,
+        pve::types::GuestKind::Lxc => {
+            if matches!(action, PowerAction::Suspend | PowerAction::Resume) {
+                return Err(AppError::InvalidInput(format!(
+                    "CT {vmid} is a container: Cecyber starts, shuts down, reboots and stops containers; {} is not offered.",
+                    action.label().to_lowercase()
+                )));
+            }
+            cluster.api.lxc_power(&node, vmid, action).await?
+        }
+    };
+    tracing::info!(user = %user.username, cluster = %cluster.name, %node, %vmid, kind = kind.as_str(), action = action.path_segment(), %upid, "power action");
     Ok(TaskRef {
         cluster: cluster.name.clone(),
         upid,
@@ -333,13 +367,13 @@ pub async fn follow_task(
     })
 }
 
-/// A list row from a `/cluster/resources` entry; `None` for other kinds of resources.
+/// A list row from a `/cluster/resources` entry of a VM or container; `None` for other kinds
+/// of resources.
 #[cfg(feature = "ssr")]
 pub(crate) fn vm_row(cluster: &str, r: &pve::types::ClusterResource) -> Option<VmRow> {
-    if !r.is_vm() {
-        return None;
-    }
+    let kind = r.guest_kind()?;
     Some(VmRow {
+        kind,
         cluster: cluster.to_owned(),
         node: r.node.as_deref()?.parse().ok()?,
         vmid: VmId::new(r.vmid?).ok()?,

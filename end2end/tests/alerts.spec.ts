@@ -8,7 +8,7 @@ import { ADMIN_PASSWORD, SIM_URL, login, waitForHydration } from './helpers';
 
 test('a VM at 100% CPU raises the alert, and it clears after', async ({ page }) => {
   await login(page, 'admin', ADMIN_PASSWORD);
-  const vmid = (await page.locator('tbody tr[data-status="running"]').first().getAttribute('data-vmid'))!;
+  const vmid = (await page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first().getAttribute('data-vmid'))!;
   await page.getByRole('link', { name: 'Alerts', exact: true }).click();
   await waitForHydration(page);
 
@@ -38,7 +38,7 @@ test('a VM at 100% CPU raises the alert, and it clears after', async ({ page }) 
 test('a VM stopping without a task raises "stopped unexpectedly", a stop from the panel does not', async ({ page }) => {
   await login(page, 'admin', ADMIN_PASSWORD);
   await waitForHydration(page);
-  const running = page.locator('tbody tr[data-status="running"]');
+  const running = page.locator('tbody tr[data-kind="qemu"][data-status="running"]');
   const crashed = (await running.nth(0).getAttribute('data-vmid'))!;
   const stopped = (await running.nth(1).getAttribute('data-vmid'))!;
   const row = (vmid: string) => page.locator(`tbody tr[data-vmid="${vmid}"]`);

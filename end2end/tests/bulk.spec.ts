@@ -67,8 +67,8 @@ test('bulk start of three VMs, picked with a click and a shift-click, then bulk 
 });
 
 test('the confirmation skips VMs the action does not apply to and says why', async ({ page }) => {
-  const running = await page.locator('tbody tr[data-status="running"]').first().getAttribute('data-vmid');
-  const stopped = await page.locator('tbody tr[data-status="stopped"]').first().getAttribute('data-vmid');
+  const running = await page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first().getAttribute('data-vmid');
+  const stopped = await page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]').first().getAttribute('data-vmid');
   await row(page, running!).getByTestId('select-vm').click();
   await row(page, stopped!).getByTestId('select-vm').click();
   await page.getByTestId('bulk-bar').locator('button[data-bulk="start"]').click();
@@ -81,7 +81,7 @@ test('the confirmation skips VMs the action does not apply to and says why', asy
   // Migration asks for a target first; the VMs on it are skipped.
   await page.getByTestId('bulk-bar').locator('button[data-bulk="migrate"]').click();
   await expect(dialog.getByTestId('bulk-confirm')).toBeDisabled();
-  const runningNode = (await row(page, running!).locator('td').nth(3).innerText()).trim();
+  const runningNode = (await row(page, running!).getByTestId('vm-node').innerText()).trim();
   await dialog.getByTestId('bulk-target').selectOption(runningNode);
   await expect(dialog.locator(`[data-testid="bulk-skipped"] li[data-vmid="${running}"]`)).toContainText(`it is on ${runningNode} already`);
   await dialog.getByRole('button', { name: 'Cancel' }).click();
@@ -90,6 +90,10 @@ test('the confirmation skips VMs the action does not apply to and says why', asy
 test('"select all matching" picks every VM the filter finds, on every page', async ({ page }) => {
   await page.getByTestId('status-filter').selectOption('running');
   await expect(page).toHaveURL(/status=running/);
+  // The server's filtered answer, not the rows from before it.
+  await expect
+    .poll(() => rows(page).evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getAttribute('data-status')))]))
+    .toEqual(['running']);
   const shown = await rows(page).count();
   await page.getByTestId('bulk-select-all').click();
   await expect(page.getByTestId('bulk-count')).toHaveText(`${shown} selected`);

@@ -7,7 +7,7 @@ test('an operator clones a VM with the next free id; the clone appears in the li
   test.setTimeout(120_000);
   await login(page, 'admin', ADMIN_PASSWORD);
   await waitForHydration(page);
-  const source = page.locator('tbody tr[data-status="stopped"]:has(button[data-action="start"])').first();
+  const source = page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]:has(button[data-action="start"])').first();
   const vmid = await source.getAttribute('data-vmid');
   await source.locator('a').first().click();
   await expect(page.getByTestId('detail-status')).toBeVisible();

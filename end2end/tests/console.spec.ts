@@ -13,10 +13,10 @@ async function screenText(request: APIRequestContext, vmid: string): Promise<str
 
 /** A running VM's id and node from the list. */
 async function runningVm(page: Page, index = 0): Promise<{ vmid: string; node: string; name: string }> {
-  const row = page.locator('tbody tr[data-status="running"]').nth(index);
+  const row = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').nth(index);
   const vmid = (await row.getAttribute('data-vmid'))!;
-  const node = (await row.locator('td').nth(2).innerText()).trim();
-  const name = (await row.locator('td').nth(1).innerText()).trim();
+  const node = (await row.getByTestId('vm-node').innerText()).trim();
+  const name = (await row.getByTestId('vm-name').innerText()).trim();
   return { vmid, node, name };
 }
 

@@ -54,7 +54,7 @@ async function refreshList(vms: Page) {
 
 /** The VM list's CPU sparklines moved: a live tick arrived on the VM list's own stream. */
 async function expectSparklinesMove(vms: Page) {
-  const line = vms.locator('tbody tr[data-status="running"] svg.sparkline polyline').first();
+  const line = vms.locator('tbody tr[data-kind="qemu"][data-status="running"] svg.sparkline polyline').first();
   await expect(line).toHaveAttribute('points', /,/);
   const before = await line.getAttribute('points');
   await expect.poll(() => line.getAttribute('points'), { timeout: 15_000 }).not.toBe(before);
@@ -101,13 +101,13 @@ test('faults survived, in one run', async ({ page: vms, context, request }) => {
   await expect(rows.first()).toBeVisible();
   const vmCount = await rows.count();
   expect(vmCount).toBeGreaterThanOrEqual(10);
-  const running = vms.locator('tbody tr[data-status="running"]').first();
+  const running = vms.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   const consoleVm = {
     vmid: (await running.getAttribute('data-vmid'))!,
-    node: (await running.locator('td').nth(2).innerText()).trim(),
-    name: (await running.locator('td').nth(1).innerText()).trim(),
+    node: (await running.getByTestId('vm-node').innerText()).trim(),
+    name: (await running.getByTestId('vm-name').innerText()).trim(),
   };
-  const nodes = [...new Set((await rows.locator('td:nth-child(3)').allInnerTexts()).map((t) => t.trim()))];
+  const nodes = [...new Set((await rows.getByTestId('vm-node').allInnerTexts()).map((t) => t.trim()))];
   // The node that goes offline: not the console's, and one that has VMs.
   const offlineNode = nodes.find((n) => n !== consoleVm.node)!;
   expect(offlineNode, `nodes ${nodes}`).toBeTruthy();
@@ -251,7 +251,7 @@ test('faults survived, in one run', async ({ page: vms, context, request }) => {
 
   // --- 4. A node goes offline -----------------------------------------------------------------
   await test.step(`node ${offlineNode} offline`, async () => {
-    const onNode = vms.locator('tbody tr').filter({ has: vms.locator('td:nth-child(3)', { hasText: new RegExp(`^${offlineNode}$`) }) });
+    const onNode = vms.locator('tbody tr').filter({ has: vms.getByTestId('vm-node').filter({ hasText: new RegExp(`^${offlineNode}$`) }) });
     const vmsOnNode = await onNode.count();
     expect(vmsOnNode).toBeGreaterThan(0);
     await simFault(request, { node_offline: offlineNode });
@@ -388,7 +388,7 @@ test.describe('faults the UI states in words', () => {
   test('the VM list marks its live data stale while the cluster does not answer', async ({ page: vms, request }) => {
     await login(vms, 'admin', ADMIN_PASSWORD);
     await waitForHydration(vms);
-    const sparkline = vms.locator('tbody tr[data-status="running"] svg.sparkline').first();
+    const sparkline = vms.locator('tbody tr[data-kind="qemu"][data-status="running"] svg.sparkline').first();
     await expect.poll(async () => Number(await sparkline.getAttribute('data-points'))).toBeGreaterThan(1);
     await simFault(request, { error_rates: { '/cluster/resources': 1.0 } });
     try {

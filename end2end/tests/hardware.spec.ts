@@ -9,7 +9,7 @@ test('a running VM takes its name at once and its cores at the reboot; a disk gr
   await waitForHydration(page);
   // Not a VM another spec finds by its name (migrate.spec.ts): this one is renamed.
   const running = page
-    .locator('tbody tr[data-status="running"]')
+    .locator('tbody tr[data-kind="qemu"][data-status="running"]')
     .filter({ hasNot: page.getByRole('link', { name: /^(dns1|db-primary)$/ }) })
     .first();
   const vmid = await running.getAttribute('data-vmid');

@@ -8,7 +8,7 @@ test.beforeEach(async ({ page }) => {
 });
 
 test('the VM page charts rrddata, per period', async ({ page }) => {
-  const row = page.locator('tbody tr[data-status="running"]').first();
+  const row = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   await row.locator('a').first().click();
   await waitForHydration(page);
   const cpu = page.locator('#history-cpu');
@@ -23,8 +23,8 @@ test('the VM page charts rrddata, per period', async ({ page }) => {
 });
 
 test('the node page shows versions, storages and history', async ({ page }) => {
-  const node = (await page.locator('tbody tr').first().locator('td').nth(2).innerText()).trim();
-  await page.locator('tbody tr').first().locator('td').nth(2).locator('a').click();
+  const node = (await page.locator('tbody tr').first().getByTestId('vm-node').innerText()).trim();
+  await page.locator('tbody tr').first().getByTestId('vm-node').locator('a').click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Node ${node}`);
   await waitForHydration(page);
   const facts = page.getByTestId('node-facts');

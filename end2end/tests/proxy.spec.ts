@@ -56,10 +56,10 @@ test('the console shows the VM screen through the proxied WebSocket, and typing 
   const sockets: string[] = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
   await login(page, 'admin', ADMIN_PASSWORD);
-  const row = page.locator('tbody tr[data-status="running"]').first();
+  const row = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   const vmid = (await row.getAttribute('data-vmid'))!;
-  const node = (await row.locator('td').nth(2).innerText()).trim();
-  const name = (await row.locator('td').nth(1).innerText()).trim();
+  const node = (await row.getByTestId('vm-node').innerText()).trim();
+  const name = (await row.getByTestId('vm-name').innerText()).trim();
   await page.goto(`/vms/demo/${node}/${vmid}/console`);
   await waitForHydration(page);
   const status = page.getByTestId('console-status');

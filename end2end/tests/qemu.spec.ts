@@ -15,9 +15,9 @@ test('the console shows the QEMU VM boot screen', async ({ page }) => {
   await page.getByLabel('Password').fill(ADMIN_PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByTestId('vm-table')).toBeVisible();
-  const row = page.locator('tbody tr[data-status="running"]').first();
+  const row = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   const vmid = (await row.getAttribute('data-vmid'))!;
-  const node = (await row.locator('td').nth(2).innerText()).trim();
+  const node = (await row.getByTestId('vm-node').innerText()).trim();
   await page.goto(`${QEMU_URL}/vms/demo/${node}/${vmid}/console`);
   await waitForHydration(page);
   await expect(page.getByTestId('console-status')).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });

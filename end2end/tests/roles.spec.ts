@@ -28,7 +28,7 @@ test('a viewer can look but not act', async ({ page, browser }) => {
   // Calling the server function directly, with the viewer's session, is refused by the server.
   const stopped = rows.and(viewer.locator('[data-status="stopped"]')).first();
   const vmid = await stopped.getAttribute('data-vmid');
-  const node = (await stopped.locator('td').nth(2).innerText()).trim();
+  const node = (await stopped.getByTestId('vm-node').innerText()).trim();
   const response = await viewer.request.post('/api/vm_power', {
     form: { cluster: 'demo', node, vmid: vmid!, action: 'start' },
   });

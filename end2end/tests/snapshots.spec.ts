@@ -7,7 +7,7 @@ test('an operator takes a snapshot, rolls back to it and deletes it', async ({ p
   test.setTimeout(120_000);
   await login(page, 'admin', ADMIN_PASSWORD);
   await waitForHydration(page);
-  const stopped = page.locator('tbody tr[data-status="stopped"]:has(button[data-action="start"])').last();
+  const stopped = page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]:has(button[data-action="start"])').last();
   const vmid = await stopped.getAttribute('data-vmid');
   await stopped.locator('a').first().click();
   await expect(page.getByTestId('detail-status')).toHaveText('stopped');

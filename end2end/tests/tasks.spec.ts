@@ -5,7 +5,7 @@ import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
 test('the task center lists a task started in the panel, filters by type and VM, and shows its whole log', async ({ page }) => {
   await login(page, 'admin', ADMIN_PASSWORD);
   await waitForHydration(page);
-  const stopped = page.locator('tbody tr[data-status="stopped"]:has(button[data-action="start"])').first();
+  const stopped = page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]:has(button[data-action="start"])').first();
   const vmid = await stopped.getAttribute('data-vmid');
   await stopped.locator('button[data-action="start"]').click();
   await expect(page.getByTestId('task-panel').locator('li').first()).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });

@@ -1,6 +1,6 @@
 // The VM list, power actions with their tasks, and the VM page.
 // Run: cd end2end && npx playwright test vms.spec.ts
-import { test, expect } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
 
 test.beforeEach(async ({ page }) => {
@@ -13,10 +13,10 @@ test('the list shows the simulated VMs, and filters and sorts them', async ({ pa
   await expect(rows.first()).toBeVisible();
   const count = await rows.count();
   expect(count).toBeGreaterThanOrEqual(10);
-  await expect(page.locator('tbody tr[data-status="running"]').first()).toBeVisible();
-  await expect(page.locator('tbody tr[data-status="stopped"]').first()).toBeVisible();
+  await expect(page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first()).toBeVisible();
+  await expect(page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]').first()).toBeVisible();
   // Running VMs get a CPU sparkline from the live stream (filled from PVE's history).
-  const sparkline = page.locator('tbody tr[data-status="running"] svg.sparkline').first();
+  const sparkline = page.locator('tbody tr[data-kind="qemu"][data-status="running"] svg.sparkline').first();
   await expect.poll(async () => Number(await sparkline.getAttribute('data-points'))).toBeGreaterThan(10);
 
   // Filter by the first VM's id: exactly that row remains.
@@ -42,7 +42,7 @@ test('the list shows the simulated VMs, and filters and sorts them', async ({ pa
 });
 
 test('starting a stopped VM shows the task and ends with the VM running', async ({ page }) => {
-  const stopped = page.locator('tbody tr[data-status="stopped"]:has(button[data-action="start"])').first();
+  const stopped = page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]:has(button[data-action="start"])').first();
   const vmid = await stopped.getAttribute('data-vmid');
   await stopped.locator('button[data-action="start"]').click();
 
@@ -54,7 +54,7 @@ test('starting a stopped VM shows the task and ends with the VM running', async 
 });
 
 test('stopping asks for confirmation first, and cancel does nothing', async ({ page }) => {
-  const running = page.locator('tbody tr[data-status="running"]').first();
+  const running = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   const vmid = await running.getAttribute('data-vmid');
   await running.locator('button[data-action="stop"]').click();
   const dialog = page.getByTestId('confirm-dialog');
@@ -71,7 +71,7 @@ test('stopping asks for confirmation first, and cancel does nothing', async ({ p
 });
 
 test('a paused VM offers Resume and Stop only, in the list and on its page', async ({ page }) => {
-  const vmid = await page.locator('tbody tr[data-status="running"]').last().getAttribute('data-vmid');
+  const vmid = await page.locator('tbody tr[data-kind="qemu"][data-status="running"]').last().getAttribute('data-vmid');
   const row = page.locator(`tbody tr[data-vmid="${vmid}"]`);
   const actions = (scope: typeof row) =>
     scope.locator('button[data-action]').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action')));
@@ -109,7 +109,7 @@ test('a paused VM offers Resume and Stop only, in the list and on its page', asy
 });
 
 test('the VM page shows status/current', async ({ page }) => {
-  const row = page.locator('tbody tr[data-status="running"]').first();
+  const row = page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first();
   const vmid = await row.getAttribute('data-vmid');
   await row.locator('a').first().click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText(`VM ${vmid}`);
@@ -122,4 +122,29 @@ test('a VM that does not exist gets a clear error', async ({ page }) => {
   await expect(page.getByRole('alert')).toContainText(/not found|does not exist/i);
   await page.goto('/vms/demo/no..de/100');
   await expect(page.getByRole('alert')).toContainText(/invalid node name/i);
+});
+
+test('LXC containers are listed with the actions PVE has for them, and start and stop', async ({ page }) => {
+  const actions = (scope: ReturnType<Page['locator']>) =>
+    scope.locator('button[data-action]').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action')));
+  const ct = page.locator('tbody tr[data-kind="lxc"][data-status="stopped"]').first();
+  const vmid = (await ct.getAttribute('data-vmid'))!;
+  const row = page.locator(`tbody tr[data-vmid="${vmid}"]`);
+  await expect(row.getByTestId('vm-name')).toContainText('CT');
+  expect(await actions(row)).toEqual(['start']);
+
+  await row.locator('button[data-action="start"]').click();
+  const task = page.getByTestId('task-panel').locator('li').first();
+  await expect(task).toContainText(`Start CT ${vmid}`);
+  await expect(task).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(row).toHaveAttribute('data-status', 'running');
+  // No pause (experimental for containers in PVE) and no console (a VM's screen).
+  expect(await actions(row)).toEqual(['shutdown', 'reboot', 'stop']);
+  await expect(row.locator('[data-action="console"]')).toHaveCount(0);
+
+  await row.locator('button[data-action="stop"]').click();
+  await expect(page.getByTestId('confirm-dialog')).toContainText(`Stop CT ${vmid}`);
+  await page.getByTestId('confirm').click();
+  await expect(page.getByTestId('task-panel').locator('li').first()).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(row).toHaveAttribute('data-status', 'stopped');
 });

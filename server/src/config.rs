@@ -211,6 +211,8 @@ pub struct DemoConfig {
     pub nodes: usize,
     /// Number of VMs.
     pub vms: usize,
+    /// Number of LXC containers (IDs from 200).
+    pub containers: usize,
     /// Seed of the simulated metrics.
     pub seed: u64,
     /// Loopback port of the simulator's API (0 picks a free one).
@@ -227,6 +229,7 @@ impl Default for DemoConfig {
         Self {
             nodes: 3,
             vms: 12,
+            containers: 3,
             seed: 42,
             port: 0,
             qemu: false,

@@ -44,6 +44,7 @@ pub async fn start(
     let sim_config = SimConfig {
         nodes: settings.nodes,
         vms: settings.vms,
+        containers: settings.containers,
         seed: settings.seed,
         root_password: app::users::ssr::random_password(),
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], settings.port)),

@@ -11,7 +11,12 @@ mod support;
 use support::{ADMIN_PASSWORD, Browser, TestServer, error_kind, start_with};
 
 async fn start() -> TestServer {
-    start_with(&[("CECYBER_DEMO__VMS", "120"), ("CECYBER_DEMO__NODES", "5")]).await
+    start_with(&[
+        ("CECYBER_DEMO__VMS", "120"),
+        ("CECYBER_DEMO__CONTAINERS", "0"),
+        ("CECYBER_DEMO__NODES", "5"),
+    ])
+    .await
 }
 
 async fn page(admin: &Browser, form: &[(&str, &str)]) -> Value {
@@ -60,7 +65,7 @@ async fn the_list_is_served_a_page_at_a_time_filtered_and_sorted() {
     let by_name = page(
         &admin,
         &[
-            ("query[sort]", "Name"),
+            ("query[sort]", "name"),
             ("query[descending]", "true"),
             ("query[per_page]", "200"),
         ],
@@ -75,9 +80,27 @@ async fn the_list_is_served_a_page_at_a_time_filtered_and_sorted() {
     let mut sorted = names.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(names, sorted);
+    // Pages are cut from the whole sorted list, not sorted one by one.
+    let name_page = |n: &'static str| {
+        [
+            ("query[sort]", "name"),
+            ("query[descending]", "true"),
+            ("query[page]", n),
+        ]
+    };
+    let (one, two) = (
+        page(&admin, &name_page("1")).await,
+        page(&admin, &name_page("2")).await,
+    );
+    let both: Vec<String> = [one, two]
+        .iter()
+        .flat_map(|p| p["vms"].as_array().unwrap().clone())
+        .map(|v| v["name"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(both, names[..100]);
 
     // A filter counts what it matched on every page.
-    let running = page(&admin, &[("query[status]", "Running")]).await;
+    let running = page(&admin, &[("query[status]", "running")]).await;
     let matched = running["matched"].as_u64().unwrap();
     assert!(matched > 0 && matched < 120, "{matched}");
     assert!(
@@ -87,7 +110,7 @@ async fn the_list_is_served_a_page_at_a_time_filtered_and_sorted() {
             .iter()
             .all(|v| v["status"] == "running")
     );
-    let templates = page(&admin, &[("query[status]", "Template")]).await;
+    let templates = page(&admin, &[("query[status]", "template")]).await;
     assert_eq!(ids(&templates), [219], "the last VM is the template");
     let text = page(
         &admin,
@@ -117,9 +140,9 @@ async fn select_all_matching_and_migration_targets_are_for_operators() {
     let admin_cookie = server.admin().await;
     let admin = server.log_in("admin", ADMIN_PASSWORD).await;
 
-    let running = page(&admin, &[("query[status]", "Running")]).await;
+    let running = page(&admin, &[("query[status]", "running")]).await;
     let (status, picks) = admin
-        .call("vms_matching", &[("query[status]", "Running")])
+        .call("vms_matching", &[("query[status]", "running")])
         .await;
     assert_eq!(status, StatusCode::OK, "{picks}");
     let picks = picks.as_array().unwrap();
@@ -148,4 +171,148 @@ async fn select_all_matching_and_migration_targets_are_for_operators() {
     }
     // Viewers still read the list.
     assert_eq!(page(&viewer, &[]).await["total"].as_u64(), Some(120));
+}
+
+#[tokio::test]
+async fn a_scoped_operator_picks_acts_on_containers_and_follows_migrations_of_its_own() {
+    let server = start_with(&[("CECYBER_DEMO__TASK_SPEED", "20")]).await;
+    let admin_cookie = server.admin().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (status, body) = admin
+        .call(
+            "users_create",
+            &[
+                ("username", "netops"),
+                ("password", support::USER_PASSWORD),
+                ("role", "operator"),
+                ("scope", "net"),
+            ],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let _ = admin_cookie;
+    let netops = server.log_in("netops", support::USER_PASSWORD).await;
+
+    // "Select all matching" stays in the scope, like the list.
+    let (_, picks) = netops.call("vms_matching", &[]).await;
+    let picks = picks.as_array().unwrap().clone();
+    let listed = page(&netops, &[]).await;
+    assert_eq!(picks.len() as u64, listed["total"].as_u64().unwrap());
+    let all = page(&admin, &[]).await;
+    assert!(picks.len() < ids(&all).len());
+    for pick in &picks {
+        let row = all["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["vmid"] == pick["vmid"])
+            .unwrap();
+        assert!(
+            row["tags"].as_array().unwrap().iter().any(|t| t == "net"),
+            "{row}"
+        );
+    }
+    let (status, _) = netops.call("migration_nodes", &[("cluster", "demo")]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Containers: its own starts, another tenant's is refused like one that does not exist.
+    let rows = all["vms"].as_array().unwrap();
+    let container = |tag: &str| {
+        rows.iter()
+            .find(|v| v["kind"] == "lxc" && v["tags"].as_array().unwrap().iter().any(|t| t == tag))
+            .unwrap_or_else(|| panic!("a {tag} container: {all}"))
+            .clone()
+    };
+    let theirs = container("prod");
+    let (status, body) = power(&netops, &theirs, "stop").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let mine = container("net");
+    let action = if mine["status"] == "running" {
+        "stop"
+    } else {
+        "start"
+    };
+    let (status, task) = power(&netops, &mine, action).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let upid = task["upid"].as_str().unwrap().to_owned();
+    assert!(
+        upid.contains(if action == "stop" {
+            ":vzstop:"
+        } else {
+            ":vzstart:"
+        }),
+        "{upid}"
+    );
+    assert_eq!(wait_task(&netops, &upid).await, "OK");
+    let (status, body) = power(&netops, &mine, "suspend").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // A migration of its own VM: followed to its end although the VM left the task's node.
+    let vm = rows
+        .iter()
+        .find(|v| {
+            v["kind"] == "qemu"
+                && v["status"] == "stopped"
+                && v["tags"].as_array().unwrap().iter().any(|t| t == "net")
+        })
+        .expect("a stopped net VM")
+        .clone();
+    let node = vm["node"].as_str().unwrap().to_owned();
+    let (_, targets) = netops.call("migration_nodes", &[("cluster", "demo")]).await;
+    let target = targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .find(|t| *t != node)
+        .unwrap();
+    let vmid = vm["vmid"].to_string();
+    let (status, started) = netops
+        .call(
+            "migration_start",
+            &[
+                ("cluster", "demo"),
+                ("node", &node),
+                ("vmid", &vmid),
+                ("target", &target),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let upid = started["task"]["upid"].as_str().unwrap().to_owned();
+    assert_eq!(wait_task(&netops, &upid).await, "OK");
+}
+
+/// `vm_power` with `action` on the guest of a list row.
+async fn power(user: &Browser, row: &Value, action: &str) -> (StatusCode, Value) {
+    let vmid = row["vmid"].to_string();
+    let form = [
+        ("cluster", "demo"),
+        ("node", row["node"].as_str().unwrap()),
+        ("vmid", vmid.as_str()),
+        ("action", action),
+    ];
+    user.call("vm_power", &form).await
+}
+
+/// Follows a task as the browser does; its exit status.
+async fn wait_task(user: &Browser, upid: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, progress) = user
+            .call("task_progress", &[("cluster", "demo"), ("upid", upid)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{progress}");
+        if progress["running"] == false {
+            return progress["exitstatus"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task still running: {upid}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

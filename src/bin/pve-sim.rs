@@ -32,6 +32,9 @@ struct Args {
     /// Number of VMs (VM IDs from 100).
     #[arg(long, default_value_t = 12)]
     vms: usize,
+    /// Number of LXC containers (IDs from 200).
+    #[arg(long, default_value_t = 3)]
+    containers: usize,
     /// Seed for names, placement, sizes, run states and metric curves.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -114,6 +117,7 @@ async fn main() -> std::io::Result<()> {
     let config = SimConfig {
         nodes: args.nodes.max(1),
         vms: args.vms,
+        containers: args.containers,
         seed: args.seed,
         root_password: args.root_password.unwrap_or(defaults.root_password),
         auditor_password: args.auditor_password,

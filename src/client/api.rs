@@ -38,6 +38,11 @@ pub trait PveApi: Send + Sync + 'static {
     /// Never repeated automatically.
     async fn qemu_power(&self, node: &NodeName, vmid: VmId, action: PowerAction) -> Result<Upid>;
 
+    /// `POST /nodes/{node}/lxc/{vmid}/status/{action}`: starts, stops, shuts down or reboots
+    /// an LXC container as a PVE task (`vzstart`, …). Suspend and resume are refused without a
+    /// request (see [`PowerAction::applicable_to_container`]). Never repeated automatically.
+    async fn lxc_power(&self, node: &NodeName, vmid: VmId, action: PowerAction) -> Result<Upid>;
+
     /// `GET /nodes/{upid node}/tasks/{upid}/status`.
     async fn task_status(&self, upid: &Upid) -> Result<TaskStatus>;
 

@@ -473,6 +473,14 @@ endpoints! {
     QEMU_SUSPEND = post("/nodes/{node}/qemu/{vmid}/status/suspend", &[]);
     /// Resume a VM.
     QEMU_RESUME = post("/nodes/{node}/qemu/{vmid}/status/resume", &[]);
+    /// Start a container.
+    LXC_START = post("/nodes/{node}/lxc/{vmid}/status/start", &[]);
+    /// Stop a container.
+    LXC_STOP = post("/nodes/{node}/lxc/{vmid}/status/stop", &[]);
+    /// Shut a container down.
+    LXC_SHUTDOWN = post("/nodes/{node}/lxc/{vmid}/status/shutdown", &[]);
+    /// Reboot a container.
+    LXC_REBOOT = post("/nodes/{node}/lxc/{vmid}/status/reboot", &[]);
     /// A VM's metric history.
     QEMU_RRDDATA = get(
         "/nodes/{node}/qemu/{vmid}/rrddata",

@@ -37,6 +37,17 @@ fn power_endpoint(action: PowerAction) -> &'static Endpoint {
     }
 }
 
+/// A container's power endpoint; `None` for suspend and resume (not offered for containers).
+fn lxc_power_endpoint(action: PowerAction) -> Option<&'static Endpoint> {
+    match action {
+        PowerAction::Start => Some(&ep::LXC_START),
+        PowerAction::Stop => Some(&ep::LXC_STOP),
+        PowerAction::Shutdown => Some(&ep::LXC_SHUTDOWN),
+        PowerAction::Reboot => Some(&ep::LXC_REBOOT),
+        PowerAction::Suspend | PowerAction::Resume => None,
+    }
+}
+
 /// A task ID that PVE must have sent.
 fn required_upid(answer: Option<String>, what: impl Display) -> Result<Upid> {
     optional_upid(answer, &what)?.ok_or_else(|| Error::Decode {
@@ -133,6 +144,18 @@ impl PveApi for HttpClient {
             .qemu_request(power_endpoint(action), node, vmid, &none())
             .await?;
         required_upid(answer, format_args!("VM {vmid} {action}"))
+    }
+
+    async fn lxc_power(&self, node: &NodeName, vmid: VmId, action: PowerAction) -> Result<Upid> {
+        let endpoint = lxc_power_endpoint(action).ok_or_else(|| Error::InvalidParameters {
+            message: format!("not sent: {action} is not offered for containers"),
+            errors: Default::default(),
+        })?;
+        let vmid_text = vmid.to_string();
+        let answer = self
+            .request(endpoint, &[node.as_str(), &vmid_text], &none())
+            .await?;
+        required_upid(answer, format_args!("CT {vmid} {action}"))
     }
 
     async fn task_status(&self, upid: &Upid) -> Result<TaskStatus> {

@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub nodes: usize,
     /// Number of VMs, VM IDs from 100; the last one is a template when there are at least two.
     pub vms: usize,
+    /// Number of LXC containers, IDs from 200 (or right after the VMs when they reach 200).
+    pub containers: usize,
     /// Seed for everything generated: names, placement, sizes, which VMs run, metric curves.
     pub seed: u64,
     /// Password of `root@pam`.
@@ -78,12 +80,13 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
-    /// 3 nodes, 12 VMs, seed 42, a random root password, loopback on a free port, realistic
+    /// 3 nodes, 12 VMs, no containers, seed 42, a random root password, loopback on a free port, realistic
     /// task durations and PVE's 3 s delay on 401 answers.
     fn default() -> Self {
         Self {
             nodes: 3,
             vms: 12,
+            containers: 0,
             seed: 42,
             root_password: util::random_password(16),
             auditor_password: "auditor".to_owned(),
@@ -104,6 +107,7 @@ impl std::fmt::Debug for SimConfig {
         f.debug_struct("SimConfig")
             .field("nodes", &self.nodes)
             .field("vms", &self.vms)
+            .field("containers", &self.containers)
             .field("seed", &self.seed)
             .field("root_password", &"<redacted>")
             .field("auditor_password", &"<redacted>")

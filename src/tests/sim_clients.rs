@@ -84,7 +84,15 @@ async fn proxmoxer_logs_in_lists_and_starts() {
 
 #[tokio::test]
 async fn prometheus_pve_exporter_scrapes_every_vm() {
-    let sim = sim_support::start().await;
+    // With containers, as most clusters have: the exporter reads their list and configs too.
+    let sim = sim_support::start_with(pve::sim::SimConfig {
+        root_password: "secret".into(),
+        containers: 3,
+        task_speed: 20.0,
+        auth_failure_delay: std::time::Duration::from_millis(20),
+        ..pve::sim::SimConfig::default()
+    })
+    .await;
     let out = run(&sim, "pve_exporter_scrape.py").await;
     assert_eq!(out.trim(), "OK");
 }

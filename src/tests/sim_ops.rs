@@ -18,6 +18,7 @@ mod snapshots;
 mod client;
 
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use sim_support::{Client, encode, find_vm, start};
 
 async fn put(c: &Client, path: &str, form: &[(&str, &str)]) -> sim_support::Answer {
@@ -185,13 +186,24 @@ async fn pools_list_their_vms_in_resources_and_take_clones() {
     let refused = c
         .post(&clone, &[("newid", "910"), ("pool", "nowhere")])
         .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(
         refused.message().contains("pool 'nowhere' does not exist"),
         "{}",
         refused.message()
     );
-    let malformed = c.post(&clone, &[("newid", "910"), ("pool", "-bad")]).await;
+    let malformed = c
+        .post(&clone, &[("newid", "910"), ("pool", "no pool")])
+        .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(
+        malformed.body["errors"]["pool"]
+            .as_str()
+            .unwrap()
+            .contains("illegal characters"),
+        "{:?}",
+        malformed.body
+    );
     let a = c
         .post(&clone, &[("newid", "910"), ("pool", "development")])
         .await;
@@ -442,4 +454,104 @@ async fn task_list_stop_and_cluster_log() {
         msgs.iter()
             .any(|m| m.starts_with(&format!("end task {upid}")))
     );
+}
+
+#[tokio::test]
+async fn containers_are_guests_of_their_own_with_pve_containers_answers() {
+    let sim = sim_support::start_with(pve::sim::SimConfig {
+        root_password: "secret".into(),
+        containers: 4,
+        task_speed: 20.0,
+        auth_failure_delay: std::time::Duration::from_millis(20),
+        ..pve::sim::SimConfig::default()
+    })
+    .await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    // `type=vm` lists VMs and containers alike, sorted by ID.
+    let guests = sim_support::vms(&c).await;
+    let cts: Vec<&Value> = guests.iter().filter(|g| g["type"] == "lxc").collect();
+    assert_eq!(cts.len(), 4);
+    assert_eq!(cts[0]["id"], "lxc/200");
+    assert!(
+        cts.iter()
+            .all(|ct| ct["maxdisk"].as_u64() > ct["disk"].as_u64())
+    );
+    let running = cts.iter().find(|ct| ct["status"] == "running").unwrap();
+    let stopped = cts.iter().find(|ct| ct["status"] == "stopped").unwrap();
+    let at = |ct: &Value| format!("/nodes/{}/lxc/{}", ct["node"].as_str().unwrap(), ct["vmid"]);
+
+    // The node's list, status and config.
+    let node = stopped["node"].as_str().unwrap();
+    let list = c.get(&format!("/nodes/{node}/lxc")).await;
+    assert!(
+        list.data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ct| ct["vmid"] == stopped["vmid"])
+    );
+    let status = c.get(&format!("{}/status/current", at(stopped))).await;
+    assert_eq!(status.data()["type"], "lxc");
+    assert_eq!(status.data()["ha"]["managed"], 0);
+    let config = c.get(&format!("{}/config", at(stopped))).await;
+    assert!(config.data()["rootfs"].as_str().unwrap().contains("size="));
+    assert_eq!(config.data()["unprivileged"], 1);
+    assert_eq!(config.data()["digest"].as_str().unwrap().len(), 40);
+    // QEMU's endpoints do not know containers, and the IDs are shared.
+    let qemu = c
+        .get(&format!(
+            "/nodes/{node}/qemu/{}/status/current",
+            stopped["vmid"]
+        ))
+        .await;
+    assert!(qemu.message().contains("qemu-server"), "{}", qemu.message());
+    let next = c.get("/cluster/nextid?vmid=200").await;
+    assert_eq!(next.body["errors"]["vmid"], "VM 200 already exists");
+    assert_eq!(
+        c.get("/cluster/nextid").await.data(),
+        "112",
+        "the VMs are 100–111"
+    );
+
+    // Power: refusals at once with pve-container's words, then the tasks.
+    let again = c.post(&format!("{}/status/start", at(running)), &[]).await;
+    assert!(
+        again.message().contains("already running"),
+        "{}",
+        again.message()
+    );
+    let not = c
+        .post(&format!("{}/status/shutdown", at(stopped)), &[])
+        .await;
+    assert!(not.message().contains("not running"), "{}", not.message());
+    let suspend = c
+        .post(&format!("{}/status/suspend", at(running)), &[])
+        .await;
+    assert_eq!(suspend.status, StatusCode::NOT_IMPLEMENTED);
+    let start = c.post(&format!("{}/status/start", at(stopped)), &[]).await;
+    let upid = start.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":vzstart:"), "{upid}");
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let status = c.get(&format!("{}/status/current", at(stopped))).await;
+    assert_eq!(status.data()["status"], "running");
+    let stop = c.post(&format!("{}/status/stop", at(stopped)), &[]).await;
+    let upid = stop.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":vzstop:"), "{upid}");
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+
+    // The auditor sees them; only PowerMgmt acts.
+    let (user, pw) = sim.auditor();
+    let auditor = Client::login(&sim, &user, &pw).await;
+    assert_eq!(
+        sim_support::vms(&auditor)
+            .await
+            .iter()
+            .filter(|g| g["type"] == "lxc")
+            .count(),
+        4
+    );
+    let refused = auditor
+        .post(&format!("{}/status/start", at(stopped)), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }

@@ -149,6 +149,28 @@ pub struct ClusterResource {
     pub sdn: Option<String>,
 }
 
+/// The two kinds of guests: QEMU virtual machines and LXC containers. They share the ID space
+/// and the ACL paths (`/vms/{vmid}`), not the API: `/nodes/{node}/qemu/…` or `…/lxc/…`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestKind {
+    /// A QEMU virtual machine.
+    #[default]
+    Qemu,
+    /// An LXC container.
+    Lxc,
+}
+
+impl GuestKind {
+    /// The resource `type` and path segment: `qemu` or `lxc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestKind::Qemu => "qemu",
+            GuestKind::Lxc => "lxc",
+        }
+    }
+}
+
 impl ClusterResource {
     /// The tags, split. PVE separates them with `;`; `,` and spaces are accepted too.
     pub fn tag_list(&self) -> Vec<String> {
@@ -158,6 +180,16 @@ impl ClusterResource {
     /// True for QEMU virtual machines (not containers).
     pub fn is_vm(&self) -> bool {
         self.kind == "qemu"
+    }
+
+    /// What kind of guest this is: a VM or an LXC container; `None` for nodes, storages and
+    /// the rest (and for OpenVZ, gone since PVE 4).
+    pub fn guest_kind(&self) -> Option<GuestKind> {
+        match self.kind.as_str() {
+            "qemu" => Some(GuestKind::Qemu),
+            "lxc" => Some(GuestKind::Lxc),
+            _ => None,
+        }
     }
 
     /// True for guests whose status is `running`.

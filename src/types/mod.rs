@@ -29,7 +29,7 @@ pub use backup::{
     BackupJob, BackupJobSpec, MailNotification, PruneBackups, VzdumpCompress, VzdumpMode,
     VzdumpOptions,
 };
-pub use cluster::{ClusterResource, ResourceType};
+pub use cluster::{ClusterResource, GuestKind, ResourceType};
 pub use cluster_info::{ClusterLogEntry, ClusterStatusEntry};
 pub use metrics::{MetricPoint, MetricType, MetricsExport, MetricsExportOptions};
 pub use node::{NodeIndexEntry, NodeState, NodeStatus, NodeSummary};

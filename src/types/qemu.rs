@@ -428,6 +428,21 @@ impl PowerAction {
         }
     }
 
+    /// The actions PVE accepts for an LXC container in `state` (`running` or `stopped`):
+    /// start, or shutdown, reboot and stop. Suspend and resume exist for containers but are
+    /// experimental in PVE (CRIU) and not offered.
+    pub fn applicable_to_container(state: VmStatus) -> &'static [PowerAction] {
+        match state {
+            VmStatus::Running => &[
+                PowerAction::Shutdown,
+                PowerAction::Reboot,
+                PowerAction::Stop,
+            ],
+            VmStatus::Stopped => &[PowerAction::Start],
+            VmStatus::Paused | VmStatus::Unknown => &[],
+        }
+    }
+
     /// True for actions that interrupt a running guest (stop, shutdown, reboot, suspend): the
     /// UI asks for confirmation.
     pub fn is_destructive(self) -> bool {

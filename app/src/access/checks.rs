@@ -121,7 +121,7 @@ pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> App
     // the user may see is looked up, so that a refusal names the node the user named and
     // tells nothing of other tenants' VMs.
     let node = match cluster.locate(vmid).await {
-        Some((node, tags)) if user.scope.allows_vm(tags.as_slice()) => node,
+        Some(seen) if user.scope.allows_vm(seen.tags.as_slice()) => seen.node,
         _ => named,
     };
     vm_in_scope(&user.username, &user.scope, &cluster, &node, vmid).await?;
@@ -131,6 +131,52 @@ pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> App
         node,
         vmid,
     })
+}
+
+/// A guest (VM or container) the user may see: what [`guest`] hands back.
+pub struct GuestAccess {
+    /// The VM or container, as for a VM.
+    pub access: VmAccess,
+    /// Which of the two the poll says it is.
+    pub kind: pve::types::GuestKind,
+}
+
+/// The guest `vmid` on `node` of `cluster` (a VM or an LXC container) when it is in `user`'s
+/// scope. The kind comes from the shared poll, never from the caller; a guest the poll does
+/// not know is taken for a VM and checked as one ([`vm`]). A container's tags for the scope
+/// are the poll's: PVE's container config is not read.
+pub async fn guest(
+    user: CurrentUser,
+    cluster: &str,
+    node: &str,
+    vmid: &str,
+) -> AppResult<GuestAccess> {
+    use pve::types::GuestKind;
+
+    let state = app_state()?;
+    let found = state.clusters.get(cluster)?.clone();
+    let (named, id) = parse_target(node, vmid)?;
+    match found.locate(id).await {
+        Some(seen) if seen.kind == GuestKind::Lxc => {
+            if !user.scope.allows_vm(seen.tags.as_slice()) {
+                tracing::warn!(user = %user.username, cluster = %found.name, node = %named, vmid = %id, scope = %user.scope, "container refused: outside the user's scope");
+                return Err(not_in_scope(&found.name, &named, id));
+            }
+            Ok(GuestAccess {
+                access: VmAccess {
+                    user,
+                    cluster: found,
+                    node: seen.node,
+                    vmid: id,
+                },
+                kind: GuestKind::Lxc,
+            })
+        }
+        _ => Ok(GuestAccess {
+            access: vm(user, cluster, node, vmid).await?,
+            kind: GuestKind::Qemu,
+        }),
+    }
 }
 
 /// The logged-in user when their role includes `role` and they may see node figures
@@ -188,6 +234,15 @@ pub async fn task_in_scope(
     }
     let refused = || AppError::NotFound("no such task in your scope.".into());
     let vmid: pve::ids::VmId = upid.id().parse().map_err(|_| refused())?;
+    // Where the guest is now, not where the task ran: a migration moves the VM off the
+    // UPID's node, and a container has no QEMU config to read the tags from.
+    if let Some(seen) = cluster.locate(vmid).await {
+        if user.scope.allows_vm(seen.tags.as_slice()) {
+            return Ok(());
+        }
+        tracing::warn!(user = %user.username, cluster = %cluster.name, %vmid, scope = %user.scope, "task refused: its guest is outside the user's scope");
+        return Err(refused());
+    }
     vm_in_scope(&user.username, &user.scope, cluster, upid.node(), vmid)
         .await
         .map_err(|e| match e {

@@ -255,8 +255,9 @@ pub fn BulkBar(
     let picking_all = RwSignal::new(false);
     let select_all = move |_| {
         picking_all.set(true);
+        let view = query.get_untracked();
         leptos::task::spawn_local(async move {
-            let result = matching_vms(query.get_untracked()).await;
+            let result = matching_vms(view).await;
             picking_all.try_set(false);
             match result {
                 Ok(picks) => {
@@ -389,8 +390,8 @@ fn BulkConfirm(
                 Some(Ok(list)) => view! {
                     <label>
                         "Target node "
-                        <select data-testid="bulk-target" prop:value=move || target.get() on:change=move |ev| target.set(event_target_value(&ev))>
-                            <option value="">"Choose a node"</option>
+                        <select data-testid="bulk-target" on:change=move |ev| target.set(event_target_value(&ev))>
+                            <option value="" selected>"Choose a node"</option>
                             {list.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
                         </select>
                     </label>
@@ -505,7 +506,7 @@ fn RunView(run: BulkRun, runs: BulkRuns) -> impl IntoView {
             let line = item.last_line.clone();
             view! {
                 <li class=class data-vmid=item.vm.vmid data-state=css>
-                    <span class="label">{format!("VM {}", item.vm.label())}</span>
+                    <span class="label">{item.vm.label()}</span>
                     <span class="status">{move || state.with(ItemState::describe)}</span>
                     <span class="log muted">{move || line.get()}</span>
                 </li>
@@ -516,7 +517,7 @@ fn RunView(run: BulkRun, runs: BulkRuns) -> impl IntoView {
         let list = run
             .skipped
             .iter()
-            .map(|(vm, why)| view! { <li>{format!("VM {} — {why}", vm.label())}</li> })
+            .map(|(vm, why)| view! { <li>{format!("{} — {why}", vm.label())}</li> })
             .collect_view();
         view! {
             <details>

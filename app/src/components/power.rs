@@ -1,12 +1,12 @@
 //! Power buttons for a VM and the confirmation asked before destructive actions.
 
 use leptos::prelude::*;
-use pve::types::{PowerAction, VmStatus};
+use pve::types::{GuestKind, PowerAction, VmStatus};
 
 use crate::{
     access::{Role, Session},
     components::tasks::Tasks,
-    vms::power_action,
+    vms::{guest_label, power_action},
 };
 
 /// A power action the user asked for.
@@ -18,7 +18,7 @@ pub struct PowerRequest {
     pub node: String,
     /// VM id.
     pub vmid: u32,
-    /// `100 (web01)`, for messages.
+    /// `VM 100 (web01)` or `CT 200 (nginx)`, for messages.
     pub vm_label: String,
     /// What to do.
     pub action: PowerAction,
@@ -39,11 +39,7 @@ fn pending() -> PendingConfirm {
 
 /// Sends the request and puts its task in the task panel.
 fn run(tasks: Tasks, request: PowerRequest) {
-    let id = tasks.add(format!(
-        "{} VM {}",
-        request.action.label(),
-        request.vm_label
-    ));
+    let id = tasks.add(format!("{} {}", request.action.label(), request.vm_label));
     leptos::task::spawn_local(async move {
         let result = power_action(
             request.cluster,
@@ -73,9 +69,9 @@ pub(crate) fn consequence(action: PowerAction) -> &'static str {
     }
 }
 
-/// Buttons for the actions PVE accepts in the VM's `state` (a paused VM: Resume and Stop);
-/// nothing for users without the operator role (the server checks the role again — hiding is
-/// only a convenience).
+/// Buttons for the actions PVE accepts in the guest's `state` (a paused VM: Resume and Stop;
+/// a container: no pause); nothing for users without the operator role (the server checks
+/// the role again — hiding is only a convenience).
 #[component]
 pub fn PowerButtons(
     cluster: String,
@@ -84,6 +80,9 @@ pub fn PowerButtons(
     name: String,
     state: VmStatus,
     template: bool,
+    /// VM (the default) or container.
+    #[prop(optional)]
+    kind: GuestKind,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
     let tasks = expect_context::<Tasks>();
@@ -95,12 +94,11 @@ pub fn PowerButtons(
     if !may_act || template {
         return ().into_any();
     }
-    let actions = PowerAction::applicable(state);
-    let vm_label = if name.is_empty() {
-        vmid.to_string()
-    } else {
-        format!("{vmid} ({name})")
+    let actions = match kind {
+        GuestKind::Qemu => PowerAction::applicable(state),
+        GuestKind::Lxc => PowerAction::applicable_to_container(state),
     };
+    let vm_label = guest_label(kind, vmid, &name);
     let buttons = actions
         .iter()
         .map(|&action| {
@@ -133,7 +131,9 @@ pub fn PowerButtons(
             }
         })
         .collect_view();
-    let has_screen = matches!(state, VmStatus::Running | VmStatus::Paused);
+    // The console is a VM's screen (noVNC); a container's terminal is not offered yet.
+    let has_screen =
+        kind == GuestKind::Qemu && matches!(state, VmStatus::Running | VmStatus::Paused);
     let console = has_screen.then(|| {
         let href = format!("/vms/{cluster}/{node}/{vmid}/console");
         view! { <a class="btn" data-action="console" href=href>"Console"</a> }
@@ -152,7 +152,7 @@ pub fn ConfirmDialog() -> impl IntoView {
             view! {
                 <div class="modal-backdrop">
                     <div class="modal" role="dialog" aria-modal="true" data-testid="confirm-dialog">
-                        <h2>{format!("{} VM {}?", request.action.label(), request.vm_label)}</h2>
+                        <h2>{format!("{} {}?", request.action.label(), request.vm_label)}</h2>
                         <p>{consequence(request.action)}</p>
                         <div class="actions">
                             <button class="btn" on:click=move |_| pending.0.set(None)>"Cancel"</button>

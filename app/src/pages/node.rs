@@ -160,10 +160,18 @@ fn NodeVms(vms: Vec<VmRow>) -> impl IntoView {
             } else {
                 format::bytes(vm.maxmem)
             };
+            // Containers have no page of their own yet.
+            let name = match vm.kind {
+                pve::types::GuestKind::Qemu => view! { <a href=href>{vm.name.clone()}</a> }.into_any(),
+                pve::types::GuestKind::Lxc => view! {
+                    <span>{vm.name.clone()}</span>" "<abbr class="tag kind" title="LXC container">"CT"</abbr>
+                }
+                .into_any(),
+            };
             view! {
-                <tr data-vmid=vm.vmid.get()>
+                <tr data-vmid=vm.vmid.get() data-kind=vm.kind.as_str()>
                     <td>{vm.vmid.get()}</td>
-                    <td><a href=href>{vm.name.clone()}</a></td>
+                    <td>{name}</td>
                     <td class=format!("status {}", vm.status.as_str())>{vm.status.as_str()}</td>
                     <td>{format::percent(vm.cpu)}" of "{vm.maxcpu}" vCPU"</td>
                     <td>{memory}</td>

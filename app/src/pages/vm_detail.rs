@@ -93,11 +93,27 @@ fn VmPage(target: VmTarget) -> impl IntoView {
     let hardware_draft = HardwareDraft::new();
     let hardware_target = snapshot_target.clone();
     let target_node = target.node.clone();
+    // The charts show once the VM is known to exist (a missing VM has its one error above),
+    // and stay put while the status reloads.
+    let vm_shown = RwSignal::new(false);
+    let show_vm = move |shown: bool| {
+        if vm_shown.get_untracked() != shown {
+            vm_shown.try_set(shown);
+        }
+    };
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
-        let VmTarget { cluster, node, .. } = target;
+        let VmTarget { cluster, node, .. } = target.clone();
         view! {
-            <LiveVmCharts cluster=cluster.clone() vmid />
-            <History of=HistoryOf::Vm { cluster, node, vmid: vmid.to_string() } />
+            <Show when=move || vm_shown.get()>
+                {
+                    let (cluster, node) = (cluster.clone(), node.clone());
+                    view! {
+                        <LiveVmCharts cluster=cluster.clone() vmid />
+                        <History of=HistoryOf::Vm { cluster, node, vmid: vmid.to_string() } />
+                    }
+                    .into_any()
+                }
+            </Show>
         }
     });
     view! {
@@ -108,10 +124,14 @@ fn VmPage(target: VmTarget) -> impl IntoView {
                 Suspend::new(async move {
                 match detail.await {
                     Ok(detail) => {
+                        show_vm(true);
                         follow_to(&detail, &target_node);
                         view! { <DetailView detail /> }.into_any()
                     }
-                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    Err(error) => {
+                        show_vm(false);
+                        view! { <ErrorBox error /> }.into_any()
+                    }
                 }
             })}}
         </Transition>

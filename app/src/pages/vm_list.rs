@@ -117,9 +117,17 @@ pub fn VmListPage() -> impl IntoView {
             })
         }
     };
+    // Selected through each option's property: a `value` set on the select before its options
+    // exist (tachys sets properties before children) would not stick.
     let status_options = StatusFilter::ALL
         .into_iter()
-        .map(|f| view! { <option value=f.as_str()>{f.label()}</option> })
+        .map(|f| {
+            view! {
+                <option value=f.as_str() prop:selected=move || query.with(|q| q.status == f)>
+                    {f.label()}
+                </option>
+            }
+        })
         .collect_view();
     view! {
         <h1>"Virtual machines"</h1>
@@ -129,13 +137,13 @@ pub fn VmListPage() -> impl IntoView {
                 placeholder="Filter by name, id, node, tag or pool"
                 aria-label="Filter"
                 data-testid="vm-filter"
+                value=query.with_untracked(|q| q.text.clone())
                 prop:value=move || text.get()
                 on:input=on_text
             />
             <select
                 aria-label="Status"
                 data-testid="status-filter"
-                prop:value=move || query.with(|q| q.status.as_str())
                 on:change=on_status
             >
                 {status_options}
@@ -252,7 +260,9 @@ fn VmTable(
         .into_iter()
         .map(|vm| view! { <VmRowView vm multi_cluster selection may_act page_picks=page_picks.clone() /> })
         .collect_view();
-    let first_shown = (list.page - 1) * view_now.per_page + 1;
+    // The page size the answer was cut with (the server puts odd ones right).
+    let shown_per_page = list.per_page;
+    let first_shown = (list.page - 1) * shown_per_page + 1;
     let last_shown = first_shown + page_picks.len() - 1;
     let shown = if list.matched == 0 {
         format!("No VM matches (of {} VMs).", list.total)
@@ -283,13 +293,18 @@ fn VmTable(
         let go = go.clone();
         let options = PAGE_SIZES
             .into_iter()
-            .map(|n| view! { <option value=n.to_string()>{format!("{n} per page")}</option> })
+            .map(|n| {
+                view! {
+                    <option value=n.to_string() selected=n == shown_per_page prop:selected=n == shown_per_page>
+                        {format!("{n} per page")}
+                    </option>
+                }
+            })
             .collect_view();
         view! {
             <select
                 aria-label="Rows per page"
                 data-testid="per-page"
-                prop:value=view_now.per_page.to_string()
                 on:change=move |ev| {
                     let per_page = event_target_value(&ev).parse().unwrap_or(PAGE_SIZES[0]);
                     go(VmQuery { per_page, page: 1, ..query.get_untracked() });
@@ -392,15 +407,23 @@ fn VmRowView(
             </td>
         }
     });
+    // Containers have no page of their own yet: their name, marked as a container.
+    let name_cell = match vm.kind {
+        pve::types::GuestKind::Qemu => view! { <A href=href>{name}</A> }.into_any(),
+        pve::types::GuestKind::Lxc => view! {
+            <span>{name}</span>" "<abbr class="tag kind" title="LXC container">"CT"</abbr>
+        }
+        .into_any(),
+    };
     let ha = vm.hastate.clone().unwrap_or_default();
     let ha_class = if ha == "error" { "status error" } else { "" };
     let pool = vm.pool.clone().unwrap_or_default();
     view! {
-        <tr data-vmid=vm.vmid.get() data-status=vm.status.as_str()>
+        <tr data-vmid=vm.vmid.get() data-status=vm.status.as_str() data-kind=vm.kind.as_str()>
             {pick_box}
             <td>{vm.vmid.get()}</td>
-            <td><A href=href>{name}</A></td>
-            <td>{if sees_nodes {
+            <td data-testid="vm-name">{name_cell}</td>
+            <td data-testid="vm-node">{if sees_nodes {
                 view! { <A href=node_href>{node_label}</A> }.into_any()
             } else {
                 node_label.into_any()
@@ -421,6 +444,7 @@ fn VmRowView(
                     name=vm.name.clone()
                     state=vm.status
                     template=vm.template
+                    kind=vm.kind
                 />
             </td>
         </tr>

@@ -50,15 +50,31 @@ impl Cluster {
         Ok(resources)
     }
 
-    /// The node VM `vmid` is on and its tags, from the shared poll (read again if it is not
-    /// fresh); `None` when the VM is not in it (just created, or gone) or PVE cannot be asked.
-    pub async fn locate(&self, vmid: VmId) -> Option<(NodeName, Vec<String>)> {
+    /// Where guest `vmid` (a VM or a container) is, its kind and tags, from the shared poll
+    /// (read again if it is not fresh); `None` when the guest is not in it (just created, or
+    /// gone) or PVE cannot be asked.
+    pub async fn locate(&self, vmid: VmId) -> Option<Located> {
         let resources = self.resources().await.ok()?;
-        let vm = resources
+        let guest = resources
             .iter()
-            .find(|r| r.is_vm() && r.vmid == Some(vmid.get()))?;
-        Some((vm.node_name()?, vm.tag_list()))
+            .find(|r| r.guest_kind().is_some() && r.vmid == Some(vmid.get()))?;
+        Some(Located {
+            node: guest.node_name()?,
+            kind: guest.guest_kind()?,
+            tags: guest.tag_list(),
+        })
     }
+}
+
+/// Where the poll saw a guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// Its node.
+    pub node: NodeName,
+    /// VM or container.
+    pub kind: pve::types::GuestKind,
+    /// Its tags (what scopes go by).
+    pub tags: Vec<String>,
 }
 
 /// The last `/cluster/resources` of one cluster, stamped with when it was asked for: an answer

@@ -115,16 +115,15 @@ pub(crate) const VMID: Spec = {
     s
 };
 
-/// `pve-poolid` (nested pools since PVE 8.1: at most three levels).
+/// `pve-poolid` (pve-access-control's `verify_poolid`; nested pools since PVE 8.1): up to
+/// three `/`-separated levels, each of letters, digits, `.`, `-` and `_`.
 fn is_pool_id(value: &str) -> bool {
-    let levels: Vec<&str> = value.split('/').collect();
-    levels.len() <= 3
-        && levels.iter().all(|level| {
-            let mut chars = level.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    value.split('/').count() <= 3
+        && value.split('/').all(|level| {
+            !level.is_empty()
+                && level
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         })
 }
 
@@ -238,6 +237,11 @@ fn check(spec: &Spec, value: &str) -> Result<(), String> {
         Some(Format::ConfigId) if !is_config_id(value) => {
             return Err(format!(
                 "invalid format - invalid configuration ID '{value}'\n"
+            ));
+        }
+        Some(Format::PoolId) if value.split('/').count() > 3 => {
+            return Err(format!(
+                "invalid format - pool name '{value}' nested too deeply (max levels = 3)\n"
             ));
         }
         Some(Format::PoolId) if !is_pool_id(value) => {
@@ -364,10 +368,19 @@ mod tests {
 
     #[test]
     fn pool_ids_are_up_to_three_levels_of_plain_names() {
-        for good in ["prod", "_x", "a-b_c", "dept/team", "a/b/c", "9"] {
+        for good in [
+            "prod",
+            "_x",
+            "a-b_c",
+            "-a",
+            "v1.2",
+            "dept/team",
+            "a/b/c",
+            "9",
+        ] {
             assert!(is_pool_id(good), "{good}");
         }
-        for bad in ["", "-a", "a b", "a/b/c/d", "a//b", "a/", "pé"] {
+        for bad in ["", "a b", "a/b/c/d", "a//b", "a/", "pé"] {
             assert!(!is_pool_id(bad), "{bad}");
         }
     }

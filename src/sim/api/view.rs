@@ -47,20 +47,28 @@ pub(crate) fn node_entry(node: &Node, usage: &NodeUsage, audit: bool, resources:
 pub(crate) fn write_vm_resource(
     out: &mut Vec<u8>,
     vm: &Vm,
+    kind: GuestKind,
     node: Option<&Node>,
     sample: &VmSample,
 ) {
     let mut o = ObjWriter::open(out);
-    o.raw("id", format_args!("\"qemu/{}\"", vm.vmid));
+    o.raw("id", format_args!("\"{}/{}\"", kind.as_str(), vm.vmid));
     o.uint("vmid", vm.vmid.into());
     o.str("node", &vm.node);
-    o.str("type", "qemu");
+    o.str("type", kind.as_str());
     o.str("name", &vm.name);
     o.uint("template", u8::from(vm.template).into());
     o.uint("maxcpu", vm.cpus(node.map_or(1, |n| n.maxcpu)).into());
     o.uint("maxmem", vm.maxmem());
     o.uint("maxdisk", vm.maxdisk());
-    o.uint("disk", 0);
+    // A container's root file system is seen from the host; a VM's disk use is not.
+    o.uint(
+        "disk",
+        match kind {
+            GuestKind::Lxc => vm.maxdisk() / 100 * (20 + u64::from(vm.vmid % 50)),
+            GuestKind::Qemu => 0,
+        },
+    );
     if node.is_some_and(|n| n.online) {
         let s = if vm.has_process() {
             sample
@@ -90,6 +98,23 @@ pub(crate) fn write_vm_resource(
         o.str("pool", pool);
     }
     o.close();
+}
+
+/// What kind of guest a `/cluster/resources` entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GuestKind {
+    Qemu,
+    Lxc,
+}
+
+impl GuestKind {
+    /// The entry's `type` (and its `id` prefix).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            GuestKind::Qemu => "qemu",
+            GuestKind::Lxc => "lxc",
+        }
+    }
 }
 
 /// Writes one JSON object, field by field, into a byte buffer.

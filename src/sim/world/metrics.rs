@@ -145,7 +145,7 @@ pub(crate) fn vm_sample_at(seed: u64, vm: &Vm, at: i64) -> VmSample {
 /// The node's usage at Unix time `now`, including the VMs it runs.
 pub(crate) fn node_sample(model: &Model, node: &Node, now: i64) -> NodeSample {
     let mut acc = NodeAcc::default();
-    for vm in model.vms_on(&node.name) {
+    for vm in model.guests_on(&node.name) {
         acc.add(node, vm, &vm_sample_at(model.seed, vm, now), model.seed);
     }
     acc.finish(model, node, now).sample
@@ -154,7 +154,7 @@ pub(crate) fn node_sample(model: &Model, node: &Node, now: i64) -> NodeSample {
 /// Used bytes of the `local-lvm` thin pool on `node`: the VMs' disks, partly filled.
 pub(crate) fn lvm_usage(model: &Model, node: &Node) -> u64 {
     let mut acc = NodeAcc::default();
-    for vm in model.vms_on(&node.name) {
+    for vm in model.guests_on(&node.name) {
         acc.lvm += lvm_share(model.seed, vm);
     }
     (acc.lvm as u64).min(node.lvm_size)
@@ -168,7 +168,7 @@ pub(crate) struct NodeUsage {
     pub lvm: u64,
 }
 
-/// Every node's and every VM's usage at one moment, from a single pass over the VMs (what
+/// Every node's and every guest's usage at one moment, from a single pass over the guests (what
 /// `/cluster/resources` and `/nodes` need: at 10,000 VMs a pass per node would dominate).
 pub(crate) struct Snapshot<'a> {
     nodes: HashMap<&'a str, NodeUsage>,
@@ -185,8 +185,9 @@ impl<'a> Snapshot<'a> {
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
         let mut accs = vec![NodeAcc::default(); model.nodes.len()];
-        let mut vms = HashMap::with_capacity(model.vms.len());
-        for vm in model.vms.values() {
+        let mut vms = HashMap::with_capacity(model.vms.len() + model.cts.len());
+        // VMs and containers share the ID space.
+        for vm in model.vms.values().chain(model.cts.values()) {
             let s = vm_sample_at(model.seed, vm, now);
             if let Some(&i) = index.get(vm.node.as_str()) {
                 accs[i].add(&model.nodes[i], vm, &s, model.seed);

@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod clog;
 mod error;
 mod faults;
+pub(crate) mod lxc;
 pub(crate) mod metrics;
 pub(crate) mod migrate;
 pub(crate) mod model;
@@ -32,7 +33,7 @@ use clog::ClusterLog;
 pub use error::FaultError;
 pub(crate) use error::{Error, LockTimeout};
 pub use faults::Faults;
-use model::{Model, Power, generate};
+use model::{Model, Power, add_containers, generate};
 use tasks::{Task, TaskStore};
 
 /// PVE's `lock_config` waits this long for a VM's lock.
@@ -47,6 +48,7 @@ pub struct SimState {
 struct Inner {
     nodes: usize,
     vms: usize,
+    containers: usize,
     seed: u64,
     task_speed: f64,
     auth_failure_delay: Duration,
@@ -93,11 +95,12 @@ impl SimState {
     /// Like [`SimState::new`], with every node reporting `fingerprint` (the served certificate's)
     /// as its `ssl_fingerprint`.
     pub(crate) fn with_fingerprint(config: &SimConfig, fingerprint: Option<String>) -> Self {
-        let mut world = fresh_world(config.nodes, config.vms, config.seed, 0);
+        let mut world = fresh_world(config.nodes, config.vms, config.containers, config.seed, 0);
         set_fingerprint(&mut world, fingerprint.as_deref());
         let inner = Inner {
             nodes: config.nodes,
             vms: config.vms,
+            containers: config.containers,
             seed: config.seed,
             task_speed: if config.task_speed > 0.0 {
                 config.task_speed
@@ -193,6 +196,7 @@ impl SimState {
         *world = fresh_world(
             self.inner.nodes,
             self.inner.vms,
+            self.inner.containers,
             self.inner.seed,
             generation,
         );
@@ -303,17 +307,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A freshly generated cluster, with a finished `qmstart` task for each running VM.
-fn fresh_world(nodes: usize, vms: usize, seed: u64, generation: u64) -> World {
+fn fresh_world(nodes: usize, vms: usize, containers: usize, seed: u64, generation: u64) -> World {
     let now = now_secs();
-    let model = generate(nodes, vms, seed, now);
+    let mut model = generate(nodes, vms, seed, now);
+    add_containers(&mut model, containers, now);
     let mut tasks = TaskStore::default();
     let mut history: Vec<_> = model
         .vms
         .values()
-        .filter(|vm| vm.power == Power::Running)
+        .map(|vm| (vm, "qmstart"))
+        .chain(model.cts.values().map(|ct| (ct, "vzstart")))
+        .filter(|(vm, _)| vm.power == Power::Running)
         .collect();
-    history.sort_by_key(|vm| vm.started_at);
-    for vm in history {
+    history.sort_by_key(|(vm, _)| vm.started_at);
+    for (vm, kind) in history {
         let Some(node) = model.node(&vm.node) else {
             continue;
         };
@@ -325,7 +332,7 @@ fn fresh_world(nodes: usize, vms: usize, seed: u64, generation: u64) -> World {
             pid,
             pstart: u64::try_from(start - node.boot_time).unwrap_or(0) * 100,
             starttime: start,
-            kind: "qmstart".to_owned(),
+            kind: kind.to_owned(),
             id: vm.vmid.to_string(),
             user: "root@pam".to_owned(),
             log: Vec::new(),

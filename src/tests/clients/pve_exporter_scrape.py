@@ -1,6 +1,6 @@
 """prometheus-pve-exporter (unchanged, from PyPI) against the simulator: one scrape with every
 collector on (cluster and node), as its /pve endpoint does, then checks pve_up and, for every
-VM, pve_cpu_usage_ratio and pve_memory_usage_bytes.
+guest (VMs and containers), pve_cpu_usage_ratio and pve_memory_usage_bytes.
 
 Run by tests/sim_clients.rs with: PVE_HOST, PVE_PORT, PVE_TOKEN_NAME, PVE_TOKEN_VALUE.
 Prints "OK" on success; any failure raises.
@@ -34,8 +34,9 @@ def main():
             samples.setdefault(s.name, {})[s.labels.get("id", "")] = s.value
 
     api = ProxmoxAPI(host, **config)
-    vm_ids = [f"qemu/{r['vmid']}" for r in api.cluster.resources.get(type="vm")]
-    assert vm_ids, "no VMs"
+    vm_ids = [f"{r['type']}/{r['vmid']}" for r in api.cluster.resources.get(type="vm")]
+    assert any(v.startswith("qemu/") for v in vm_ids), "no VMs"
+    assert any(v.startswith("lxc/") for v in vm_ids), "no containers"
     up = samples.get("pve_up", {})
     for vm in vm_ids:
         assert vm in up, f"pve_up lacks {vm}"

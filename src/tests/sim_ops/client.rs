@@ -161,3 +161,50 @@ async fn snapshots_pending_nextid_through_the_typed_client() {
         .unwrap();
     done(&api, &upid).await.unwrap();
 }
+
+#[tokio::test]
+async fn containers_power_through_the_typed_client() {
+    let sim = crate::sim_support::start_with(pve::sim::SimConfig {
+        root_password: "secret".into(),
+        containers: 2,
+        task_speed: 20.0,
+        auth_failure_delay: Duration::from_millis(20),
+        ..pve::sim::SimConfig::default()
+    })
+    .await;
+    let api = api(&sim);
+    let resources = api.cluster_resources(None).await.unwrap();
+    let ct = resources
+        .iter()
+        .find(|r| r.guest_kind() == Some(pve::types::GuestKind::Lxc) && !r.is_running())
+        .expect("a stopped container");
+    assert!(!ct.is_vm());
+    let node = NodeName::parse(ct.node.as_deref().unwrap()).unwrap();
+    let vmid = ct.vm_id().unwrap();
+    let upid = api
+        .lxc_power(&node, vmid, PowerAction::Start)
+        .await
+        .unwrap();
+    assert_eq!(upid.task_type(), "vzstart");
+    done(&api, &upid).await.unwrap();
+    // PVE's refusal comes back as its error, not as a task.
+    let again = api.lxc_power(&node, vmid, PowerAction::Start).await;
+    assert!(
+        matches!(&again, Err(Error::Upstream { message, .. }) if message.contains("already running")),
+        "{again:?}"
+    );
+    // Suspend is not sent at all.
+    let suspend = api.lxc_power(&node, vmid, PowerAction::Suspend).await;
+    assert!(
+        matches!(&suspend, Err(Error::InvalidParameters { message, .. }) if message.starts_with("not sent:")),
+        "{suspend:?}"
+    );
+    // A QEMU call on a container's ID fails as PVE fails it.
+    assert!(api.qemu_status(&node, vmid).await.is_err());
+    let upid = api
+        .lxc_power(&node, vmid, PowerAction::Shutdown)
+        .await
+        .unwrap();
+    assert_eq!(upid.task_type(), "vzshutdown");
+    done(&api, &upid).await.unwrap();
+}

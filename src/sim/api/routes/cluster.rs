@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::sim::api::extract::Call;
 use crate::sim::api::params::{Format, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, json_bytes, ok};
-use crate::sim::api::view::{network_entry, node_entry, storage_entry, write_vm_resource};
+use crate::sim::api::view::{
+    GuestKind, network_entry, node_entry, storage_entry, write_vm_resource,
+};
 use crate::sim::util::now_secs;
 use crate::sim::world::SimState;
 use crate::sim::world::metrics::Snapshot;
@@ -77,7 +79,7 @@ async fn nextid(call: Call) -> ApiResult {
     let params = call.sent();
     params.validate(&[VMID.optional()])?;
     let world = call.st.world();
-    let taken = |id: u32| world.model.vms.contains_key(&id);
+    let taken = |id: u32| world.model.id_taken(id);
     if let Some(vmid) = params.int("vmid").and_then(|v| u32::try_from(v).ok()) {
         if taken(vmid) {
             return Err(ApiError::param("vmid", format!("VM {vmid} already exists")));
@@ -122,20 +124,25 @@ async fn resources(call: Call) -> ApiResult {
             out.push(b',');
         }
     };
+    // `type=vm` means guests: VMs and containers, in one list sorted by ID as strings.
     if wants("vm") {
         let nodes: HashMap<&str, &Node> =
             model.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-        // PVE sorts the VM IDs as strings.
-        let mut vms: Vec<&Vm> = model.vms.values().collect();
-        vms.sort_by_key(|vm| decimal_key(vm.vmid));
+        let mut guests: Vec<(&Vm, GuestKind)> = model
+            .vms
+            .values()
+            .map(|vm| (vm, GuestKind::Qemu))
+            .chain(model.cts.values().map(|ct| (ct, GuestKind::Lxc)))
+            .collect();
+        guests.sort_by_key(|(vm, _)| decimal_key(vm.vmid));
         let mut path = String::with_capacity(16);
-        for vm in vms {
+        for (vm, kind) in guests {
             path.clear();
             let _ = write!(path, "/vms/{}", vm.vmid);
             if st.can(&who.authid, &path, "VM.Audit") {
                 sep(&mut out);
                 let node = nodes.get(vm.node.as_str()).copied();
-                write_vm_resource(&mut out, vm, node, &snap.vm(vm.vmid));
+                write_vm_resource(&mut out, vm, kind, node, &snap.vm(vm.vmid));
             }
         }
     }

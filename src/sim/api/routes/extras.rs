@@ -1,7 +1,6 @@
 //! Smaller read-only endpoints that monitoring tools query: `/cluster/log`,
-//! `/cluster/config/qdevice`, and per node `subscription`, `replication` and the (empty)
-//! container list `lxc`. The simulated cluster has no subscription, no QDevice, no replication
-//! jobs and no containers.
+//! `/cluster/config/qdevice`, and per node `subscription` and `replication`. The simulated
+//! cluster has no subscription, no QDevice and no replication jobs.
 
 use axum::Router;
 use axum::routing::get;
@@ -18,7 +17,6 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/cluster/config/qdevice", get(qdevice))
         .route("/nodes/{node}/subscription", get(subscription))
         .route("/nodes/{node}/replication", get(replication))
-        .route("/nodes/{node}/lxc", get(lxc))
 }
 
 /// `GET /cluster/log[?max=]`: newest first (default 50); without Sys.Syslog on `/` only the
@@ -54,11 +52,5 @@ async fn subscription(call: Call) -> ApiResult {
 /// `GET /nodes/{node}/replication[?guest=]`: no replication jobs.
 async fn replication(call: Call) -> ApiResult {
     call.on_node(&[], &[NODE, Spec::integer("guest").min(100).optional()])?;
-    ok(json!([]))
-}
-
-/// `GET /nodes/{node}/lxc`: the simulator has no containers.
-async fn lxc(call: Call) -> ApiResult {
-    call.on_node(&[], &[NODE])?;
     ok(json!([]))
 }

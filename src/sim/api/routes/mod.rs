@@ -6,6 +6,7 @@ mod backup;
 mod backup_jobs;
 mod cluster;
 mod extras;
+mod lxc;
 mod metrics;
 mod nodes;
 mod power;
@@ -28,6 +29,7 @@ pub(super) fn routes() -> Router<SimState> {
         .merge(backup::routes())
         .merge(backup_jobs::routes())
         .merge(extras::routes())
+        .merge(lxc::routes())
         .merge(metrics::routes())
         .merge(cluster::routes())
         .merge(nodes::routes())

@@ -73,9 +73,12 @@ async fn clone(call: Call) -> ApiResult {
             .as_ref()
             .filter(|p| !world.model.pools.contains_key(*p))
         {
-            return Err(ApiError::fail(format!("pool '{pool}' does not exist")));
+            // `check_pool_exist` raises a permission exception.
+            return Err(ApiError::forbidden_because(&format!(
+                "pool '{pool}' does not exist"
+            )));
         }
-        if world.model.vms.contains_key(&newid) {
+        if world.model.id_taken(newid) {
             return Err(ApiError::fail(format!(
                 "unable to create VM {newid}: config file already exists"
             )));

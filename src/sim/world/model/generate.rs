@@ -123,6 +123,7 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
         cluster_name: "democluster".to_owned(),
         nodes: node_list,
         vms: vm_map,
+        cts: BTreeMap::new(),
         pools: POOLS
             .iter()
             .map(|(id, comment, _)| ((*id).to_owned(), (*comment).to_owned()))
@@ -242,6 +243,55 @@ fn make_vm(
         parent: None,
         pending: BTreeMap::new(),
         pending_delete: BTreeMap::new(),
+    }
+}
+
+/// Kinds of containers, as VM archetypes (the hostname as name; no guest agent).
+const CT_CATALOGUE: &[Archetype] = &[
+    ("ct-nginx", "debian", &["prod", "web"], 1, 1, 8, false),
+    ("ct-pihole", "debian", &["net"], 1, 1, 4, false),
+    ("ct-postgres", "ubuntu", &["db", "prod"], 4, 2, 32, false),
+    ("ct-runner", "alpine", &["dev"], 2, 2, 16, false),
+    ("ct-grafana", "debian", &["monitoring"], 1, 1, 8, false),
+    ("ct-redis", "alpine", &["db"], 1, 1, 4, false),
+];
+
+/// Adds `count` LXC containers to the model, IDs from 200 (after the VMs if they reach it),
+/// half of them running, from a generator of their own: the VMs stay as they were without
+/// containers.
+pub(crate) fn add_containers(model: &mut Model, count: usize, now: i64) {
+    if count == 0 || model.nodes.is_empty() {
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(model.seed ^ 0x4c58_4300);
+    let first = model
+        .vms
+        .keys()
+        .next_back()
+        .map_or(200, |last| (last + 1).max(200));
+    for i in 0..count {
+        let vmid = first + u32::try_from(i).unwrap_or(u32::MAX - first);
+        let kind = &CT_CATALOGUE[i % CT_CATALOGUE.len()];
+        let round = i / CT_CATALOGUE.len();
+        let node = &model.nodes[(i * 2 + 1) % model.nodes.len()];
+        let running = i % 2 == 0;
+        let mut ct = make_vm(vmid, kind, round, false, running, node, &mut rng, now);
+        ct.balloon_mib = None;
+        ct.net0 = format!(
+            "name=eth0,bridge=vmbr0,firewall=1,hwaddr={},ip=dhcp,type=veth",
+            mac_address(node.boot_time as u64 ^ u64::from(vmid) ^ 0x4c58)
+        );
+        ct.scsi0 = format!("local-lvm:vm-{vmid}-disk-0,size={}G", kind.5);
+        ct.extra = [
+            ("arch", "amd64".to_owned()),
+            ("swap", "512".to_owned()),
+            ("unprivileged", "1".to_owned()),
+            ("features", "nesting=1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        model.cts.insert(vmid, ct);
     }
 }
 

@@ -7,7 +7,7 @@ mod snapshot;
 
 use std::collections::BTreeMap;
 
-pub(crate) use generate::{generate, mac_address};
+pub(crate) use generate::{add_containers, generate, mac_address};
 pub(crate) use snapshot::Snapshot;
 
 use super::Error;
@@ -27,6 +27,11 @@ pub(crate) struct Model {
     pub storages: Vec<Storage>,
     /// Resource pools: ID and comment.
     pub pools: BTreeMap<String, String>,
+    /// LXC containers by ID, apart from the VMs so that no QEMU endpoint finds them. The same
+    /// record as a VM's serves: name (the hostname), OS type, tags, cores, memory, power and
+    /// runs mean the same; `scsi0` holds the `rootfs`, `net0` the container's `net0`, `extra`
+    /// the other config keys.
+    pub cts: BTreeMap<u32, Vm>,
 }
 
 /// One cluster node.
@@ -163,6 +168,38 @@ impl Model {
     pub(crate) fn vms_on<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Vm> + 'a {
         self.vms.values().filter(move |vm| vm.node == node)
     }
+
+    /// The containers on `node`, by ID.
+    pub(crate) fn cts_on<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Vm> + 'a {
+        self.cts.values().filter(move |ct| ct.node == node)
+    }
+
+    /// Every guest on `node`: VMs, then containers (what a node's usage adds up).
+    pub(crate) fn guests_on<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Vm> + 'a {
+        self.vms_on(node).chain(self.cts_on(node))
+    }
+
+    /// Container `vmid` if it is on `node`.
+    pub(crate) fn ct_on(&self, node: &str, vmid: u32) -> Option<&Vm> {
+        self.cts.get(&vmid).filter(|ct| ct.node == node)
+    }
+
+    /// Container `vmid` if it is on `node`, else pve-container's "Configuration file … does
+    /// not exist".
+    pub(crate) fn existing_ct(&self, node: &str, vmid: u32) -> Result<&Vm, Error> {
+        self.ct_on(node, vmid)
+            .ok_or_else(|| Error::Failed(ct_config_missing(node, vmid)))
+    }
+
+    /// Mutable [`Model::ct_on`].
+    pub(crate) fn ct_on_mut(&mut self, node: &str, vmid: u32) -> Option<&mut Vm> {
+        self.cts.get_mut(&vmid).filter(|ct| ct.node == node)
+    }
+
+    /// True when a VM or a container has ID `vmid` (they share the ID space).
+    pub(crate) fn id_taken(&self, vmid: u32) -> bool {
+        self.vms.contains_key(&vmid) || self.cts.contains_key(&vmid)
+    }
 }
 
 impl Vm {
@@ -231,6 +268,11 @@ impl Vm {
 /// PVE's message when a VM's config is not in `nodes/<node>/qemu-server/`.
 pub(crate) fn config_missing(node: &str, vmid: u32) -> String {
     format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist\n")
+}
+
+/// pve-container's message for a missing container config.
+pub(crate) fn ct_config_missing(node: &str, vmid: u32) -> String {
+    format!("Configuration file 'nodes/{node}/lxc/{vmid}.conf' does not exist\n")
 }
 
 /// PVE's message from `check_running` when the config is not on this node.
