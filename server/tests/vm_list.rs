@@ -123,6 +123,22 @@ async fn the_list_is_served_a_page_at_a_time_filtered_and_sorted() {
         v["name"].as_str().unwrap().contains("web")
             || v["tags"].as_array().unwrap().iter().any(|t| t == "web")
     }));
+    // HA: the state PVE reports, its error as a filter, managed VMs first when sorted by it.
+    let failed = page(&admin, &[("query[status]", "ha-error")]).await;
+    assert_eq!(ids(&failed), [200]);
+    assert_eq!(failed["vms"][0]["hastate"], "error");
+    let by_ha = page(&admin, &[("query[sort]", "ha")]).await;
+    let mut managed: Vec<u64> = ids(&by_ha).into_iter().take(4).collect();
+    assert_eq!(managed[0], 200, "error sorts before started and stopped");
+    managed.sort();
+    assert_eq!(managed, [125, 150, 175, 200], "{by_ha}");
+    assert!(by_ha["vms"][4]["hastate"].is_null());
+    let locked = page(&admin, &[("query[status]", "locked")]).await;
+    assert_eq!(
+        locked["matched"].as_u64(),
+        Some(0),
+        "nothing runs a task yet"
+    );
     // Pools come from PVE's resources, and the text filter finds them.
     let pooled = page(
         &admin,

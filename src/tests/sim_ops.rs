@@ -555,3 +555,90 @@ async fn containers_are_guests_of_their_own_with_pve_containers_answers() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn ha_managed_vms_are_started_and_stopped_by_the_ha_manager() {
+    let sim = sim_support::start_with(pve::sim::SimConfig {
+        root_password: "secret".into(),
+        vms: 130,
+        task_speed: 20.0,
+        auth_failure_delay: std::time::Duration::from_millis(20),
+        ..pve::sim::SimConfig::default()
+    })
+    .await;
+    let c = Client::login(&sim, "root@pam", "secret").await;
+    let services = c.get("/cluster/ha/resources").await.data().clone();
+    let sids: Vec<&str> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["vm:125", "vm:150", "vm:175", "vm:200", "vm:225"]);
+    let guests = sim_support::vms(&c).await;
+    let hastate = |vmid: u64| guests.iter().find(|g| g["vmid"] == vmid).unwrap()["hastate"].clone();
+    assert_eq!(hastate(200), "error");
+    assert!(hastate(101).is_null(), "unmanaged VMs have no HA state");
+    let auditor = {
+        let (user, pw) = sim.auditor();
+        Client::login(&sim, &user, &pw).await
+    };
+    assert_eq!(
+        auditor.get("/cluster/ha/resources").await.status,
+        StatusCode::OK
+    );
+
+    // A stop request: a `hastop` task only; the HA manager shuts the VM down after it.
+    let managed = |vmid: u64| guests.iter().find(|g| g["vmid"] == vmid).unwrap().clone();
+    let running = [125u64, 150, 175, 225]
+        .into_iter()
+        .map(managed)
+        .find(|g| g["status"] == "running")
+        .expect("a running HA VM");
+    let path = format!(
+        "/nodes/{}/qemu/{}/status",
+        running["node"].as_str().unwrap(),
+        running["vmid"]
+    );
+    let a = c.post(&format!("{path}/stop"), &[]).await;
+    let upid = a.data().as_str().unwrap().to_owned();
+    assert!(upid.contains(":hastop:"), "{upid}");
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let log = c
+        .get(&format!(
+            "/nodes/{}/tasks/{}/log",
+            running["node"].as_str().unwrap(),
+            encode(&upid)
+        ))
+        .await;
+    assert!(
+        log.data()[0]["t"]
+            .as_str()
+            .unwrap()
+            .contains("Requesting HA stop")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = c.get(&format!("{path}/current")).await;
+        if now.data()["status"] == "stopped" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the HA manager did not stop it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let guests = sim_support::vms(&c).await;
+    let state = guests
+        .iter()
+        .find(|g| g["vmid"] == running["vmid"])
+        .unwrap();
+    assert_eq!(state["hastate"], "stopped");
+    // The HA manager's own task did it, as root@pam.
+    let vmid_text = running["vmid"].to_string();
+    let tasks = c.get("/cluster/tasks").await.data().clone();
+    assert!(tasks.as_array().unwrap().iter().any(|t| {
+        t["type"] == "qmshutdown" && t["id"] == vmid_text.as_str() && t["user"] == "root@pam"
+    }));
+}

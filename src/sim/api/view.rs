@@ -50,6 +50,7 @@ pub(crate) fn write_vm_resource(
     kind: GuestKind,
     node: Option<&Node>,
     sample: &VmSample,
+    hastate: Option<&str>,
 ) {
     let mut o = ObjWriter::open(out);
     o.raw("id", format_args!("\"{}/{}\"", kind.as_str(), vm.vmid));
@@ -96,6 +97,9 @@ pub(crate) fn write_vm_resource(
     }
     if let Some(pool) = &vm.pool {
         o.str("pool", pool);
+    }
+    if let Some(state) = hastate {
+        o.str("hastate", state);
     }
     o.close();
 }

@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod clog;
 mod error;
 mod faults;
+pub(crate) mod ha;
 pub(crate) mod lxc;
 pub(crate) mod metrics;
 pub(crate) mod migrate;
@@ -311,6 +312,7 @@ fn fresh_world(nodes: usize, vms: usize, containers: usize, seed: u64, generatio
     let now = now_secs();
     let mut model = generate(nodes, vms, seed, now);
     add_containers(&mut model, containers, now);
+    ha::add_services(&mut model);
     let mut tasks = TaskStore::default();
     let mut history: Vec<_> = model
         .vms

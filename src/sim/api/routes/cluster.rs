@@ -36,6 +36,32 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/cluster/tasks", get(cluster_tasks))
         .route("/cluster/nextid", get(nextid))
         .route("/pools", get(pools))
+        .route("/cluster/ha/resources", get(ha_resources))
+}
+
+/// `GET /cluster/ha/resources[?type=vm|ct]` (Sys.Audit on `/`): the HA services.
+async fn ha_resources(call: Call) -> ApiResult {
+    let params = call.on(
+        "/",
+        &["Sys.Audit"],
+        &[Spec::string("type").one_of(&["ct", "vm"]).optional()],
+    )?;
+    if params.get("type") == Some("ct") {
+        return ok(Value::Array(Vec::new()));
+    }
+    let world = call.st.world();
+    let list = world
+        .model
+        .ha
+        .iter()
+        .map(|(vmid, service)| {
+            json!({
+                "sid": format!("vm:{vmid}"), "type": "vm", "state": service.requested,
+                "max_restart": 1, "max_relocate": 1, "failback": 1,
+            })
+        })
+        .collect();
+    ok(Value::Array(list))
 }
 
 /// `GET /pools[?type=qemu|lxc|storage]`: the pools the caller has Pool.Audit on (members come
@@ -142,7 +168,11 @@ async fn resources(call: Call) -> ApiResult {
             if st.can(&who.authid, &path, "VM.Audit") {
                 sep(&mut out);
                 let node = nodes.get(vm.node.as_str()).copied();
-                write_vm_resource(&mut out, vm, kind, node, &snap.vm(vm.vmid));
+                let ha = match kind {
+                    GuestKind::Qemu => model.ha.get(&vm.vmid).map(|s| s.hastate()),
+                    GuestKind::Lxc => None,
+                };
+                write_vm_resource(&mut out, vm, kind, node, &snap.vm(vm.vmid), ha);
             }
         }
     }

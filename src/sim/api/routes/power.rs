@@ -12,6 +12,7 @@ use crate::sim::api::extract::Call;
 use crate::sim::api::params::{Format, NODE, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
 use crate::sim::world::SimState;
+use crate::sim::world::ha;
 use crate::sim::world::power::{self, Action, Options};
 
 pub(super) fn routes() -> Router<SimState> {
@@ -33,6 +34,14 @@ async fn power_action(
     let params = call.on_vm(&["VM.PowerMgmt"], schema(action))?;
     refuse_root_only(&call.who.authid, action, &params)?;
     let (st, vmid) = (&call.st, call.vmid());
+    let by_ha = {
+        let world = st.world();
+        world.model.vm_on(&node, vmid).is_some() && ha::takes(&world.model, vmid, action)
+    };
+    if by_ha {
+        let upid = ha::request(st, &call.who.authid, &node, vmid, action)?;
+        return ok(json!(upid));
+    }
     power::precheck(
         &st.world().model,
         &node,

@@ -124,6 +124,7 @@ pub(crate) fn generate(nodes: usize, vms: usize, seed: u64, now: i64) -> Model {
         nodes: node_list,
         vms: vm_map,
         cts: BTreeMap::new(),
+        ha: BTreeMap::new(),
         pools: POOLS
             .iter()
             .map(|(id, comment, _)| ((*id).to_owned(), (*comment).to_owned()))

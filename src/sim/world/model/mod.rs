@@ -32,6 +32,8 @@ pub(crate) struct Model {
     /// runs mean the same; `scsi0` holds the `rootfs`, `net0` the container's `net0`, `extra`
     /// the other config keys.
     pub cts: BTreeMap<u32, Vm>,
+    /// HA services of VMs (`vm:<id>`), by VM ID.
+    pub ha: BTreeMap<u32, super::ha::HaService>,
 }
 
 /// One cluster node.
