@@ -138,7 +138,7 @@ function proc(pid) {
   return { cpu: (+stat[11] + +stat[12]) / 100, rss };
 }
 
-/** Proportional set size of Chromium's renderer processes (the tabs): summed, the largest, how many;
+/** Proportional set size of Chromium's renderer processes (the tabs): summed and the largest;
  * Playwright runs Chromium as a child of this process. */
 function renderers(root = process.pid) {
   const parent = new Map();
@@ -146,15 +146,15 @@ function renderers(root = process.pid) {
     try { parent.set(pid, readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]); } catch {}
   }
   const descends = (pid) => { for (let p = pid; p && p !== '1'; p = parent.get(p)) if (p === `${root}`) return true; return false; };
-  let pss = 0, max = 0, count = 0;
+  let pss = 0, max = 0;
   for (const pid of parent.keys()) {
     try {
       if (!descends(pid) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
       const one = +readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/Pss:\s+(\d+)/)[1] * 1024;
-      [pss, max, count] = [pss + one, Math.max(max, one), count + 1];
+      [pss, max] = [pss + one, Math.max(max, one)];
     } catch {}
   }
-  return { pss, max, count };
+  return { pss, max };
 }
 
 // ---- figures ----------------------------------------------------------------------------
@@ -180,7 +180,8 @@ function row(label, big, base, unit, note = '') {
 }
 
 async function measureSsr(big, base) {
-  const cases = [['/', 'identity'], ['/', 'gzip, deflate, br, zstd'], [`/?q=${NO_MATCH}`, 'identity']];
+  const cases = [['/ plain', '/', 'identity'], ['/ as Chromium asks (br)', '/', 'gzip, deflate, br, zstd'],
+    ['/?q=<no match> plain', `/?q=${NO_MATCH}`, 'identity']];
   const got = cases.map(() => ({ big: [], base: [] }));
   const ssr = async (server, url, encoding) => { // to the complete body, its size on the wire
     const r = await get(server.base + url, { headers: { cookie: server.cookie, 'accept-encoding': encoding } });
@@ -188,24 +189,22 @@ async function measureSsr(big, base) {
   };
   for (const server of [big, base]) for (let i = 0; i < 2; i++) await ssr(server, '/', 'identity'); // warm up
   for (let i = 0; i < S.repeats; i++) {
-    for (const [c, [url, enc]] of cases.entries()) {
+    for (const [c, [, url, enc]] of cases.entries()) {
       got[c].big.push(await ssr(big, url, enc));
       got[c].base.push(await ssr(base, url, enc));
     }
   }
-  console.log(`\nSSR, GET with the session cookie to the complete body (median (min–max) of ${S.repeats})`);
-  header();
-  const labels = ['/ plain', '/ as Chromium asks (br)', `/?q=<no match> plain`];
+  table(`SSR, GET with the session cookie to the complete body (median (min–max) of ${S.repeats})`);
   for (const [c, g] of got.entries()) {
-    row(`${labels[c]}: time`, g.big.map((r) => r.ms), g.base.map((r) => r.ms), 'ms');
-    row(`${labels[c]}: bytes`, g.big.map((r) => r.body.length), g.base.map((r) => r.body.length), 'B',
+    row(`${cases[c][0]}: time`, g.big.map((r) => r.ms), g.base.map((r) => r.ms), 'ms');
+    row(`${cases[c][0]}: bytes`, g.big.map((r) => r.body.length), g.base.map((r) => r.body.length), 'B',
       g.big[0].headers['content-encoding'] ?? '');
   }
   console.log('  (no match: the same scan of every VM without rows; / minus it is what the 50 rows cost)');
 }
 
-function header() {
-  console.log(`  ${''.padEnd(38)} ${`${num(S.vms)} VMs`.padEnd(28)} ${`${num(S.baseVms)} VMs (baseline)`.padEnd(28)} ratio`);
+function table(title) {
+  console.log(`\n${title}\n  ${''.padEnd(38)} ${`${num(S.vms)} VMs`.padEnd(28)} ${`${num(S.baseVms)} VMs (baseline)`.padEnd(28)} ratio`);
 }
 
 /** Runs in every page before its own scripts: marks rows shown and hydration, and helpers. */
@@ -240,7 +239,7 @@ const consoleErrors = [];
 /** A browser context of its own (own connections) logged in to `server`. */
 async function newContext(browser, server) {
   const context = await browser.newContext();
-  const [name, value] = server.cookie.split('=');
+  const [name, value] = [server.cookie.slice(0, server.cookie.indexOf('=')), server.cookie.slice(server.cookie.indexOf('=') + 1)];
   await context.addCookies([{ name, value, url: server.base }]);
   await context.addInitScript(probe);
   context.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
@@ -304,8 +303,7 @@ async function measureBrowser(browser, big, base) {
     got.base.push(await measureTab(browser, base));
   }
   const pick = (f) => [got.big.map(f), got.base.map(f)];
-  console.log(`\nbrowser: a fresh tab on / per repetition, performance.now() in the page, from navigation start (median (min–max) of ${S.repeats})`);
-  header();
+  table(`browser: a fresh tab on / per repetition, performance.now() in the page, from navigation start (median (min–max) of ${S.repeats})`);
   row('HTML received (responseEnd)', ...pick((r) => r.load.html), 'ms');
   row('rows painted', ...pick((r) => r.load.rows), 'ms');
   row('hydrated', ...pick((r) => r.load.hydrated), 'ms');
@@ -358,7 +356,7 @@ async function tabsPhase(browser, server, n) {
   const paths = Object.fromEntries(Object.entries(s1.requests).map(([k, v]) => [k, (v - (s0.requests[k] ?? 0)) * perMin]));
   const result = { n, openSecs, total: (s1.total - s0.total) * perMin, paths, list: listCalls * perMin,
     cpu: ((p1.cpu - p0.cpu) * 1000) / (t1 - t0) * 100, rss: p1.rss, renderers: renderers(),
-    stream: { events: stream.events * perMin, bytes: stream.bytes * perMin }, wasm: await wasmMemory(firstPage) };
+    stream: { ...stream }, wasm: await wasmMemory(firstPage) };
   for (const context of contexts) await context.close();
   return result;
 }
@@ -373,7 +371,11 @@ function printTabs(phases) {
       [fmt(p.rss, 'MB'), 10], [`${fmt(p.renderers.pss, 'MB')} (${fmt(p.renderers.pss / p.n, 'MB')})`, 24], [`${num(p.openSecs, 1)} s`, 9]);
   }
   for (const p of phases) {
-    console.log(`  ${p.n} tab(s): the first tab's live stream ${num(p.stream.events, 1)} events/min, ${fmt(p.stream.bytes, 'B')}/min; its WASM memory at the end ${fmt(p.wasm, 'MB')}`);
+    // Per event, then per minute at one event per poll: a phase's count of events is ±1 (the
+    // event of the poll that starts or ends it may arrive on either side of the reading).
+    const each = p.stream.bytes / Math.max(1, p.stream.events), polls = p.paths['GET /cluster/resources'] ?? 0;
+    console.log(`  ${p.n} tab(s): the first tab's live stream ${p.stream.events} events, ${fmt(each, 'B')} each, ` +
+      `${fmt(each * polls, 'B')}/min at ${num(polls, 1)} polls/min; its WASM memory at the end ${fmt(p.wasm, 'MB')}`);
   }
   console.log('  per path (/nodes/{node}/status is read once a minute: a phase under 60 s may miss it):');
   const paths = [...new Set(phases.flatMap((p) => Object.keys(p.paths)))].sort();

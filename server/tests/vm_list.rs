@@ -259,7 +259,7 @@ async fn a_scoped_operator_picks_acts_on_containers_and_follows_migrations_of_it
         }),
         "{upid}"
     );
-    assert_eq!(wait_task(&netops, &upid).await, "OK");
+    assert_eq!(netops.finish_task(&upid).await, "OK");
     let (status, body) = power(&netops, &mine, "suspend").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
@@ -296,7 +296,7 @@ async fn a_scoped_operator_picks_acts_on_containers_and_follows_migrations_of_it
         .await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let upid = started["task"]["upid"].as_str().unwrap().to_owned();
-    assert_eq!(wait_task(&netops, &upid).await, "OK");
+    assert_eq!(netops.finish_task(&upid).await, "OK");
 }
 
 /// `vm_power` with `action` on the guest of a list row.
@@ -309,26 +309,4 @@ async fn power(user: &Browser, row: &Value, action: &str) -> (StatusCode, Value)
         ("action", action),
     ];
     user.call("vm_power", &form).await
-}
-
-/// Follows a task as the browser does; its exit status.
-async fn wait_task(user: &Browser, upid: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (status, progress) = user
-            .call("task_progress", &[("cluster", "demo"), ("upid", upid)])
-            .await;
-        assert_eq!(status, StatusCode::OK, "{progress}");
-        if progress["running"] == false {
-            return progress["exitstatus"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "task still running: {upid}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }

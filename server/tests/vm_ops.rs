@@ -3,7 +3,6 @@
 //! snapshot names.
 //! Run: `cargo test -p server --test vm_ops`
 
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -34,22 +33,9 @@ async fn vm_with(admin: &Browser, status: &str) -> (String, String) {
 
 /// Waits for a task until it ends; returns its exit status.
 async fn wait_task(admin: &Browser, task: &Value) -> String {
-    let upid = task["upid"].as_str().expect("a task");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, progress) = admin
-            .call("task_progress", &[("cluster", "demo"), ("upid", upid)])
-            .await;
-        assert_eq!(status, StatusCode::OK, "{progress}");
-        if progress["running"] == false {
-            return progress["exitstatus"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-        assert!(Instant::now() < deadline, "task still running: {upid}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    admin
+        .finish_task(task["upid"].as_str().expect("a task"))
+        .await
 }
 
 async fn config(admin: &Browser, node: &str, vmid: &str) -> Value {

@@ -12,7 +12,7 @@ use crate::{
         BulkAction, BulkQueue, PARALLEL_TASKS, Selection, VmPick, matching_vms, migration_nodes,
     },
     components::{
-        power::consequence,
+        power::{button_class, consequence},
         tasks::{Tasks, follow_pages, is_complete},
     },
     error::AppError,
@@ -275,14 +275,9 @@ pub fn BulkBar(
         BULK_POWER
             .into_iter()
             .map(|action| {
-                let class = if action.is_destructive() {
-                    "btn danger"
-                } else {
-                    "btn"
-                };
                 view! {
                     <button
-                        class=class
+                        class=button_class(action)
                         data-bulk=action.path_segment()
                         disabled=move || none_picked() || runs.busy()
                         on:click=move |_| asked.set(Some(Ask::Power(action)))

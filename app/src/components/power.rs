@@ -109,14 +109,9 @@ pub fn PowerButtons(
                 vm_label: vm_label.clone(),
                 action,
             };
-            let class = if action.is_destructive() {
-                "btn danger"
-            } else {
-                "btn"
-            };
             view! {
                 <button
-                    class=class
+                    class=button_class(action)
                     data-action=action.path_segment()
                     on:click=move |_| {
                         if request.action.is_destructive() {
@@ -139,6 +134,15 @@ pub fn PowerButtons(
         view! { <a class="btn" data-action="console" href=href>"Console"</a> }
     });
     view! { <span class="power">{buttons}{console}</span> }.into_any()
+}
+
+/// A power button's classes: destructive actions look dangerous.
+pub(crate) fn button_class(action: PowerAction) -> &'static str {
+    if action.is_destructive() {
+        "btn danger"
+    } else {
+        "btn"
+    }
 }
 
 /// The confirmation dialog for destructive actions.

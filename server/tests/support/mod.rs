@@ -326,6 +326,29 @@ impl Browser {
         )
     }
 
+    /// Follows task `upid` of the demo cluster through `task_progress`, as the browser does,
+    /// until it ends (30 s at most); its exit status.
+    pub async fn finish_task(&self, upid: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, progress) = self
+                .call("task_progress", &[("cluster", "demo"), ("upid", upid)])
+                .await;
+            assert_eq!(status, StatusCode::OK, "{progress}");
+            if progress["running"] == false {
+                return progress["exitstatus"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task still running: {upid}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// `GET path` on the server with the browser's cookies.
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(format!("{}{path}", self.base))
