@@ -282,6 +282,39 @@ impl StorageId {
 
 string_id_impls!(StorageId);
 
+/// A resource pool ID (schema format `pve-poolid`, pve-access-control's `verify_poolid`): up to
+/// three `/`-separated levels (nested pools, PVE 8.1+), each of letters, digits, `.`, `-` and
+/// `_`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PoolId(String);
+
+impl PoolId {
+    /// Checks `s` and wraps it.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let levels = s.split('/');
+        let ok = s.len() <= 128
+            && s.split('/').count() <= 3
+            && levels.into_iter().all(|level| {
+                !level.is_empty()
+                    && level
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+            });
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId::new("pool ID", s))
+        }
+    }
+
+    /// The pool ID as PVE spells it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_id_impls!(PoolId);
+
 /// A PVE task ID: `UPID:<node>:<pid hex>:<pstart hex>:<starttime hex>:<type>:<id>:<user>:`.
 ///
 /// `id` may be empty; `user` may be an API token (`user@realm!tokenid`). The original text is
@@ -467,6 +500,16 @@ mod tests {
         assert!(serde_json::from_str::<VmId>("5000000000").is_err());
         assert!(serde_json::from_str::<VmId>(r#""x""#).is_err());
         assert!(serde_json::from_str::<VmId>("null").is_err());
+    }
+
+    #[test]
+    fn pool_ids_follow_verify_poolid() {
+        for ok in ["production", "dept/team", "a/b/c", "-x", "v1.2_b"] {
+            assert_eq!(PoolId::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["", "a b", "a/b/c/d", "a//b", "a/", "/a", "p\u{e9}", "x?y"] {
+            assert!(PoolId::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct CloneChoices {
     pub nodes: Vec<String>,
     /// Storages on the source's node that hold VM disks.
     pub storages: Vec<String>,
+    /// Resource pools the clone may join (those PVE lets Cecyber see; none without
+    /// `Pool.Audit`).
+    pub pools: Vec<String>,
 }
 
 /// The clone form's defaults (operators, in scope).
@@ -39,12 +42,22 @@ pub async fn clone_options(
         enabled: Some(true),
         ..Default::default()
     };
-    let (next_id, status, nodes, storages) = futures::join!(
+    let (next_id, status, nodes, storages, pools) = futures::join!(
         vm.cluster.api.cluster_nextid(None),
         vm.cluster.api.qemu_status(&vm.node, vm.vmid),
         vm.cluster.api.nodes(),
-        vm.cluster.api.node_storage(&vm.node, &images)
+        vm.cluster.api.node_storage(&vm.node, &images),
+        vm.cluster.api.pools()
     );
+    // Pools are optional: without Pool.Audit the clone simply joins none.
+    let mut pools: Vec<String> = match pools {
+        Ok(list) => list.into_iter().map(|p| p.poolid).collect(),
+        Err(e) => {
+            tracing::debug!(cluster = %vm.cluster.name, error = %e, "pools not readable");
+            Vec::new()
+        }
+    };
+    pools.sort();
     let status = status?;
     let mut nodes: Vec<String> = nodes?
         .into_iter()
@@ -59,6 +72,7 @@ pub async fn clone_options(
         node: vm.node.to_string(),
         nodes,
         storages: storages?.into_iter().map(|s| s.storage).collect(),
+        pools,
     })
 }
 
@@ -75,6 +89,9 @@ pub struct CloneForm {
     pub target: String,
     /// Storage for a full clone's disks (empty: the source's).
     pub storage: String,
+    /// Resource pool the clone joins (empty: none).
+    #[serde(default)]
+    pub pool: String,
 }
 
 /// Clones the VM (operators, in scope); the new id is refused at once when it is taken.
@@ -106,6 +123,12 @@ pub async fn clone_vm(
                 .map_err(|e| AppError::InvalidInput(format!("Storage: {e}")))?,
         ),
     };
+    let pool = match form.pool.trim() {
+        "" => None,
+        p => Some(
+            pve::ids::PoolId::parse(p).map_err(|e| AppError::InvalidInput(format!("Pool: {e}")))?,
+        ),
+    };
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
     if let Err(e) = vm.cluster.api.cluster_nextid(Some(newid)).await {
         return Err(match AppError::from(e) {
@@ -126,6 +149,7 @@ pub async fn clone_vm(
     clone.full = Some(form.full);
     clone.target = target.filter(|t| *t != vm.node);
     clone.storage = storage.filter(|_| form.full);
+    clone.pool = pool.map(|p| p.as_str().to_owned());
     let upid = vm.cluster.api.qemu_clone(&vm.node, vm.vmid, &clone).await?;
     tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, %newid, full = form.full, %upid, "clone");
     Ok(TaskRef {

@@ -1,4 +1,4 @@
-// Cloning from the VM page: a taken id refused, then the clone made and opened.
+// Cloning from the VM page: a taken id refused, then the clone made (into a pool) and opened.
 // Run: cd end2end && npx playwright test clone.spec.ts
 import { test, expect } from '@playwright/test';
 import { ADMIN_PASSWORD, login, waitForHydration } from './helpers';
@@ -24,6 +24,8 @@ test('an operator clones a VM with the next free id; the clone appears in the li
 
   await dialog.getByTestId('clone-newid').fill(offered);
   await dialog.getByTestId('clone-name').fill(`e2e-clone-copy`);
+  // Into a pool of PVE's (the simulator has production, development, …).
+  await dialog.getByTestId('clone-pool').selectOption('development');
   await dialog.getByTestId('clone-go').click();
   const task = page.getByTestId('task-panel').locator('li').first();
   await expect(task).toContainText(`Clone VM ${vmid} to ${offered}`);
@@ -32,5 +34,7 @@ test('an operator clones a VM with the next free id; the clone appears in the li
   await expect(page.getByRole('heading', { level: 1 })).toContainText(`VM ${offered} — e2e-clone-copy`);
 
   await page.getByRole('link', { name: 'Virtual machines', exact: true }).click();
-  await expect(page.locator(`tbody tr[data-vmid="${offered}"]`)).toContainText(`e2e-clone-copy`);
+  const row = page.locator(`tbody tr[data-vmid="${offered}"]`);
+  await expect(row).toContainText(`e2e-clone-copy`);
+  await expect(row.getByTestId('vm-pool')).toHaveText('development');
 });

@@ -3,7 +3,6 @@
 //! snapshot names.
 //! Run: `cargo test -p server --test vm_ops`
 
-
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -9,11 +9,12 @@ use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid,
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
     DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
-    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Permissions, PowerAction, QemuClone,
-    QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry, QemuRestore,
-    QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus, ResourceType,
-    Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter, StorageListFilter,
-    TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version, VncProxy, VzdumpOptions,
+    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Permissions, PoolSummary, PowerAction,
+    QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry,
+    QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus,
+    ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
+    StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
+    VncProxy, VzdumpOptions,
 };
 
 /// The PVE API as Cecyber uses it. Hold it as `Arc<dyn PveApi>`.
@@ -252,6 +253,9 @@ pub trait PveApi: Send + Sync + 'static {
     /// answers 400 "VM … already exists" otherwise). Only a hint: another request may take
     /// the ID before it is used.
     async fn cluster_nextid(&self, vmid: Option<VmId>) -> Result<VmId>;
+
+    /// `GET /pools`: the resource pools the caller has `Pool.Audit` on.
+    async fn pools(&self) -> Result<Vec<PoolSummary>>;
 
     /// `GET /cluster/log[?max=]`: the newest cluster log entries.
     async fn cluster_log(&self, max: Option<u32>) -> Result<Vec<ClusterLogEntry>>;

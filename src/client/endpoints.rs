@@ -579,6 +579,8 @@ endpoints! {
     CLUSTER_STATUS = get("/cluster/status", &[]);
     /// The next free VM ID, or whether one is free.
     CLUSTER_NEXTID = get("/cluster/nextid", &[int("vmid")]);
+    /// The resource pools the caller may audit.
+    POOLS = get("/pools", &[]);
     /// The cluster log.
     CLUSTER_LOG = get("/cluster/log", &[int("max")]);
     /// Recent tasks of all nodes.

@@ -12,12 +12,12 @@ use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid,
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
     DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
-    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Params, Permissions, PowerAction,
-    QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry,
-    QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus,
-    ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
-    StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
-    VncProxy, VzdumpOptions,
+    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Params, Permissions, PoolSummary,
+    PowerAction, QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate,
+    QemuPendingEntry, QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig,
+    QemuSnapshotCreate, QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry,
+    StorageContentFilter, StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine,
+    TaskStatus, User, Version, VncProxy, VzdumpOptions,
 };
 
 /// No parameters.
@@ -456,6 +456,10 @@ impl PveApi for HttpClient {
         p.opt_int("vmid", vmid.map(VmId::get));
         // PVE sends the ID as a string; `VmId` reads both.
         self.request(&ep::CLUSTER_NEXTID, &[], &p).await
+    }
+
+    async fn pools(&self) -> Result<Vec<PoolSummary>> {
+        self.request(&ep::POOLS, &[], &none()).await
     }
 
     async fn cluster_log(&self, max: Option<u32>) -> Result<Vec<ClusterLogEntry>> {

@@ -55,6 +55,16 @@ impl ClusterStatusEntry {
     }
 }
 
+/// One resource pool of `GET /pools` (the pools the caller has `Pool.Audit` on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    /// The pool's ID.
+    pub poolid: String,
+    /// Its comment, if any.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub comment: Option<String>,
+}
+
 /// One entry of `GET /cluster/log`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterLogEntry {

@@ -30,7 +30,7 @@ pub use backup::{
     VzdumpOptions,
 };
 pub use cluster::{ClusterResource, GuestKind, ResourceType};
-pub use cluster_info::{ClusterLogEntry, ClusterStatusEntry};
+pub use cluster_info::{ClusterLogEntry, ClusterStatusEntry, PoolSummary};
 pub use metrics::{MetricPoint, MetricType, MetricsExport, MetricsExportOptions};
 pub use node::{NodeIndexEntry, NodeState, NodeStatus, NodeSummary};
 pub use params::{ParamValue, Params, WireEnum};

@@ -74,6 +74,8 @@ fn CloneDialog(
     let full = RwSignal::new(!options.template);
     let target = RwSignal::new(options.node.clone());
     let storage = RwSignal::new(String::new());
+    let pool = RwSignal::new(String::new());
+    let pools = options.pools.clone();
     let problem = RwSignal::new(None::<AppError>);
     let source_node = options.node.clone();
     let node_options = options
@@ -103,6 +105,7 @@ fn CloneDialog(
             } else {
                 String::new()
             },
+            pool: pool.get_untracked(),
         };
         let label = format!("Clone VM {vmid} to {}", form.newid.trim());
         let new_vm = form.newid.trim().to_owned();
@@ -154,6 +157,12 @@ fn CloneDialog(
                     {storages.get_value().into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
                 </select></label>
             </Show>
+            {(!pools.is_empty()).then(|| view! {
+                <label>" Pool "<select data-testid="clone-pool" on:change=move |ev| pool.set(event_target_value(&ev))>
+                    <option value="" selected>"None"</option>
+                    {pools.iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}
+                </select></label>
+            })}
             " "
             <button class="btn" type="submit" data-testid="clone-go">"Clone"</button>
             " "
