@@ -16,6 +16,20 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A count with thousands separated: `10003` → `10,003` (English; the Portuguese `10.003`
+/// comes with the translations).
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// A 0..1 fraction as a percentage with one decimal.
 pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
@@ -66,6 +80,15 @@ pub fn ratio(used: u64, total: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separates_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(10_003), "10,003");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn formats_bytes() {

@@ -285,7 +285,7 @@ async function measureTab(browser, server) {
     const input = document.querySelector('[data-testid="vm-filter"]');
     const count = () => document.querySelector('[data-testid="vm-count"]')?.textContent ?? '';
     return window.__benchTime(() => { input.value = text; input.dispatchEvent(new Event('input', { bubbles: true })); },
-      () => /matching|No VM matches/.test(count())).then((t) => ({ ...t, count: count() }));
+      () => /matching|Nothing matches/.test(count())).then((t) => ({ ...t, count: count() }));
   }, S.filter);
   const sort = await page.evaluate(() => {
     const first = () => document.querySelector('[data-testid="vm-table"] tbody tr')?.dataset.vmid;

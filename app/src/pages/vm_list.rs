@@ -264,15 +264,15 @@ fn VmTable(
     let shown_per_page = list.per_page;
     let first_shown = (list.page - 1) * shown_per_page + 1;
     let last_shown = first_shown + page_picks.len() - 1;
+    // VMs and containers alike: PVE's word for both is guests.
+    let (matched, total) = (format::count(list.matched), format::count(list.total));
+    let (first, last) = (format::count(first_shown), format::count(last_shown));
     let shown = if list.matched == 0 {
-        format!("No VM matches (of {} VMs).", list.total)
+        format!("Nothing matches (of {total} guests).")
     } else if list.matched == list.total {
-        format!("{first_shown}–{last_shown} of {} VMs", list.total)
+        format!("{first}–{last} of {total} guests")
     } else {
-        format!(
-            "{first_shown}–{last_shown} of {} matching ({} VMs)",
-            list.matched, list.total
-        )
+        format!("{first}–{last} of {matched} matching ({total} guests)")
     };
     let to_page = |page: usize| VmQuery {
         page,
