@@ -285,7 +285,7 @@ impl Selection {
 #[server(prefix = "/api", endpoint = "vms_matching")]
 pub async fn matching_vms(#[server(default)] query: VmQuery) -> Result<Vec<VmPick>, AppError> {
     let user = access::require(Role::Operator).await?;
-    let seen = crate::vms::visible_vms(&user, false).await?;
+    let seen = crate::vm_query::visible_vms(&user, false).await?;
     Ok(query
         .sanitized()
         .select(seen.vms)
@@ -303,7 +303,7 @@ pub async fn migration_nodes(cluster: String) -> Result<Vec<String>, AppError> {
     let state = crate::state::app_state()?;
     let cluster = state.clusters.get(&cluster)?;
     if !user.scope.is_everything() {
-        let seen = crate::vms::visible_vms(&user, false).await?;
+        let seen = crate::vm_query::visible_vms(&user, false).await?;
         if !seen.vms.iter().any(|vm| vm.cluster == cluster.name) {
             return Err(AppError::NotFound(format!(
                 "no VM of yours in cluster {:?}.",

@@ -1,12 +1,20 @@
 //! What the VM list shows: the filter, sort and page a user asked for (kept in the URL, so a
-//! view can be shared), applied on the server to every VM of the clusters. The browser gets
-//! one page of rows, however many VMs there are.
+//! view can be shared), applied on the server to every VM of the clusters by [`list_vms`]. The
+//! browser gets one page of rows, however many VMs there are.
 
 use std::cmp::Ordering;
 
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::vms::VmRow;
+use crate::error::AppError;
+use crate::vms::{ClusterProblem, NodeDown, VmRow};
+#[cfg(feature = "ssr")]
+use crate::{
+    access::{self, Role},
+    state::app_state,
+    vms::vm_row,
+};
 
 /// Rows per page the list offers; the first is the default.
 pub const PAGE_SIZES: [usize; 3] = [50, 100, 200];
@@ -316,6 +324,119 @@ impl VmQuery {
             .collect();
         (rows, page)
     }
+}
+
+/// One page of the VM list across every configured cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmList {
+    /// The page's VMs, filtered and sorted as asked.
+    pub vms: Vec<VmRow>,
+    /// VMs that pass the filters, on every page.
+    pub matched: usize,
+    /// VMs the user sees, filtered or not.
+    pub total: usize,
+    /// The page shown (the last one when the query asked past it), from 1.
+    pub page: usize,
+    /// Pages of matched VMs (at least 1).
+    pub pages: usize,
+    /// Rows per page the answer was cut with.
+    pub per_page: usize,
+    /// Clusters that could not be listed.
+    pub problems: Vec<ClusterProblem>,
+    /// Nodes PVE does not report online (for scoped users, only those hosting one of their VMs).
+    pub nodes_down: Vec<NodeDown>,
+}
+
+/// One page of the VMs of every configured cluster that the user's scope allows, filtered and
+/// sorted by `query`; a cluster that fails is reported, not fatal. `fresh` asks PVE now (a
+/// refresh, a task that ended) instead of taking the collector's last poll.
+#[server(prefix = "/api", endpoint = "vms_list")]
+pub async fn list_vms(
+    #[server(default)] fresh: bool,
+    #[server(default)] query: VmQuery,
+) -> Result<VmList, AppError> {
+    let user = access::require(Role::Viewer).await?;
+    let query = query.sanitized();
+    let seen = visible_vms(&user, fresh).await?;
+    let total = seen.vms.len();
+    let matched = query.select(seen.vms);
+    let count = matched.len();
+    let (vms, page) = query.page_of(matched);
+    Ok(VmList {
+        vms,
+        matched: count,
+        total,
+        page,
+        pages: count.div_ceil(query.per_page).max(1),
+        per_page: query.per_page,
+        problems: seen.problems,
+        nodes_down: seen.nodes_down,
+    })
+}
+
+/// Every VM the user's scope allows, with the clusters that could not be listed and the
+/// nodes that are down.
+#[cfg(feature = "ssr")]
+pub(crate) struct VisibleVms {
+    pub vms: Vec<VmRow>,
+    pub problems: Vec<ClusterProblem>,
+    pub nodes_down: Vec<NodeDown>,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) async fn visible_vms(
+    user: &access::CurrentUser,
+    fresh: bool,
+) -> Result<VisibleVms, AppError> {
+    let state = app_state()?;
+    // Every resource, not only VMs: the same one poll also tells which nodes are down. The
+    // collector's poll while it is fresh, so that open lists do not each call PVE.
+    let calls = state.clusters.all().iter().map(|c| async move {
+        let resources = if fresh {
+            c.resources_now().await
+        } else {
+            c.resources().await
+        };
+        (c.name.clone(), resources)
+    });
+    let mut seen = VisibleVms {
+        vms: Vec::new(),
+        problems: Vec::new(),
+        nodes_down: Vec::new(),
+    };
+    for (cluster, result) in futures::future::join_all(calls).await {
+        match result {
+            Ok(resources) => {
+                let first = seen.vms.len();
+                seen.vms.extend(
+                    resources
+                        .iter()
+                        .filter_map(|r| vm_row(&cluster, r))
+                        .filter(|row| user.scope.allows_vm(&row.tags)),
+                );
+                let shown = &seen.vms[first..];
+                seen.nodes_down.extend(
+                    resources
+                        .iter()
+                        .filter(|r| r.kind == "node" && r.status.as_deref() != Some("online"))
+                        .filter_map(|r| r.node.clone().map(|node| (node, r.status.clone())))
+                        .filter(|(node, _)| {
+                            user.scope.sees_nodes() || shown.iter().any(|v| v.node.as_str() == node)
+                        })
+                        .map(|(node, status)| NodeDown {
+                            cluster: cluster.clone(),
+                            node,
+                            status: status.unwrap_or_else(|| "unknown".into()),
+                        }),
+                );
+            }
+            Err(err) => seen.problems.push(ClusterProblem {
+                cluster,
+                message: AppError::from(err).to_string(),
+            }),
+        }
+    }
+    Ok(seen)
 }
 
 fn matches_text(row: &VmRow, needle: &str) -> bool {

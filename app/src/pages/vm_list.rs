@@ -23,9 +23,8 @@ use crate::{
         tasks::Tasks,
     },
     format,
-    vm_query::{PAGE_SIZES, SortKey, StatusFilter, VmQuery},
-    vms::list_vms,
-    vms::{VmList, VmRow},
+    vm_query::{PAGE_SIZES, SortKey, StatusFilter, VmList, VmQuery, list_vms},
+    vms::VmRow,
 };
 
 /// The VM list page.

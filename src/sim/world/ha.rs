@@ -9,25 +9,9 @@ use std::time::Duration;
 
 use super::SimState;
 use super::error::Error;
-use super::model::Model;
+use super::model::{HaService, Model};
 use super::power::{self, Action, Options};
 use super::tasks::{self, Outcome};
-
-/// An HA-managed VM's service (`ha-manager add vm:<id>`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct HaService {
-    /// The requested state: `started`, `stopped`, `disabled` or `ignored`.
-    pub requested: String,
-    /// True when the HA manager put the service in `error` (a failed start or relocation).
-    pub error: bool,
-}
-
-impl HaService {
-    /// What `/cluster/resources` says in `hastate`.
-    pub(crate) fn hastate(&self) -> &str {
-        if self.error { "error" } else { &self.requested }
-    }
-}
 
 /// The HA services of a generated cluster: every 25th VM from 125 (not templates), as run
 /// now; those at a multiple of 100 are in `error`. Nothing is drawn from the seed, so small

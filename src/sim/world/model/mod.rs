@@ -33,7 +33,23 @@ pub(crate) struct Model {
     /// the other config keys.
     pub cts: BTreeMap<u32, Vm>,
     /// HA services of VMs (`vm:<id>`), by VM ID.
-    pub ha: BTreeMap<u32, super::ha::HaService>,
+    pub ha: BTreeMap<u32, HaService>,
+}
+
+/// An HA-managed VM's service (`ha-manager add vm:<id>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HaService {
+    /// The requested state: `started`, `stopped`, `disabled` or `ignored`.
+    pub requested: String,
+    /// True when the HA manager put the service in `error` (a failed start or relocation).
+    pub error: bool,
+}
+
+impl HaService {
+    /// What `/cluster/resources` says in `hastate`.
+    pub(crate) fn hastate(&self) -> &str {
+        if self.error { "error" } else { &self.requested }
+    }
 }
 
 /// One cluster node.
