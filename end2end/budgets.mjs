@@ -10,7 +10,11 @@ const [base, password] = process.argv.slice(2);
 if (!base || !password) { console.error('usage: node end2end/budgets.mjs BASE_URL ADMIN_PASSWORD'); process.exit(2); }
 
 const KB = 1000;
-const BUDGETS = { login: 500 * KB, embed: 500 * KB, dashboard: 900 * KB, repeat: 20 * KB };
+// The dashboard's was 900 kB until 2026-12-04: the VM operations (snapshots, migration,
+// hardware, clone, task center, nodes, bulk actions) grew the panel wasm from 588 to 832 kB, and
+// it was raised to 1,050 kB rather than hold them back. Splitting the panel bundle (the VM
+// operations loaded by the pages that use them) is to bring it back under 900 kB.
+const BUDGETS = { login: 500 * KB, embed: 500 * KB, dashboard: 1050 * KB, repeat: 20 * KB };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -80,8 +84,8 @@ let embedUrl;
   const context = await browser.newContext();
   const page = await context.newPage();
   await login(page);
-  const vmid = await page.locator('tbody tr[data-status="running"]').first().getAttribute('data-vmid');
-  const node = (await page.locator('tbody tr[data-status="running"]').first().locator('td').nth(2).innerText()).trim();
+  const vmid = await page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first().getAttribute('data-vmid');
+  const node = (await page.locator('tbody tr[data-kind="qemu"][data-status="running"]').first().getByTestId('vm-node').innerText()).trim();
   const minted = await page.request.post(`${base}/api/embed_links_create`, {
     form: { cluster: 'demo', node, vmid, origin: 'http://127.0.0.1:9', ttl_secs: '600', single_use: 'false', view_only: 'true' },
   });
