@@ -312,11 +312,15 @@ impl VmQuery {
         matched
     }
 
+    /// Pages of this view's size that `matched` rows fill (at least 1).
+    pub fn pages(&self, matched: usize) -> usize {
+        matched.div_ceil(self.per_page).max(1)
+    }
+
     /// This view's page of the matched rows, and the page it really is (the last one when the
     /// URL asks past the end, say after a filter left fewer rows).
     pub fn page_of(&self, matched: Vec<VmRow>) -> (Vec<VmRow>, usize) {
-        let pages = matched.len().div_ceil(self.per_page).max(1);
-        let page = self.page.min(pages);
+        let page = self.page.min(self.pages(matched.len()));
         let rows = matched
             .into_iter()
             .skip((page - 1) * self.per_page)
@@ -367,7 +371,7 @@ pub async fn list_vms(
         matched: count,
         total,
         page,
-        pages: count.div_ceil(query.per_page).max(1),
+        pages: query.pages(count),
         per_page: query.per_page,
         problems: seen.problems,
         nodes_down: seen.nodes_down,

@@ -12,7 +12,11 @@ use sqlx::SqlitePool;
 use super::{CurrentUser, Role, Scope, api_tokens, sessions};
 use crate::{
     error::{AppError, AppResult},
-    state::{app_state, clusters::Cluster, request_parts},
+    state::{
+        app_state,
+        clusters::{Cluster, Located},
+        request_parts,
+    },
 };
 
 /// The session token of a request's cookie and its user, if it carries a live session (for
@@ -116,11 +120,23 @@ pub async fn vm(user: CurrentUser, cluster: &str, node: &str, vmid: &str) -> App
     let state = app_state()?;
     let cluster = state.clusters.get(cluster)?.clone();
     let (named, vmid) = parse_target(node, vmid)?;
+    let seen = cluster.locate(vmid).await;
+    vm_seen(user, cluster, named, vmid, seen).await
+}
+
+/// [`vm`] once the poll has been asked where the VM is (`seen`).
+async fn vm_seen(
+    user: CurrentUser,
+    cluster: Cluster,
+    named: pve::ids::NodeName,
+    vmid: pve::ids::VmId,
+    seen: Option<Located>,
+) -> AppResult<VmAccess> {
     // The URL's node is a hint: a VM migrated since the link was made is where the last poll
     // saw it (a VM the poll does not know yet, just created, is taken at its word). Only a VM
     // the user may see is looked up, so that a refusal names the node the user named and
     // tells nothing of other tenants' VMs.
-    let node = match cluster.locate(vmid).await {
+    let node = match seen {
         Some(seen) if user.scope.allows_vm(seen.tags.as_slice()) => seen.node,
         _ => named,
     };
@@ -172,8 +188,8 @@ pub async fn guest(
                 kind: GuestKind::Lxc,
             })
         }
-        _ => Ok(GuestAccess {
-            access: vm(user, cluster, node, vmid).await?,
+        seen => Ok(GuestAccess {
+            access: vm_seen(user, found, named, id, seen).await?,
             kind: GuestKind::Qemu,
         }),
     }

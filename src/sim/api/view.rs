@@ -66,7 +66,7 @@ pub(crate) fn write_vm_resource(
     o.uint(
         "disk",
         match kind {
-            GuestKind::Lxc => vm.maxdisk() / 100 * (20 + u64::from(vm.vmid % 50)),
+            GuestKind::Lxc => vm.ct_disk_used(),
             GuestKind::Qemu => 0,
         },
     );

@@ -47,7 +47,7 @@ fn ct_status(model: &Model, ct: &Vm, now: i64) -> Value {
         "maxmem": ct.maxmem(),
         "maxswap": SWAP_MIB * 1024 * 1024,
         "maxdisk": ct.maxdisk(),
-        "disk": ct.maxdisk() / 100 * (20 + u64::from(ct.vmid % 50)),
+        "disk": ct.ct_disk_used(),
         "mem": s.mem,
         "swap": 0,
         "uptime": s.uptime,

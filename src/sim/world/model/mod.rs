@@ -231,6 +231,12 @@ impl Vm {
         self.disk_gib * 1024 * 1024 * 1024
     }
 
+    /// Bytes a container's root file system uses, as the host sees it (a VM's disk use is
+    /// not seen: 0).
+    pub(crate) fn ct_disk_used(&self) -> u64 {
+        self.maxdisk() / 100 * (20 + u64::from(self.vmid % 50))
+    }
+
     /// `cpus` as vmstatus computes it: sockets × cores, capped at the node's CPU count.
     pub(crate) fn cpus(&self, node_maxcpu: u32) -> u32 {
         (self.sockets * self.cores).min(node_maxcpu.max(1))
