@@ -94,13 +94,18 @@ fn VmPage(target: VmTarget) -> impl IntoView {
     let hardware_target = snapshot_target.clone();
     let target_node = target.node.clone();
     // The charts show once the VM is known to exist (a missing VM has its one error above),
-    // and stay put while the status reloads.
+    // and stay put while the status reloads. Set by an effect, not while rendering: effects
+    // run only in the browser and after hydration, so the server's HTML (no charts) and the
+    // first browser render agree however fast the status loaded on the server.
     let vm_shown = RwSignal::new(false);
-    let show_vm = move |shown: bool| {
-        if vm_shown.get_untracked() != shown {
-            vm_shown.try_set(shown);
+    Effect::new(move |_| {
+        let shown = detail.with(|d| d.as_ref().map(Result::is_ok));
+        if let Some(shown) = shown {
+            if vm_shown.get_untracked() != shown {
+                vm_shown.set(shown);
+            }
         }
-    };
+    });
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
         let VmTarget { cluster, node, .. } = target.clone();
         view! {
@@ -124,14 +129,10 @@ fn VmPage(target: VmTarget) -> impl IntoView {
                 Suspend::new(async move {
                 match detail.await {
                     Ok(detail) => {
-                        show_vm(true);
                         follow_to(&detail, &target_node);
                         view! { <DetailView detail /> }.into_any()
                     }
-                    Err(error) => {
-                        show_vm(false);
-                        view! { <ErrorBox error /> }.into_any()
-                    }
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}}
         </Transition>

@@ -93,7 +93,15 @@ pub fn VmListPage() -> impl IntoView {
     let may_act = expect_context::<Session>()
         .user
         .is_some_and(|u| u.role.allows(Role::Operator));
+    // Set by an effect, not while rendering: the server's HTML and the first browser render
+    // then agree (effects run after hydration).
     let matched = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        let now = vms.with(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map(|l| l.matched));
+        if let Some(now) = now {
+            matched.set(now);
+        }
+    });
     let on_text = {
         let go = go.clone();
         move |ev| {
@@ -161,10 +169,7 @@ pub fn VmListPage() -> impl IntoView {
                     let go = go.clone();
                     Suspend::new(async move {
                         match vms.await {
-                            Ok(list) => {
-                                matched.try_set(list.matched);
-                                view! { <VmTable list query go selection may_act /> }.into_any()
-                            }
+                            Ok(list) => view! { <VmTable list query go selection may_act /> }.into_any(),
                             Err(error) => view! { <ErrorBox error /> }.into_any(),
                         }
                     })
