@@ -100,10 +100,10 @@ fn VmPage(target: VmTarget) -> impl IntoView {
     let vm_shown = RwSignal::new(false);
     Effect::new(move |_| {
         let shown = detail.with(|d| d.as_ref().map(Result::is_ok));
-        if let Some(shown) = shown {
-            if vm_shown.get_untracked() != shown {
-                vm_shown.set(shown);
-            }
+        if let Some(shown) = shown
+            && vm_shown.get_untracked() != shown
+        {
+            vm_shown.set(shown);
         }
     });
     let charts = target.vmid.parse::<u32>().ok().map(|vmid| {
