@@ -28,6 +28,7 @@ pub mod state;
 pub mod tasks;
 pub mod users;
 pub mod vm_config;
+pub mod vm_devices;
 pub mod vm_query;
 pub mod vms;
 pub mod wall;

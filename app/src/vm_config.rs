@@ -34,6 +34,45 @@ pub struct DiskLine {
     pub cdrom: bool,
 }
 
+/// A network device of the VM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NicLine {
+    /// Config key: `net0`, `net1`, …
+    pub key: String,
+    /// Card model (`virtio`, `e1000`, …).
+    pub model: String,
+    /// MAC address.
+    pub mac: String,
+    /// Bridge (`None`: PVE's NATed user-mode network).
+    pub bridge: Option<String>,
+    /// VLAN tag.
+    pub tag: Option<u16>,
+    /// Protected by the PVE firewall.
+    pub firewall: bool,
+    /// Disconnected.
+    pub link_down: bool,
+    /// The value as PVE holds it, for what the panel does not show (`queues`, `rate`, …).
+    pub value: String,
+}
+
+impl NicLine {
+    /// The line for `net<n>`'s `value`.
+    #[cfg(feature = "ssr")]
+    fn of(key: &str, value: &str) -> Self {
+        let nic = pve::types::NetDevice::parse(value).unwrap_or_default();
+        Self {
+            key: key.to_owned(),
+            model: nic.model,
+            mac: nic.macaddr.unwrap_or_default(),
+            bridge: nic.bridge,
+            tag: nic.tag,
+            firewall: nic.firewall,
+            link_down: nic.link_down,
+            value: value.to_owned(),
+        }
+    }
+}
+
 /// The configuration as the form shows it: the values after the next start (pending changes
 /// applied), and what is pending.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +91,8 @@ pub struct VmConfigView {
     pub balloon_mib: Option<u64>,
     /// CPU type (`None`: PVE's default).
     pub cpu: Option<String>,
-    /// Network devices (`net0` → `virtio=…,bridge=vmbr0`).
-    pub nets: Vec<(String, String)>,
+    /// Network devices, in index order.
+    pub nics: Vec<NicLine>,
     /// Disks.
     pub disks: Vec<DiskLine>,
     /// What waits for the next start.
@@ -109,10 +148,10 @@ pub async fn load_vm_config(
         memory_mib: config.memory.unwrap_or(512),
         balloon_mib: config.balloon,
         cpu: config.cpu.clone(),
-        nets: config
+        nics: config
             .nets()
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(key, value)| NicLine::of(key, value))
             .collect(),
         disks,
         pending: pending
@@ -258,17 +297,44 @@ pub async fn update_vm_config(
 ) -> Result<ConfigChanged, AppError> {
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
     let now = vm.cluster.api.qemu_config(&vm.node, vm.vmid).await?;
-    let conflict = || {
-        AppError::Conflict(format!(
-            "VM {}'s configuration was changed by someone else since this form was loaded. \
-             Nothing was changed: reload to see the current values, then make your change again.",
-            vm.vmid
-        ))
-    };
-    if now.digest.as_deref() != Some(form.digest.as_str()) {
-        return Err(conflict());
+    check_digest(&vm, &now, &form.digest)?;
+    let update = changes(&now, &form)?;
+    apply_update(&vm, &form.digest, update, "config change").await
+}
+
+/// The conflict answered when the configuration changed since a form was loaded.
+#[cfg(feature = "ssr")]
+fn conflict(vmid: pve::ids::VmId) -> AppError {
+    AppError::Conflict(format!(
+        "VM {vmid}'s configuration was changed by someone else since this form was loaded. \
+         Nothing was changed: reload to see the current values, then make your change again."
+    ))
+}
+
+/// Refuses a change made on a form loaded from another configuration than `now`.
+#[cfg(feature = "ssr")]
+pub(crate) fn check_digest(
+    vm: &access::VmAccess,
+    now: &pve::types::QemuConfig,
+    digest: &str,
+) -> AppResult<()> {
+    if now.digest.as_deref() == Some(digest) {
+        Ok(())
+    } else {
+        Err(conflict(vm.vmid))
     }
-    let mut update = changes(&now, &form)?;
+}
+
+/// Sends `update` guarded by `digest` (PVE checks it again under its lock) and answers which
+/// of its options applied at once and which wait for the next start; `what` names the change
+/// in the log. Every change of a VM's configuration goes through here.
+#[cfg(feature = "ssr")]
+pub(crate) async fn apply_update(
+    vm: &access::VmAccess,
+    digest: &str,
+    mut update: pve::types::QemuConfigUpdate,
+    what: &'static str,
+) -> AppResult<ConfigChanged> {
     let keys: Vec<String> = update
         .params()
         .iter()
@@ -282,7 +348,7 @@ pub async fn update_vm_config(
             pending: Vec::new(),
         });
     }
-    update.digest = Some(form.digest.clone());
+    update.digest = Some(digest.to_owned());
     match vm
         .cluster
         .api
@@ -291,7 +357,9 @@ pub async fn update_vm_config(
     {
         Ok(()) => {}
         // PVE checked the digest again, under its lock: someone was quicker.
-        Err(e) if e.to_string().contains("file change by other user") => return Err(conflict()),
+        Err(e) if e.to_string().contains("file change by other user") => {
+            return Err(conflict(vm.vmid));
+        }
         Err(e) => return Err(e.into()),
     }
     let pending = vm.cluster.api.qemu_pending(&vm.node, vm.vmid).await?;
@@ -301,7 +369,7 @@ pub async fn update_vm_config(
             .any(|p| p.key == key && (p.pending.is_some() || p.delete.is_some()))
     };
     let (pending, applied): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| waits(k));
-    tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, ?applied, ?pending, "config change");
+    tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, ?applied, ?pending, "{what}");
     Ok(ConfigChanged { applied, pending })
 }
 

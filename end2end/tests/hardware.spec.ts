@@ -53,3 +53,67 @@ test('a running VM takes its name at once and its cores at the reboot; a disk gr
   await expect(page.getByTestId('task-panel').locator('li').first()).toContainText(`Grow disk scsi0 of VM ${vmid} by 2 GiB`);
   await expect(disk.getByTestId('hw-disk-value')).toContainText(`size=${size + 2}G`, { timeout: 30_000 });
 });
+
+test('an operator adds, changes and removes a network device, and adds a disk', async ({ page }) => {
+  test.setTimeout(120_000);
+  await login(page, 'admin', ADMIN_PASSWORD);
+  await waitForHydration(page);
+  const stopped = page.locator('tbody tr[data-kind="qemu"][data-status="stopped"]').last();
+  await stopped.locator('a').first().click();
+  await expect(page.getByTestId('detail-status')).toHaveText('stopped');
+  await waitForHydration(page);
+  const devices = page.getByTestId('devices');
+
+  // A new NIC: e1000 on vmbr1, VLAN 20; it takes the first free slot.
+  await devices.getByTestId('nic-add').click();
+  const form = devices.getByTestId('nic-form');
+  await form.getByTestId('nic-form-model').selectOption('e1000');
+  await form.getByTestId('nic-form-bridge').selectOption('vmbr1');
+  await form.getByTestId('nic-form-tag').fill('20');
+  await form.getByTestId('nic-form-save').click();
+  // The first free slot (net1 on a fresh demo).
+  const outcome = devices.getByTestId('device-outcome');
+  await expect(outcome).toHaveText(/^Applied: net\d+\.$/);
+  const key = (await outcome.getAttribute('data-key'))!;
+  const nic = devices.locator(`tr[data-nic="${key}"]`);
+  await expect(nic.getByTestId('nic-model')).toHaveText('e1000');
+  await expect(nic.getByTestId('nic-bridge')).toHaveText('vmbr1');
+  await expect(nic.getByTestId('nic-tag')).toHaveText('20');
+  const mac = (await nic.getByTestId('nic-mac').textContent())!;
+  expect(mac).toMatch(/^BC:24:11:[0-9A-F:]{8}$/);
+
+  // A tag PVE refuses: the reason shows and what was typed stays.
+  await devices.getByTestId('nic-add').click();
+  await form.getByTestId('nic-form-tag').fill('5000');
+  await form.getByTestId('nic-form-save').click();
+  await expect(form.getByRole('alert')).toContainText('VLAN tag: 1 to 4094');
+  await expect(form.getByTestId('nic-form-tag')).toHaveValue('5000');
+  await form.getByRole('button', { name: 'Cancel' }).click();
+
+  // Untagged and disconnected; the MAC stays.
+  await nic.getByTestId('nic-edit').click();
+  const edit = devices.getByTestId('nic-form');
+  await edit.getByTestId('nic-form-tag').fill('');
+  await edit.getByTestId('nic-form-link-down').check();
+  await edit.getByTestId('nic-form-save').click();
+  await expect(nic.getByTestId('nic-link')).toHaveText('disconnected');
+  await expect(nic.getByTestId('nic-tag')).toHaveText('');
+  await expect(nic.getByTestId('nic-mac')).toHaveText(mac);
+
+  // Removing asks first and names the device.
+  await nic.getByTestId('nic-remove').click();
+  await expect(nic.getByTestId('nic-remove-confirm')).toContainText(`Remove ${key} (e1000, vmbr1, ${mac})`);
+  await nic.getByTestId('nic-remove-yes').click();
+  await expect(outcome).toHaveText(`Applied: ${key}.`);
+  await expect(nic).toHaveCount(0);
+
+  // A new 8 GiB disk on the first free SCSI slot.
+  await devices.getByTestId('disk-add').click();
+  const diskForm = devices.getByTestId('disk-form');
+  await expect(diskForm.getByTestId('disk-form-storage')).toHaveValue('local-lvm');
+  await diskForm.getByTestId('disk-form-size').fill('8');
+  await diskForm.getByTestId('disk-form-add').click();
+  await expect(outcome).toHaveText(/^Applied: scsi\d+\.$/);
+  const disk = (await outcome.getAttribute('data-key'))!;
+  await expect(page.getByTestId('hw-disks').locator(`tr[data-disk="${disk}"]`)).toContainText('size=8G');
+});

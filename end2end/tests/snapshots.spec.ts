@@ -56,7 +56,7 @@ test('an operator takes a snapshot, rolls back to it and deletes it', async ({ p
   await expect(row).toHaveCount(0);
 });
 
-test('a viewer sees the snapshots but no snapshot buttons, and the server refuses a snapshot', async ({ page, request }) => {
+test('a viewer sees the snapshots and the hardware but no buttons to change them, and the server refuses a snapshot', async ({ page, request }) => {
   // The admin's session, to create a viewer through the API the users page uses.
   await login(page, 'admin', ADMIN_PASSWORD);
   const name = `snapviewer${Date.now() % 100000}`;
@@ -75,6 +75,11 @@ test('a viewer sees the snapshots but no snapshot buttons, and the server refuse
   await expect(vpage.getByTestId('snapshots')).toBeVisible();
   await expect(vpage.getByTestId('snapshot-form')).toHaveCount(0);
   await expect(vpage.getByTestId('snapshot-rollback')).toHaveCount(0);
+  // Nor the hardware panel's device buttons.
+  await expect(vpage.getByTestId('devices')).toBeVisible();
+  for (const button of ['nic-add', 'nic-edit', 'nic-remove', 'disk-add', 'hw-grow']) {
+    await expect(vpage.getByTestId(button)).toHaveCount(0);
+  }
   const refused = await vpage.request.post('/api/snapshots_create', {
     form: { cluster, node, vmid, name: 'sneaky', description: '' },
     headers: { Origin: new URL(vpage.url()).origin },

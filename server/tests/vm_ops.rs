@@ -261,3 +261,247 @@ async fn the_migration_check_lists_targets_and_local_disks_and_viewers_get_none(
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {body}");
     }
 }
+
+/// Calls a device function of VM `vmid` with `fields` after the VM's ids.
+async fn device_call(
+    browser: &Browser,
+    endpoint: &str,
+    node: &str,
+    vmid: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut all: Vec<(&str, &str)> = vec![("cluster", "demo"), ("node", node), ("vmid", vmid)];
+    all.extend_from_slice(fields);
+    browser.call(endpoint, &all).await
+}
+
+/// Owned fields as the call takes them.
+fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The NIC line `key` of the panel's configuration.
+fn nic<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
+    config["nics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == key)
+}
+
+#[tokio::test]
+async fn nics_and_disks_are_added_changed_and_removed_with_the_digest_guarding_them() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let (status, choices) = device_call(&admin, "vm_device_choices", &node, &vmid, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{choices}");
+    assert_eq!(choices["bridges"], serde_json::json!(["vmbr0", "vmbr1"]));
+    assert_eq!(choices["storages"], serde_json::json!(["local-lvm"]));
+
+    // A new NIC takes the lowest free slot.
+    let opened = config(&admin, &node, &vmid).await;
+    let digest = opened["digest"].as_str().unwrap().to_owned();
+    let new_nic = [
+        ("digest", digest.as_str()),
+        ("key", ""),
+        ("nic[model]", "e1000"),
+        ("nic[bridge]", "vmbr1"),
+        ("nic[tag]", "20"),
+        ("nic[firewall]", "true"),
+        ("nic[link_down]", "false"),
+    ];
+    let (status, added) = device_call(&admin, "vm_nic_save", &node, &vmid, &new_nic).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["key"], "net1");
+    assert_eq!(added["changed"]["applied"], serde_json::json!(["net1"]));
+    let after = config(&admin, &node, &vmid).await;
+    let net1 = nic(&after, "net1").expect("net1").clone();
+    assert_eq!(
+        (
+            net1["model"].as_str(),
+            net1["bridge"].as_str(),
+            net1["tag"].as_u64()
+        ),
+        (Some("e1000"), Some("vmbr1"), Some(20))
+    );
+    assert!(
+        net1["mac"].as_str().unwrap().starts_with("BC:24:11:"),
+        "{net1}"
+    );
+
+    // The form opened before that change is refused, whole.
+    let (status, body) = device_call(&admin, "vm_nic_save", &node, &vmid, &new_nic).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Changing it keeps its MAC; a bridge the node lacks is refused by name.
+    let digest = after["digest"].as_str().unwrap().to_owned();
+    let change = |bridge: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("digest", digest.clone()),
+            ("key", "net1".to_owned()),
+            ("nic[model]", "virtio".to_owned()),
+            ("nic[bridge]", bridge.to_owned()),
+            ("nic[firewall]", "false".to_owned()),
+            ("nic[link_down]", "true".to_owned()),
+        ]
+    };
+    let bad = change("vmbr7");
+    let (status, body) = device_call(&admin, "vm_nic_save", &node, &vmid, &pairs(&bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        error_text(&body).contains("vmbr7") && error_text(&body).contains("does not exist"),
+        "{body}"
+    );
+    let good = change("vmbr0");
+    let (status, body) = device_call(&admin, "vm_nic_save", &node, &vmid, &pairs(&good)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changed = config(&admin, &node, &vmid).await;
+    let net1_now = nic(&changed, "net1").unwrap();
+    assert_eq!(net1_now["mac"], net1["mac"], "the MAC stays");
+    assert_eq!(
+        (
+            net1_now["model"].as_str(),
+            net1_now["tag"].as_u64(),
+            net1_now["link_down"].as_bool()
+        ),
+        (Some("virtio"), None, Some(true))
+    );
+
+    // A new disk on the lowest free SCSI slot.
+    let digest = changed["digest"].as_str().unwrap().to_owned();
+    let disk = [
+        ("digest", digest.as_str()),
+        ("disk[bus]", "scsi"),
+        ("disk[storage]", "local-lvm"),
+        ("disk[size_gib]", "8"),
+    ];
+    let (status, body) = device_call(&admin, "vm_disk_add", &node, &vmid, &disk).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["key"], "scsi1");
+    let with_disk = config(&admin, &node, &vmid).await;
+    let scsi1 = with_disk["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "scsi1")
+        .expect("scsi1");
+    assert_eq!(
+        scsi1["value"],
+        format!("local-lvm:vm-{vmid}-disk-1,size=8G").as_str()
+    );
+    let digest = with_disk["digest"].as_str().unwrap().to_owned();
+    let no_space = [
+        ("digest", digest.as_str()),
+        ("disk[bus]", "scsi"),
+        ("disk[storage]", "backup"),
+        ("disk[size_gib]", "8"),
+    ];
+    let (status, body) = device_call(&admin, "vm_disk_add", &node, &vmid, &no_space).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        error_text(&body).contains("does not hold VM disks"),
+        "{body}"
+    );
+
+    // Removing the NIC.
+    let remove = [("digest", digest.as_str()), ("key", "net1")];
+    let (status, body) = device_call(&admin, "vm_nic_remove", &node, &vmid, &remove).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(nic(&config(&admin, &node, &vmid).await, "net1").is_none());
+}
+
+#[tokio::test]
+async fn a_running_vm_takes_a_nic_at_once_and_a_sata_disk_at_its_next_start() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "running").await;
+    let opened = config(&admin, &node, &vmid).await;
+    let digest = opened["digest"].as_str().unwrap().to_owned();
+    let disk = [
+        ("digest", digest.as_str()),
+        ("disk[bus]", "sata"),
+        ("disk[storage]", "local-lvm"),
+        ("disk[size_gib]", "4"),
+    ];
+    let (status, body) = device_call(&admin, "vm_disk_add", &node, &vmid, &disk).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["changed"]["pending"],
+        serde_json::json!(["sata0"]),
+        "{body}"
+    );
+    let after = config(&admin, &node, &vmid).await;
+    let digest = after["digest"].as_str().unwrap().to_owned();
+    let new_nic = [
+        ("digest", digest.as_str()),
+        ("key", ""),
+        ("nic[model]", "virtio"),
+        ("nic[bridge]", "vmbr0"),
+        ("nic[firewall]", "true"),
+        ("nic[link_down]", "false"),
+    ];
+    let (status, body) = device_call(&admin, "vm_nic_save", &node, &vmid, &new_nic).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["changed"]["applied"],
+        serde_json::json!(["net1"]),
+        "hot-plugged: {body}"
+    );
+}
+
+#[tokio::test]
+async fn viewers_get_no_device_changes() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let digest = config(&admin, &node, &vmid).await["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = admin
+        .call(
+            "users_create",
+            &[
+                ("username", "vic"),
+                ("password", "vic-password-1"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let viewer = server.log_in("vic", "vic-password-1").await;
+    let calls: [(&str, Vec<(&str, &str)>); 4] = [
+        ("vm_device_choices", vec![]),
+        (
+            "vm_nic_save",
+            vec![
+                ("digest", &digest),
+                ("key", ""),
+                ("nic[model]", "virtio"),
+                ("nic[bridge]", "vmbr0"),
+                ("nic[firewall]", "true"),
+                ("nic[link_down]", "false"),
+            ],
+        ),
+        ("vm_nic_remove", vec![("digest", &digest), ("key", "net0")]),
+        (
+            "vm_disk_add",
+            vec![
+                ("digest", &digest),
+                ("disk[bus]", "scsi"),
+                ("disk[storage]", "local-lvm"),
+                ("disk[size_gib]", "8"),
+            ],
+        ),
+    ];
+    for (endpoint, fields) in calls {
+        let (status, body) = device_call(&viewer, endpoint, &node, &vmid, &fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {body}");
+    }
+    assert_eq!(
+        config(&admin, &node, &vmid).await["digest"],
+        digest.as_str(),
+        "nothing changed"
+    );
+}

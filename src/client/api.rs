@@ -8,13 +8,13 @@ use crate::error::{Error, Result};
 use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid, UserId, VmId};
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
-    DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
-    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Permissions, PoolSummary, PowerAction,
-    QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate, QemuPendingEntry,
-    QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig, QemuSnapshotCreate, QemuStatus,
-    ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry, StorageContentFilter,
-    StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine, TaskStatus, User, Version,
-    VncProxy, VzdumpOptions,
+    DiskSize, InterfaceFilter, MetricsExport, MetricsExportOptions, MigratePrecondition,
+    NetworkInterface, NodeIndexEntry, NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary,
+    Permissions, PoolSummary, PowerAction, QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry,
+    QemuMigrate, QemuPendingEntry, QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig,
+    QemuSnapshotCreate, QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry,
+    StorageContentFilter, StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine,
+    TaskStatus, User, Version, VncProxy, VzdumpOptions,
 };
 
 /// The PVE API as Cecyber uses it. Hold it as `Arc<dyn PveApi>`.
@@ -78,6 +78,13 @@ pub trait PveApi: Send + Sync + 'static {
         node: &NodeName,
         filter: &TaskListFilter,
     ) -> Result<Vec<TaskListEntry>>;
+
+    /// `GET /nodes/{node}/network[?type=]`: the node's network interfaces.
+    async fn node_network(
+        &self,
+        node: &NodeName,
+        filter: Option<InterfaceFilter>,
+    ) -> Result<Vec<NetworkInterface>>;
 
     /// `GET /nodes/{node}/storage`: the storages the node sees, with usage.
     async fn node_storage(

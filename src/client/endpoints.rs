@@ -430,6 +430,8 @@ endpoints! {
     TASK_LOG = get("/nodes/{node}/tasks/{upid}/log", &[int("start"), int("limit")]);
     /// Stop a task.
     TASK_STOP = delete("/nodes/{node}/tasks/{upid}", &[]);
+    /// A node's network interfaces.
+    NODE_NETWORK = get("/nodes/{node}/network", &[string("type")]);
     /// A node's storages.
     NODE_STORAGE = get(
         "/nodes/{node}/storage",

@@ -11,10 +11,10 @@ use crate::error::{Error, Result};
 use crate::ids::{BackupJobId, DiskName, NodeName, SnapshotName, StorageId, Upid, UserId, VmId};
 use crate::types::{
     AclEntry, BackupJob, BackupJobSpec, ClusterLogEntry, ClusterResource, ClusterStatusEntry,
-    DiskSize, MetricsExport, MetricsExportOptions, MigratePrecondition, NodeIndexEntry,
-    NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Params, Permissions, PoolSummary,
-    PowerAction, QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry, QemuMigrate,
-    QemuPendingEntry, QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig,
+    DiskSize, InterfaceFilter, MetricsExport, MetricsExportOptions, MigratePrecondition,
+    NetworkInterface, NodeIndexEntry, NodeRrdPoint, NodeStatus, NodeStorage, NodeSummary, Params,
+    Permissions, PoolSummary, PowerAction, QemuClone, QemuConfig, QemuConfigUpdate, QemuListEntry,
+    QemuMigrate, QemuPendingEntry, QemuRestore, QemuRrdPoint, QemuSnapshot, QemuSnapshotConfig,
     QemuSnapshotCreate, QemuStatus, ResourceType, Role, RrdCf, RrdTimeframe, StorageContentEntry,
     StorageContentFilter, StorageListFilter, TaskListEntry, TaskListFilter, TaskLogLine,
     TaskStatus, User, Version, VncProxy, VzdumpOptions,
@@ -202,6 +202,16 @@ impl PveApi for HttpClient {
     ) -> Result<Vec<TaskListEntry>> {
         self.request(&ep::NODE_TASKS, &[node.as_str()], &filter.params())
             .await
+    }
+
+    async fn node_network(
+        &self,
+        node: &NodeName,
+        filter: Option<InterfaceFilter>,
+    ) -> Result<Vec<NetworkInterface>> {
+        let mut p = Params::new();
+        p.opt_str("type", filter.map(InterfaceFilter::as_str));
+        self.request(&ep::NODE_NETWORK, &[node.as_str()], &p).await
     }
 
     async fn node_storage(

@@ -13,6 +13,9 @@ mod sim_support;
 #[path = "sim_ops/snapshots.rs"]
 mod snapshots;
 
+#[path = "sim_ops/devices.rs"]
+mod devices;
+
 #[cfg(feature = "client")]
 #[path = "sim_ops/client.rs"]
 mod client;

@@ -458,6 +458,11 @@ async fn newer_endpoints_match_the_schema() {
             &[],
         ),
         (
+            "/nodes/{node}/network",
+            format!("/nodes/{node}/network"),
+            &[],
+        ),
+        (
             "/nodes/{node}/storage/{storage}/content",
             backups,
             &["content", "subtype"],

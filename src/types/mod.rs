@@ -14,9 +14,11 @@ pub mod backup;
 pub mod cluster;
 pub mod cluster_info;
 pub mod metrics;
+pub mod network;
 pub mod node;
 pub mod qemu;
 pub mod qemu_config;
+pub mod qemu_devices;
 pub mod qemu_ops;
 pub mod qemu_snapshot;
 pub mod rrd;
@@ -32,10 +34,12 @@ pub use backup::{
 pub use cluster::{ClusterResource, GuestKind, ResourceType};
 pub use cluster_info::{ClusterLogEntry, ClusterStatusEntry, PoolSummary};
 pub use metrics::{MetricPoint, MetricType, MetricsExport, MetricsExportOptions};
+pub use network::{InterfaceFilter, NetworkInterface};
 pub use node::{NodeIndexEntry, NodeState, NodeStatus, NodeSummary};
 pub use params::{ParamValue, Params, WireEnum};
 pub use qemu::{NicCounters, PowerAction, QemuListEntry, QemuStatus, VmStatus};
 pub use qemu_config::{QemuConfig, QemuConfigUpdate};
+pub use qemu_devices::{DISK_BUSES, NIC_MODELS, NetDevice, NewDisk};
 pub use qemu_ops::{
     DiskSize, LocalDisk, MigratePrecondition, NotAllowedNode, QemuClone, QemuMigrate, QemuRestore,
     VncProxy,

@@ -99,6 +99,14 @@ impl HardwareDraft {
     }
 }
 
+impl HardwareDraft {
+    /// A change made from this page (a device added, say) is about to move the digest on:
+    /// edits in progress take the new one instead of conflicting with it.
+    pub fn adopt_next_digest(&self) {
+        self.adopt_digest.set(true);
+    }
+}
+
 impl Default for HardwareDraft {
     fn default() -> Self {
         Self::new()
@@ -286,7 +294,7 @@ pub fn HardwarePanel(
 
 /// What a save did.
 #[component]
-fn Changed(changed: ConfigChanged) -> impl IntoView {
+pub fn Changed(changed: ConfigChanged) -> impl IntoView {
     let text = match (changed.applied.is_empty(), changed.pending.is_empty()) {
         (true, true) => "Nothing to change: the form holds the current values.".to_owned(),
         (false, true) => format!("Applied: {}.", changed.applied.join(", ")),

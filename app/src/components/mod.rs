@@ -4,6 +4,7 @@ pub mod alert_badge;
 pub mod bulk;
 pub mod clone;
 pub mod console;
+pub mod devices;
 pub mod error_box;
 pub mod hardware;
 pub mod history;

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     components::{
         clone::CloneButton,
+        devices::{DeviceDraft, DevicePanel},
         error_box::ErrorBox,
         hardware::{HardwareDraft, HardwarePanel, HardwareTarget},
         history::{History, HistoryOf},
@@ -91,6 +92,7 @@ fn VmPage(target: VmTarget) -> impl IntoView {
         }
     });
     let hardware_draft = HardwareDraft::new();
+    let device_draft = DeviceDraft::new();
     let hardware_target = snapshot_target.clone();
     let target_node = target.node.clone();
     // The charts show once the VM is known to exist (a missing VM has its one error above),
@@ -152,7 +154,11 @@ fn VmPage(target: VmTarget) -> impl IntoView {
                                 vmid: t.vmid,
                                 running: detail.status.is_running(),
                             };
-                            view! { <HardwarePanel target config draft=hardware_draft reload=hardware_reload /> }.into_any()
+                            view! {
+                                <HardwarePanel target=target.clone() config=config.clone() draft=hardware_draft reload=hardware_reload />
+                                <DevicePanel target config draft=hardware_draft devices=device_draft reload=hardware_reload />
+                            }
+                            .into_any()
                         }
                         (Err(error), _) => view! { <ErrorBox error /> }.into_any(),
                         (Ok(_), None) => ().into_any(),

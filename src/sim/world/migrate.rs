@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::model::devices::{drive_gib, drive_parts};
 use super::model::{Model, Vm};
 
 /// A volume of the VM on a storage that is not shared (qemu-server's `foreach_volid`
@@ -76,6 +77,24 @@ pub(crate) fn local_volumes(model: &Model, vm: &Vm) -> Vec<LocalVolume> {
             in_snapshots: vm.snapshots.keys().cloned().collect(),
         });
     }
+    for (key, value) in vm.extra_disks() {
+        let volid = drive_parts(value).0;
+        if local(volid) {
+            out.push(LocalVolume {
+                volid: volid.to_owned(),
+                size: drive_gib(value).map(|g| g << 30),
+                drivename: Some(key.to_owned()),
+                attached: true,
+                vmstate: false,
+                in_snapshots: vm
+                    .snapshots
+                    .iter()
+                    .filter(|(_, s)| s.config.extra.values().any(|v| drive_parts(v).0 == volid))
+                    .map(|(name, _)| name.clone())
+                    .collect(),
+            });
+        }
+    }
     for (name, snap) in &vm.snapshots {
         if let Some(state) = snap.vmstate.as_ref().filter(|v| local(v)) {
             out.push(LocalVolume {
@@ -128,6 +147,7 @@ pub(crate) fn mapped_resources(vm: &Vm) -> Map<String, Value> {
 /// Storages of the VM's volumes that `node` does not have, sorted.
 pub(crate) fn unavailable_storages(model: &Model, vm: &Vm, node: &str) -> Vec<String> {
     let mut ids: Vec<&str> = std::iter::once(vm.disk_volid())
+        .chain(vm.extra_disks().map(|(_, v)| drive_parts(v).0))
         .chain(vm.snapshots.values().filter_map(|s| s.vmstate.as_deref()))
         .map(storage_of)
         .collect();

@@ -208,3 +208,50 @@ async fn containers_power_through_the_typed_client() {
     assert_eq!(upid.task_type(), "vzshutdown");
     done(&api, &upid).await.unwrap();
 }
+
+#[tokio::test]
+async fn bridges_nics_and_new_disks_through_the_typed_client() {
+    let sim = start().await;
+    let raw = Client::login(&sim, "root@pam", "secret").await;
+    let api = api(&sim);
+    let (node, vmid) = find_vm(&raw, |v| v["status"] == "stopped" && v["template"] == 0).await;
+    let node: NodeName = node.parse().unwrap();
+    let vmid = VmId::new(vmid as u32).unwrap();
+
+    let bridges = api
+        .node_network(&node, Some(pve::types::InterfaceFilter::AnyBridge))
+        .await
+        .unwrap();
+    let names: Vec<&str> = bridges.iter().map(|b| b.iface.as_str()).collect();
+    assert_eq!(names, ["vmbr0", "vmbr1"]);
+    assert!(bridges.iter().all(|b| b.is_bridge()));
+    assert_eq!(bridges[0].bridge_ports.as_deref(), Some("eno1"));
+
+    let nic = pve::types::NetDevice {
+        model: "virtio".into(),
+        bridge: Some("vmbr1".into()),
+        tag: Some(30),
+        firewall: true,
+        ..Default::default()
+    };
+    let disk = pve::types::NewDisk {
+        storage: "local-lvm".into(),
+        size_gib: 2,
+        options: vec![("discard".into(), "on".into())],
+    };
+    let mut update = QemuConfigUpdate::default();
+    update.set.insert("net1".into(), nic.to_string());
+    update.set.insert("virtio1".into(), disk.to_string());
+    api.qemu_config_update(&node, vmid, &update).await.unwrap();
+    let config = api.qemu_config(&node, vmid).await.unwrap();
+    let net1 = pve::types::NetDevice::parse(config.get("net1").unwrap()).unwrap();
+    assert!(net1.macaddr.is_some(), "PVE made up a MAC");
+    assert_eq!(
+        (net1.bridge.as_deref(), net1.tag, net1.firewall),
+        (Some("vmbr1"), Some(30), true)
+    );
+    assert_eq!(
+        config.get("virtio1"),
+        Some(format!("local-lvm:vm-{vmid}-disk-1,discard=on,size=2G").as_str())
+    );
+}

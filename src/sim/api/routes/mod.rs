@@ -8,6 +8,7 @@ mod cluster;
 mod extras;
 mod lxc;
 mod metrics;
+mod network;
 mod nodes;
 mod power;
 mod qemu;
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<SimState> {
         .merge(lxc::routes())
         .merge(metrics::routes())
         .merge(cluster::routes())
+        .merge(network::routes())
         .merge(nodes::routes())
         .merge(power::routes())
         .merge(qemu::routes())

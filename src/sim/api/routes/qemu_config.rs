@@ -1,7 +1,8 @@
 //! `/nodes/{node}/qemu/{vmid}/config` (GET with pending changes, `current` or a `snapshot`;
 //! PUT synchronous; POST asynchronous → `qmconfig` task) and `…/pending`, qemu-server
 //! `API2::Qemu`. Implemented options: name, memory, cores, sockets, description, tags,
-//! onboot, net0, scsi0 and a few kept verbatim; every change needs the option's own
+//! onboot, NICs (`net<n>`), drives (new volumes from `STORAGE:SIZE`, detached ones kept as
+//! `unused<n>`) and a few kept verbatim; every change needs the option's own
 //! VM.Config.* privilege and may carry the config `digest` it was based on. A running VM
 //! takes what it can hot-plug at once, the rest waits in `[PENDING]` for its next start or
 //! stop (see the model's `options`).
@@ -17,6 +18,10 @@ use crate::sim::api::extract::Call;
 use crate::sim::api::params::{Format, NODE, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
 use crate::sim::world::SimState;
+use crate::sim::world::model::devices::{
+    BRIDGES, allocate, canonical_net, device_keys, is_disk_key, is_net_key, is_unused_key,
+    net_bridge, new_volume,
+};
 use crate::sim::world::model::options::{
     OptionError, apply_pending, cleanup_pending, config_map, delete_option, digest, hotpluggable,
     pending_list, set_option, with_pending,
@@ -24,7 +29,7 @@ use crate::sim::world::model::options::{
 use crate::sim::world::model::{Vm, config_missing};
 use crate::sim::world::tasks::{self, Outcome};
 
-/// Options and the privilege each needs.
+/// Options and the privilege each needs (drives and NICs: [`privilege`]).
 const OPTIONS: &[(&str, &str)] = &[
     ("name", "VM.Config.Options"),
     ("description", "VM.Config.Options"),
@@ -38,12 +43,21 @@ const OPTIONS: &[(&str, &str)] = &[
     ("sockets", "VM.Config.CPU"),
     ("cpu", "VM.Config.CPU"),
     ("numa", "VM.Config.CPU"),
-    ("net0", "VM.Config.Network"),
-    ("scsi0", "VM.Config.Disk"),
     ("scsihw", "VM.Config.HWType"),
     ("agent", "VM.Config.Options"),
     ("hotplug", "VM.Config.HWType"),
 ];
+
+/// The privilege changing option `opt` needs; `None` for what is not an option.
+fn privilege(opt: &str) -> Option<&'static str> {
+    if is_net_key(opt) {
+        Some("VM.Config.Network")
+    } else if is_disk_key(opt) || is_unused_key(opt) {
+        Some("VM.Config.Disk")
+    } else {
+        OPTIONS.iter().find(|(o, _)| *o == opt).map(|(_, p)| *p)
+    }
+}
 
 fn specs(post: bool) -> Vec<Spec> {
     let mut v = vec![
@@ -61,8 +75,6 @@ fn specs(post: bool) -> Vec<Spec> {
         Spec::integer("sockets").min(1).optional(),
         Spec::string("cpu").optional(),
         Spec::boolean("numa").optional(),
-        Spec::string("net0").optional(),
-        Spec::string("scsi0").optional(),
         Spec::string("scsihw").optional(),
         Spec::string("agent").optional(),
         Spec::string("hotplug").optional(),
@@ -75,6 +87,7 @@ fn specs(post: bool) -> Vec<Spec> {
     if post {
         v.push(Spec::integer("background_delay").min(1).optional());
     }
+    v.extend(device_keys().iter().map(|k| Spec::string(k).optional()));
     v
 }
 
@@ -158,20 +171,21 @@ fn list_param<'a>(params: &'a Params, name: &str) -> Vec<&'a str> {
 
 /// Checks permissions and values, then applies `params` to the VM (under the caller's lock):
 /// to a stopped VM at once (with any pending changes), to a running one what it can
-/// hot-plug, the rest into `[PENDING]`.
+/// hot-plug, the rest into `[PENDING]`. New volumes (`STORAGE:SIZE`) are allocated first, as
+/// qemu-server's `create_disks` does; answers the drives it created, for the task log.
 fn apply(
     st: &SimState,
     who: &Principal,
     node: &str,
     vmid: u32,
     params: &Params,
-) -> Result<(), ApiError> {
+) -> Result<Vec<String>, ApiError> {
     let deletes = list_param(params, "delete");
     let reverts = list_param(params, "revert");
     let path = format!("/vms/{vmid}");
     let mut changed = false;
-    for (opt, privilege) in OPTIONS {
-        if params.get(opt).is_some() || deletes.contains(opt) {
+    for opt in params.iter().map(|(k, _)| k).chain(deletes.iter().copied()) {
+        if let Some(privilege) = privilege(opt) {
             st.check(&who.authid, &path, &[privilege])?;
             changed = true;
         }
@@ -201,10 +215,23 @@ fn apply(
             ));
         }
     }
+    let requested: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| privilege(k).is_some())
+        .collect();
+    // A new volume needs space on its storage (qemu-server's `check_storage_access`).
+    for (opt, value) in &requested {
+        if is_disk_key(opt)
+            && let Some(new) = new_volume(value)
+        {
+            let storage_path = format!("/storage/{}", new.storage);
+            st.check(&who.authid, &storage_path, &["Datastore.AllocateSpace"])?;
+        }
+    }
     let mut world = st.world();
     let vm = world
         .model
-        .vm_on_mut(node, vmid)
+        .vm_on(node, vmid)
         .ok_or_else(|| ApiError::fail(config_missing(node, vmid)))?;
     if let Some(d) = params.get("digest")
         && digest(vm) != d
@@ -218,10 +245,21 @@ fn apply(
     {
         return Err(ApiError::fail(format!("VM is locked ({l})")));
     }
-    let settings: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, _)| OPTIONS.iter().any(|(o, _)| o == k))
-        .collect();
+    // Values as the config file will hold them: new volumes allocated, NICs with a MAC.
+    let mut settings: Vec<(&str, String)> = Vec::new();
+    let mut created = Vec::new();
+    for (opt, value) in &requested {
+        let value = match new_volume(value).filter(|_| is_disk_key(opt)) {
+            Some(new) => {
+                let drive = allocate(&world.model, vm, opt, new).map_err(param_error)?;
+                created.push(format!("{opt}: successfully created disk '{drive}'"));
+                drive
+            }
+            None if is_net_key(opt) => canonical_net(opt, value, vm).map_err(param_error)?,
+            None => (*value).to_owned(),
+        };
+        settings.push((opt, value));
+    }
     // Every value is checked against the config it will end up in.
     let mut probe = with_pending(vm);
     for (opt, value) in &settings {
@@ -249,8 +287,15 @@ fn apply(
     for (opt, value) in &settings {
         next.pending_delete.remove(*opt);
         if running && !hotpluggable(&next, opt, Some(value)) {
-            next.pending.insert((*opt).to_owned(), (*value).to_owned());
+            next.pending.insert((*opt).to_owned(), value.clone());
         } else {
+            // Plugging a NIC into a running VM needs its bridge (qemu-server's `tap_plug`).
+            if running
+                && is_net_key(opt)
+                && let Some(bridge) = net_bridge(value).filter(|b| !BRIDGES.contains(b))
+            {
+                return Err(ApiError::fail(format!("bridge '{bridge}' does not exist")));
+            }
             next.pending.remove(*opt);
             set_option(&mut next, opt, value).map_err(param_error)?;
         }
@@ -259,8 +304,10 @@ fn apply(
         apply_pending(&mut next);
     }
     cleanup_pending(&mut next);
-    *vm = next;
-    Ok(())
+    if let Some(vm) = world.model.vm_on_mut(node, vmid) {
+        *vm = next;
+    }
+    Ok(created)
 }
 
 fn param_error(e: OptionError) -> ApiError {
@@ -274,7 +321,9 @@ fn checked(call: &Call, post: bool) -> Result<Params, ApiError> {
     let path = format!("/vms/{}", call.segment("vmid"));
     let any = OPTIONS
         .iter()
-        .any(|(_, p)| call.st.can(&call.who.authid, &path, p));
+        .map(|(_, p)| *p)
+        .chain(["VM.Config.Network", "VM.Config.Disk"])
+        .any(|p| call.st.can(&call.who.authid, &path, p));
     if !any {
         call.require_vm(&["VM.Config.Options"])?;
     }
@@ -321,7 +370,12 @@ async fn post_config(call: Call) -> ApiResult {
                 ctx.log(format!("update VM {vmid}: -{k} {v}"));
             }
             match apply(&ctx.st, &caller, &node2, vmid, &params) {
-                Ok(()) => Outcome::Ok,
+                Ok(created) => {
+                    for line in created {
+                        ctx.log(line);
+                    }
+                    Outcome::Ok
+                }
                 Err(e) => Outcome::Error(e.message),
             }
         },

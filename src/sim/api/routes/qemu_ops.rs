@@ -17,6 +17,9 @@ use crate::sim::util::{log_time, now_secs};
 use crate::sim::world::SimState;
 use crate::sim::world::backup::run_restore;
 use crate::sim::world::migrate;
+use crate::sim::world::model::devices::{
+    drive_parts, is_net_key, is_unused_key, with_new_mac, with_volume,
+};
 use crate::sim::world::model::{Power, config_missing, mac_address};
 use crate::sim::world::tasks::{self, Outcome};
 
@@ -133,6 +136,31 @@ async fn clone(call: Call) -> ApiResult {
                 "local-lvm:vm-{newid}-disk-0,iothread=1,size={}G",
                 vm.disk_gib
             );
+            // The other disks get volumes of their own (unused ones are not copied), the
+            // other NICs MAC addresses of their own.
+            vm.extra.retain(|k, _| !is_unused_key(k));
+            let disks: Vec<(String, String)> = vm
+                .extra_disks()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let mut copies = Vec::new();
+            for (n, (key, value)) in disks.into_iter().enumerate() {
+                let from = drive_parts(&value).0.to_owned();
+                let storage = from.split(':').next().unwrap_or("local-lvm").to_owned();
+                let volume = format!("{storage}:vm-{newid}-disk-{}", n + 1);
+                vm.extra.insert(key.clone(), with_volume(&value, &volume));
+                copies.push((key, from, volume));
+            }
+            let nets: Vec<(String, String)> = vm
+                .extra
+                .iter()
+                .filter(|(k, _)| is_net_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (key, value) in nets {
+                let renewed = with_new_mac(&key, &value, &vm);
+                vm.extra.insert(key, renewed);
+            }
             if let Some(mut world) = ctx.world() {
                 world.model.vms.insert(newid, vm);
             }
@@ -167,6 +195,12 @@ async fn clone(call: Call) -> ApiResult {
                 ctx.log(format!("create linked clone of drive scsi0 ({from})"));
                 tokio::time::sleep(ctx.st.scaled(Duration::from_millis(800))).await;
                 ctx.log(format!("  Logical volume \"vm-{newid}-disk-0\" created."));
+            }
+            let kind = if full { "full" } else { "linked" };
+            for (key, from, volume) in copies {
+                ctx.log(format!("create {kind} clone of drive {key} ({from})"));
+                let name = volume.split(':').nth(1).unwrap_or_default();
+                ctx.log(format!("  Logical volume \"{name}\" created."));
             }
             Outcome::Ok
         },

@@ -1,6 +1,7 @@
 //! `PUT /nodes/{node}/qemu/{vmid}/resize` (qemu-server `API2::Qemu::resize_vm`): grows a disk,
 //! absolutely or by `+size`, in a `resize` task.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,17 +12,21 @@ use crate::sim::api::extract::Call;
 use crate::sim::api::params::{NODE, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
 use crate::sim::world::SimState;
+use crate::sim::world::model::devices::{disk_keys, drive_gib, drive_parts, is_cdrom, with_size};
 use crate::sim::world::model::options::parse_gib;
 use crate::sim::world::tasks::{self, Outcome};
 
-const PARAMS: &[Spec] = &[
-    NODE,
-    VMID,
-    Spec::string("disk").one_of(&["scsi0", "scsi1", "virtio0", "sata0", "ide0"]),
-    Spec::string("size"),
-    Spec::string("digest").max_len(40).optional(),
-    Spec::boolean("skiplock").optional(),
-];
+fn params() -> Vec<Spec> {
+    static DISKS: LazyLock<Vec<&'static str>> = LazyLock::new(|| disk_keys().collect());
+    vec![
+        NODE,
+        VMID,
+        Spec::string("disk").one_of(DISKS.as_slice()),
+        Spec::string("size"),
+        Spec::string("digest").max_len(40).optional(),
+        Spec::boolean("skiplock").optional(),
+    ]
+}
 
 pub(super) fn routes() -> Router<SimState> {
     Router::new().route("/nodes/{node}/qemu/{vmid}/resize", put(resize))
@@ -31,7 +36,7 @@ pub(super) fn routes() -> Router<SimState> {
 /// shrinking; a `resize` task → UPID.
 async fn resize(call: Call) -> ApiResult {
     let Call { st, who, .. } = &call;
-    let params = call.on_vm(&["VM.Config.Disk"], PARAMS)?;
+    let params = call.on_vm(&["VM.Config.Disk"], &params())?;
     let (node, vmid) = (call.node(), call.vmid());
     let size = params.get("size").unwrap_or_default().to_owned();
     let disk = params.get("disk").unwrap_or_default().to_owned();
@@ -44,10 +49,15 @@ async fn resize(call: Call) -> ApiResult {
     let current = {
         let world = st.world();
         let vm = world.model.existing_vm(node, vmid)?;
-        if disk != "scsi0" {
-            return Err(ApiError::fail(format!("disk '{disk}' does not exist")));
+        let drive = vm.extra.get(&disk).filter(|_| disk != "scsi0");
+        match drive {
+            _ if disk == "scsi0" => vm.disk_gib,
+            Some(value) if is_cdrom(value) => {
+                return Err(ApiError::fail("you can't resize a cdrom"));
+            }
+            Some(value) => drive_gib(value).unwrap_or(1),
+            None => return Err(ApiError::fail(format!("disk '{disk}' does not exist"))),
         }
-        vm.disk_gib
     };
     let new = if relative { current + gib } else { gib };
     if new < current {
@@ -62,13 +72,32 @@ async fn resize(call: Call) -> ApiResult {
         &who.authid,
         move |ctx| async move {
             tokio::time::sleep(ctx.st.scaled(Duration::from_millis(500))).await;
-            ctx.log(format!("  Size of logical volume pve/vm-{vmid}-disk-0 changed from {current}.00 GiB to {new}.00 GiB."));
+            let volume = ctx
+                .world()
+                .and_then(|w| {
+                    let vm = w.model.vm_on(&node2, vmid)?;
+                    let value = if disk == "scsi0" {
+                        &vm.scsi0
+                    } else {
+                        vm.extra.get(&disk)?
+                    };
+                    Some(drive_parts(value).0.to_owned())
+                })
+                .unwrap_or_default();
+            let lv = volume.split(':').nth(1).unwrap_or_default();
             ctx.log(format!(
-                "  Logical volume pve/vm-{vmid}-disk-0 successfully resized."
+                "  Size of logical volume pve/{lv} changed from {current}.00 GiB to {new}.00 GiB."
             ));
+            ctx.log(format!("  Logical volume pve/{lv} successfully resized."));
             if let Some(mut world) = ctx.world()
                 && let Some(vm) = world.model.vm_on_mut(&node2, vmid)
             {
+                if disk != "scsi0" {
+                    if let Some(value) = vm.extra.get_mut(&disk) {
+                        *value = with_size(value, new);
+                    }
+                    return Outcome::Ok;
+                }
                 vm.disk_gib = new;
                 vm.scsi0 = vm
                     .scsi0

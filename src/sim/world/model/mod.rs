@@ -1,9 +1,11 @@
 //! The simulated cluster: nodes, VMs and storages, with the lookups handlers need. Only static
 //! facts and run state live here; usage values come from `metrics`.
 
+pub(crate) mod devices;
 mod generate;
 pub(crate) mod options;
 mod snapshot;
+mod values;
 
 use std::collections::BTreeMap;
 

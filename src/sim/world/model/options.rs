@@ -7,24 +7,10 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Vm;
-
-/// A value PVE's schema check refuses: the parameter and its message (answered as 400).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct OptionError {
-    /// The parameter.
-    pub param: String,
-    /// PVE's message for it.
-    pub message: String,
-}
-
-impl OptionError {
-    fn new(param: &str, message: impl Into<String>) -> Self {
-        Self {
-            param: param.to_owned(),
-            message: message.into(),
-        }
-    }
-}
+use super::devices::{
+    canonical_net, check_drive, drive_parts, is_cdrom, is_disk_key, is_net_key, is_unused_key,
+};
+pub(crate) use super::values::{OptionError, parse_gib};
 
 /// Options a running VM takes at once whatever `hotplug` says (qemu-server's
 /// `$fast_plug_option`, as far as the simulator has them).
@@ -48,7 +34,9 @@ pub(crate) fn config_map(vm: &Vm) -> Map<String, Value> {
     m.insert("cores".into(), json!(vm.cores));
     m.insert("sockets".into(), json!(vm.sockets));
     m.insert("ostype".into(), json!(vm.ostype));
-    m.insert("net0".into(), json!(vm.net0));
+    if !vm.net0.is_empty() {
+        m.insert("net0".into(), json!(vm.net0));
+    }
     m.insert("scsi0".into(), json!(vm.scsi0));
     m.insert("onboot".into(), json!(u8::from(vm.onboot)));
     m.insert(
@@ -182,14 +170,10 @@ pub(crate) fn set_option(vm: &mut Vm, opt: &str, value: &str) -> Result<(), Opti
             vm.tags.sort();
             vm.tags.dedup();
         }
-        "net0" => {
-            if !value.contains("bridge=") {
-                return Err(OptionError::new(
-                    "net0",
-                    "invalid format - format error\nnet0.bridge: property is missing and it is not optional\n",
-                ));
-            }
-            vm.net0 = value.to_owned();
+        "net0" => vm.net0 = canonical_net(opt, value, vm)?,
+        net if is_net_key(net) => {
+            let value = canonical_net(opt, value, vm)?;
+            vm.extra.insert(opt.to_owned(), value);
         }
         "scsi0" => {
             let size = value
@@ -200,6 +184,21 @@ pub(crate) fn set_option(vm: &mut Vm, opt: &str, value: &str) -> Result<(), Opti
                 vm.disk_gib = g;
             }
             vm.scsi0 = value.to_owned();
+        }
+        drive if is_disk_key(drive) || is_unused_key(drive) => {
+            check_drive(opt, value)?;
+            // A volume replaced by another stays, as an unused disk.
+            let replaced = vm
+                .extra
+                .get(opt)
+                .filter(|old| is_disk_key(opt) && !is_cdrom(old))
+                .map(|old| drive_parts(old).0.to_owned())
+                .filter(|old| old != "none" && old != drive_parts(value).0);
+            if let Some(old) = replaced {
+                let unused = vm.free_unused_key();
+                vm.extra.insert(unused, old);
+            }
+            vm.extra.insert(opt.to_owned(), value.to_owned());
         }
         "ostype" | "boot" | "cpu" | "numa" | "scsihw" | "agent" | "hotplug" => {
             vm.extra.insert(opt.to_owned(), value.to_owned());
@@ -216,7 +215,19 @@ pub(crate) fn delete_option(vm: &mut Vm, opt: &str) -> Result<(), OptionError> {
         "tags" => vm.tags.clear(),
         "onboot" => vm.onboot = false,
         "balloon" => vm.balloon_mib = None,
-        "scsi0" | "net0" | "name" | "memory" | "cores" | "sockets" => {
+        "net0" => vm.net0.clear(),
+        // qemu-server's `vmconfig_delete_or_detach_drive`: a detached disk's volume stays,
+        // as an unused disk (deleting `unused<n>` destroys it).
+        drive if is_disk_key(drive) && drive != "scsi0" => {
+            if let Some(value) = vm.extra.remove(drive)
+                && !is_cdrom(&value)
+                && drive_parts(&value).0 != "none"
+            {
+                let unused = vm.free_unused_key();
+                vm.extra.insert(unused, drive_parts(&value).0.to_owned());
+            }
+        }
+        "scsi0" | "name" | "memory" | "cores" | "sockets" => {
             return Err(OptionError::new(
                 opt,
                 "deleting this option is not simulated",
@@ -227,22 +238,6 @@ pub(crate) fn delete_option(vm: &mut Vm, opt: &str) -> Result<(), OptionError> {
         }
     }
     Ok(())
-}
-
-/// `32G`, `512M`, `1T`, or bytes without a unit → GiB (rounded up, at least 1).
-pub(crate) fn parse_gib(s: &str) -> Option<u64> {
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.parse().ok()?;
-    let gib = match unit {
-        "T" => n * 1024.0,
-        "G" => n,
-        "M" => n / 1024.0,
-        "K" => n / 1024.0 / 1024.0,
-        // PVE's `parse_size`: a number without a unit counts bytes.
-        "" => n / 1024.0 / 1024.0 / 1024.0,
-        _ => return None,
-    };
-    Some(gib.ceil().max(1.0) as u64)
 }
 
 /// The VM's hot-plug features (`hotplug`: a list of network, disk, cpu, memory, usb,
@@ -280,10 +275,14 @@ pub(crate) fn hotpluggable(vm: &Vm, opt: &str, value: Option<&str>) -> bool {
                 .iter()
                 .any(|h| h.contains("memory") || h.contains("cpu"))
         }
-        (net, Some(_)) if net.starts_with("net") => features.contains(&"network"),
-        (disk, Some(_)) if disk.starts_with("scsi") || disk.starts_with("virtio") => {
+        (net, _) if is_net_key(net) => features.contains(&"network"),
+        // IDE and SATA drives cannot be hot-plugged; an unused volume is not attached.
+        (disk, _)
+            if is_disk_key(disk) && (disk.starts_with("scsi") || disk.starts_with("virtio")) =>
+        {
             features.contains(&"disk")
         }
+        (unused, None) if is_unused_key(unused) => true,
         _ => false,
     }
 }
