@@ -9,6 +9,9 @@ pub mod error;
 pub mod ids;
 pub mod types;
 
+#[cfg(feature = "calendar")]
+pub mod calendar;
+
 #[cfg(feature = "client")]
 pub mod client;
 

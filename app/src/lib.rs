@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod migration;
 pub mod nodes;
 pub mod pages;
+pub mod schedules;
 pub mod snapshots;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -147,8 +148,8 @@ fn AppRoutes() -> impl IntoView {
         pages::{
             alerts::AlertsPage, console::ConsolePage, dashboard::DashboardPage,
             embed::EmbedConsolePage, embed_links::EmbedLinksPage, login::LoginPage, node::NodePage,
-            nodes::NodesPage, not_found::NotFound, tasks::TasksPage, users::UsersPage,
-            vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
+            nodes::NodesPage, not_found::NotFound, schedules::SchedulesPage, tasks::TasksPage,
+            users::UsersPage, vm_detail::VmDetailPage, vm_list::VmListPage, wall::WallPage,
             wall_links::WallLinksPage,
         },
     };
@@ -165,6 +166,7 @@ fn AppRoutes() -> impl IntoView {
                     <Route path=path!("/users") view=UsersPage />
                     <Route path=path!("/alerts") view=AlertsPage />
                     <Route path=path!("/tasks") view=TasksPage />
+                    <Route path=path!("/schedules") view=SchedulesPage />
                     <Route path=path!("/embed-links") view=EmbedLinksPage />
                     <Route path=path!("/wall-links") view=WallLinksPage />
                     <Route path=path!("/dashboard") view=DashboardPage />

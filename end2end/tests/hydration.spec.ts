@@ -47,6 +47,7 @@ test('every page of the panel hydrates without an error', async ({ page }) => {
     '/nodes/demo/pve1',
     '/nodes/demo/no-such-node',
     '/tasks',
+    '/schedules',
     '/alerts',
     '/users',
     '/embed-links',

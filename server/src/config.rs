@@ -88,6 +88,8 @@ pub struct Config {
     /// Seconds a connection may take to send a request's headers, or stay idle between two
     /// requests, before it is closed.
     pub header_read_timeout_secs: u64,
+    /// Run the power schedules in this process (off: they are stored and shown, not run).
+    pub run_schedules: bool,
     /// Built-in HTTPS (`[tls]`); unset: plain HTTP (behind a TLS proxy, or on loopback).
     pub tls: TlsConfig,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (IP
@@ -122,6 +124,7 @@ impl Default for Config {
             shutdown_grace_secs: 5,
             max_connections: 20_000,
             header_read_timeout_secs: 30,
+            run_schedules: true,
             tls: TlsConfig::default(),
             trusted_proxies: TrustedProxies::default(),
             demo: DemoConfig::default(),

@@ -20,9 +20,11 @@ pub fn app(runtime: &Runtime) -> Router {
     // Feature state server functions and page renders take from the context.
     let (console, embed_key) = (runtime.console.clone(), runtime.embed_key.clone());
     let lite_bundle = runtime.lite_bundle.clone();
+    let scheduler = runtime.scheduler.clone();
     let feature_contexts = move || {
         provide_context(console.clone());
         provide_context(embed_key.clone());
+        provide_context(scheduler.clone());
         if let Some(lite) = &lite_bundle {
             provide_context(lite.clone());
         }

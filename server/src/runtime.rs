@@ -7,6 +7,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use app::{
     console::ssr::ConsoleHub,
     embed::ssr::EmbedKey,
+    schedules::ssr::{Scheduler, clock::SystemClock},
     state::{
         AppState, SessionSettings,
         clusters::{Cluster, Clusters},
@@ -56,8 +57,21 @@ pub struct Runtime {
     pub shutdown: Shutdown,
     /// The bounds on open connections.
     pub connection_limits: ConnectionLimits,
+    /// Runs the power schedules; server functions reach it as a context.
+    pub scheduler: Arc<Scheduler>,
     /// Keeps the collectors polling for the alert rules.
     _alert_watch: Subscription,
+    /// The scheduler's loop, when this process runs the schedules; ends with the runtime.
+    _scheduler_loop: Option<AbortOnDrop>,
+}
+
+/// A background task that ends when its owner is dropped (a test's runtime, too).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A start-up failure, with what to do about it.
@@ -141,6 +155,12 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
     // Alert rules need data even when nobody watches: this subscription keeps the
     // collectors polling (its events are never read; the channel is bounded).
     let alert_watch = live.subscribe();
+    let scheduler = Scheduler::new(
+        state.db.clone(),
+        state.clusters.clone(),
+        Arc::new(SystemClock),
+    );
+    let scheduler_loop = config.run_schedules.then(|| AbortOnDrop(scheduler.spawn()));
     let render = RenderPool::start(RenderSettings {
         threads: config.render_threads,
         timeout: config.request_timeout(),
@@ -159,7 +179,9 @@ pub async fn start(config: &Config) -> Result<Runtime, StartError> {
         request_timeout: config.request_timeout(),
         shutdown: Shutdown::new(),
         connection_limits: config.connection_limits(),
+        scheduler,
         _alert_watch: alert_watch,
+        _scheduler_loop: scheduler_loop,
     })
 }
 

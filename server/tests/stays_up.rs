@@ -87,6 +87,7 @@ async fn every_page(server: &ServerProcess) -> Vec<Page> {
         Page::new("/dashboard", admin, ok),
         Page::new("/alerts", admin, ok),
         Page::new("/tasks", admin, ok),
+        Page::new("/schedules", admin, ok).showing("data-testid=\"no-schedules\""),
         Page::new("/nodes", admin, ok).showing("data-testid=\"node-table\""),
         Page::new("/users", admin, ok),
         Page::new("/wall-links", admin, ok),

@@ -48,6 +48,7 @@ pub fn Layout() -> impl IntoView {
                 <A href="/dashboard">"Dashboard"</A>
                 {sees_nodes.then(|| view! { <A href="/nodes">"Nodes"</A> })}
                 <A href="/tasks">"Tasks"</A>
+                <A href="/schedules">"Schedules"</A>
                 <A href="/alerts">"Alerts"</A>
                 <AlertBadge />
                 {role.allows(Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/wall-links">"Wall"</A> <A href="/embed-links">"Embed links"</A> })}

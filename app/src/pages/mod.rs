@@ -33,6 +33,7 @@ pub mod login;
 pub mod node;
 pub mod nodes;
 pub mod not_found;
+pub mod schedules;
 pub mod tasks;
 pub mod users;
 pub mod vm_detail;
