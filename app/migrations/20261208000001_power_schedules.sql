@@ -11,7 +11,9 @@ CREATE TABLE power_schedules (
     timezone      TEXT    NOT NULL,  -- IANA name the calendar is read in
     grace_secs    INTEGER NOT NULL,  -- a slot missed by up to this long still runs, late
     enabled       INTEGER NOT NULL DEFAULT 1,
-    owner         TEXT    NOT NULL,  -- the user who last saved it: runs act with their role and scope
+    -- The user who last saved it: runs act with their role and scope. A deleted user's
+    -- schedules keep no owner (and their runs fail) rather than pass to a new user of that name.
+    owner_id      INTEGER REFERENCES users (id) ON DELETE SET NULL,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     -- Every slot at or before this instant has been dealt with (run, or recorded as missed):
@@ -28,6 +30,7 @@ CREATE TABLE power_schedule_runs (
     started_at   INTEGER NOT NULL,
     finished_at  INTEGER,
     heartbeat_at INTEGER NOT NULL,   -- refreshed while a runner works on it; a stale one is taken over
+    runner       TEXT    NOT NULL,   -- the runner working on it: a runner whose run was taken over writes nothing more
     message      TEXT    NOT NULL DEFAULT '',
     -- The claim: one run per slot, whichever process or restart gets there first.
     UNIQUE (schedule_id, slot)

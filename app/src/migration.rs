@@ -16,6 +16,12 @@ pub struct MigrationTarget {
     pub node: String,
     /// Why PVE would refuse it (empty: allowed).
     pub refusal: Option<String>,
+    /// Its storages for VM disks, where the local disks may go instead of a storage of the same
+    /// name (PVE's `targetstorage`); empty when the VM has no local disk.
+    pub storages: Vec<String>,
+    /// True when PVE refuses it only because it lacks a storage of the VM's local disks: it
+    /// can take the VM with a target storage chosen.
+    pub needs_storage: bool,
 }
 
 /// What the check found.
@@ -34,6 +40,9 @@ pub struct MigrationCheck {
     /// Why the migration cannot start at all, if it cannot (a lock, local devices of a
     /// running VM).
     pub blocked: Option<String>,
+    /// The VM's HA state when Proxmox VE's HA manager manages it (`started`, `stopped`, …):
+    /// the migration is then a request to the HA manager, which migrates it itself.
+    pub ha_state: Option<String>,
 }
 
 /// PVE's precondition check for migrating the VM (operators, in scope).
@@ -57,6 +66,8 @@ pub async fn check_migration(
         .map(|n| MigrationTarget {
             node: n.clone(),
             refusal: None,
+            storages: Vec::new(),
+            needs_storage: false,
         })
         .chain(
             pre.not_allowed_nodes
@@ -64,11 +75,32 @@ pub async fn check_migration(
                 .map(|(n, why)| MigrationTarget {
                     node: n.clone(),
                     refusal: Some(refusal(why)),
+                    storages: Vec::new(),
+                    needs_storage: !why.unavailable_storages.is_empty() && why.extra.is_empty(),
                 }),
         )
         .filter(|t| t.node != vm.node.as_str())
         .collect();
     targets.sort_by(|a, b| a.node.cmp(&b.node));
+    let local_disks: Vec<(String, Option<u64>)> = pre
+        .local_disks
+        .iter()
+        .filter(|d| d.cdrom != Some(true))
+        .map(|d| (d.volid.clone(), d.size))
+        .collect();
+    if !local_disks.is_empty() {
+        let storages =
+            futures::future::join_all(targets.iter().map(|t| disk_storages(&vm.cluster, &t.node)))
+                .await;
+        for (target, storages) in targets.iter_mut().zip(storages) {
+            target.storages = storages;
+        }
+    }
+    let ha_state = vm.cluster.resources().await.ok().and_then(|r| {
+        r.iter()
+            .find(|r| r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()))
+            .and_then(|r| r.hastate.clone())
+    });
     let blocked = if let Some(lock) = &status.lock {
         Some(format!(
             "VM {} is locked ({lock}): a task is working on it.",
@@ -87,15 +119,36 @@ pub async fn check_migration(
         node: vm.node.to_string(),
         running: pre.running,
         targets,
-        local_disks: pre
-            .local_disks
-            .iter()
-            .filter(|d| d.cdrom != Some(true))
-            .map(|d| (d.volid.clone(), d.size))
-            .collect(),
+        local_disks,
         local_resources: pre.local_resources,
         blocked,
+        ha_state,
     })
+}
+
+/// The storages of `node` that hold VM disks (enabled, content `images`), sorted; none when
+/// PVE does not say (the dialog then offers only the disks' own storages).
+#[cfg(feature = "ssr")]
+async fn disk_storages(cluster: &crate::state::clusters::Cluster, node: &str) -> Vec<String> {
+    let Ok(node) = node.parse::<pve::ids::NodeName>() else {
+        return Vec::new();
+    };
+    let images = pve::types::StorageListFilter {
+        content: vec![pve::types::ContentType::Images],
+        enabled: Some(true),
+        ..Default::default()
+    };
+    match cluster.api.node_storage(&node, &images).await {
+        Ok(list) => {
+            let mut names: Vec<String> = list.into_iter().map(|s| s.storage).collect();
+            names.sort();
+            names
+        }
+        Err(e) => {
+            tracing::debug!(cluster = %cluster.name, %node, error = %e, "storages of a migration target not readable");
+            Vec::new()
+        }
+    }
 }
 
 /// PVE's reasons against a node, in words.
@@ -119,22 +172,34 @@ fn refusal(why: &pve::types::NotAllowedNode) -> String {
 /// A migration that was started: its task and where the VM goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MigrationStarted {
-    /// The `qmigrate` task.
+    /// The `qmigrate` task, or for an HA-managed VM the `hamigrate` request to the HA manager.
     pub task: TaskRef,
     /// The target node.
     pub target: String,
+    /// True when the task is the HA manager's request: the migration itself is the HA
+    /// manager's own `qmigrate` task, started a few seconds later ([`ha_migration_task`]).
+    pub by_ha: bool,
 }
 
 /// Migrates the VM to `target` (operators, in scope): online when it runs, its local disks
-/// copied along. PVE checks again and says in the task's log why it refuses, if it does.
+/// copied along — to `target_storage` of the target node if one is named, else to storages of
+/// the same names. PVE checks again and says in the task's log why it refuses, if it does.
 #[server(prefix = "/api", endpoint = "migration_start")]
 pub async fn migrate_vm(
     cluster: String,
     node: String,
     vmid: String,
     target: String,
+    #[server(default)] target_storage: String,
 ) -> Result<MigrationStarted, AppError> {
     let target_node = access::parse_node(&target)?;
+    let target_storage = match target_storage.trim() {
+        "" => None,
+        id => Some(
+            id.parse::<pve::ids::StorageId>()
+                .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?,
+        ),
+    };
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
     if target_node == vm.node {
         return Err(AppError::InvalidInput(format!(
@@ -150,17 +215,64 @@ pub async fn migrate_vm(
     let mut migrate = pve::types::QemuMigrate::to(target_node.clone());
     migrate.online = pre.running.then_some(true);
     migrate.with_local_disks = (!pre.local_disks.is_empty()).then_some(true);
+    if let Some(storage) = &target_storage {
+        if pre.local_disks.is_empty() {
+            return Err(AppError::InvalidInput(format!(
+                "VM {} has no local disk: its disks stay on their shared storage, so no target storage applies.",
+                vm.vmid
+            )));
+        }
+        if !disk_storages(&vm.cluster, target_node.as_str())
+            .await
+            .iter()
+            .any(|s| s == storage.as_str())
+        {
+            return Err(AppError::InvalidInput(format!(
+                "storage {storage} does not hold VM disks on node {target_node}."
+            )));
+        }
+        migrate.targetstorage = Some(storage.to_string());
+    }
+    let by_ha = vm.cluster.resources().await.ok().is_some_and(|r| {
+        r.iter().any(|r| {
+            r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()) && r.hastate.is_some()
+        })
+    });
     let upid = vm
         .cluster
         .api
         .qemu_migrate(&vm.node, vm.vmid, &migrate)
         .await?;
-    tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, target = %target_node, online = pre.running, %upid, "migration");
+    tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, target = %target_node, online = pre.running, target_storage = ?target_storage, %upid, "migration");
     Ok(MigrationStarted {
+        by_ha: by_ha || upid.task_type() == "hamigrate",
         task: TaskRef {
             cluster: vm.cluster.name.clone(),
             upid,
         },
         target: target_node.to_string(),
     })
+}
+
+/// The HA manager's own migration of VM `vmid` (`qmigrate`) started at `since` or later, once
+/// it has started; what a page follows after an HA migration request.
+#[server(prefix = "/api", endpoint = "migration_ha_task")]
+pub async fn ha_migration_task(
+    cluster: String,
+    node: String,
+    vmid: String,
+    since: i64,
+) -> Result<Option<TaskRef>, AppError> {
+    let vm = access::require_vm(Role::Viewer, &cluster, &node, &vmid).await?;
+    let id = vm.vmid.to_string();
+    let tasks = vm.cluster.api.cluster_tasks().await?;
+    let found = tasks
+        .into_iter()
+        .filter(|t| t.kind.as_deref() == Some("qmigrate") && t.id.as_deref() == Some(id.as_str()))
+        .filter(|t| t.starttime.unwrap_or(0) >= since)
+        .min_by_key(|t| t.starttime);
+    Ok(found.map(|t| TaskRef {
+        cluster: vm.cluster.name.clone(),
+        upid: t.upid,
+    }))
 }

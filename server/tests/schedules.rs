@@ -115,7 +115,7 @@ async fn tasks_of(admin: &Browser, kind: &str) -> HashMap<u32, usize> {
 
 /// Ids of up to `n` guests with `status` (VMs, not templates, not locked).
 async fn vms_with(admin: &Browser, status: &str, n: usize) -> Vec<u32> {
-    let (_, list) = admin.call("vms_list", &[("per", "200")]).await;
+    let (_, list) = admin.call("vms_list", &[("query[per]", "200")]).await;
     let ids: Vec<u32> = list["vms"]
         .as_array()
         .unwrap()
@@ -131,6 +131,20 @@ async fn vms_with(admin: &Browser, status: &str, n: usize) -> Vec<u32> {
         .collect();
     assert_eq!(ids.len(), n, "{n} {status} VMs: {list}");
     ids
+}
+
+/// The node guest `vmid` is on.
+async fn node_of(admin: &Browser, vmid: u32) -> String {
+    let (_, list) = admin.call("vms_list", &[("query[per]", "200")]).await;
+    list["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vmid"] == vmid)
+        .unwrap_or_else(|| panic!("guest {vmid}: {list}"))["node"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn join(ids: &[u32]) -> String {
@@ -249,8 +263,7 @@ async fn a_run_left_by_a_dead_runner_is_finished_without_asking_pve_twice() {
     .unwrap();
     let (_, slot) = next_slot(&server, id).await;
     // The task the dead runner had started for one guest.
-    let (_, list) = admin.call("vms_list", &[("q", &started.to_string())]).await;
-    let node = list["vms"][0]["node"].as_str().unwrap().to_owned();
+    let node = node_of(&admin, started).await;
     let (status, task) = admin
         .call(
             "vm_power",
@@ -269,7 +282,7 @@ async fn a_run_left_by_a_dead_runner_is_finished_without_asking_pve_twice() {
     let heartbeat = slot + 5;
     let run: (i64,) = sqlx::query_as(
         "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
-         heartbeat_at) VALUES (?, ?, 'running', 'schedule', ?, ?) RETURNING id",
+         heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, 'dead') RETURNING id",
     )
     .bind(id)
     .bind(slot)
@@ -289,14 +302,14 @@ async fn a_run_left_by_a_dead_runner_is_finished_without_asking_pve_twice() {
         (sending, "sending", None),
         (started, "running", task["upid"].as_str()),
     ] {
-        let (_, list) = admin.call("vms_list", &[("q", &vmid.to_string())]).await;
+        let node = node_of(&admin, vmid).await;
         sqlx::query(
             "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, state, upid) \
              VALUES (?, ?, ?, 'qemu', ?, ?)",
         )
         .bind(run.0)
         .bind(vmid)
-        .bind(list["vms"][0]["node"].as_str().unwrap())
+        .bind(&node)
         .bind(state)
         .bind(upid)
         .execute(db)
@@ -341,6 +354,132 @@ async fn a_run_left_by_a_dead_runner_is_finished_without_asking_pve_twice() {
         runs(&server, id).await,
         [(Some(slot), "partial".to_owned())]
     );
+}
+
+#[tokio::test]
+async fn a_live_run_taken_over_after_a_clock_jump_acts_on_no_guest_twice() {
+    // Thirty VMs: more running guests than a runner acts on at once, so some are still
+    // pending when the run changes hands.
+    let server = support::start_with(&[
+        ("CECYBER_RUN_SCHEDULES", "false"),
+        ("CECYBER_DEMO__VMS", "30"),
+    ])
+    .await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let vms = vms_with(&admin, "running", 8).await;
+    let id = save(
+        &admin,
+        &[
+            ("action", "shutdown"),
+            ("target", &join(&vms)),
+            ("calendar", "daily"),
+        ],
+    )
+    .await
+    .unwrap();
+    let (_, slot) = next_slot(&server, id).await;
+    let clock = Arc::new(ManualClock::at(slot + 1));
+    let first = scheduler(&server, &clock);
+    let mut runners = first.tick().await.unwrap();
+    let alive = runners.pop().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !guests(&server, id, slot)
+        .await
+        .values()
+        .any(|(s, _)| s == "running")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no task started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The clock jumps forward: the live run's heartbeat looks stale. Its own scheduler does not
+    // take it over; another instance does, while the first runner still works.
+    clock.advance(STALE_SECS + 1);
+    assert!(
+        first.tick().await.unwrap().is_empty(),
+        "not taken over by its own process"
+    );
+    let second = scheduler(&server, &clock);
+    let takeovers = second.tick().await.unwrap();
+    assert_eq!(takeovers.len(), 1);
+    for handle in takeovers.into_iter().chain([alive]) {
+        tokio::time::timeout(Duration::from_secs(90), handle)
+            .await
+            .expect("both runners end")
+            .unwrap();
+    }
+    let states = guests(&server, id, slot).await;
+    let tasks = tasks_of(&admin, "qmshutdown").await;
+    for vmid in &vms {
+        let n = tasks.get(vmid).copied().unwrap_or(0);
+        assert!(n <= 1, "VM {vmid} was shut down {n} times: {states:?}");
+        let (state, result) = &states[vmid];
+        assert!(
+            matches!(state.as_str(), "ok" | "unknown"),
+            "VM {vmid} ended {state}: {result}"
+        );
+    }
+    assert_eq!(runs(&server, id).await.len(), 1);
+    assert_ne!(runs(&server, id).await[0].1, "running");
+}
+
+#[tokio::test]
+async fn a_run_taken_over_after_its_grace_asks_pve_for_nothing_more() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let vms = vms_with(&admin, "running", 1).await;
+    let id = save(
+        &admin,
+        &[
+            ("action", "stop"),
+            ("target", &join(&vms)),
+            ("grace_minutes", "5"),
+        ],
+    )
+    .await
+    .unwrap();
+    let (_, slot) = next_slot(&server, id).await;
+    let db = &server.runtime.state.db;
+    let run: (i64,) = sqlx::query_as(
+        "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
+         heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, 'dead') RETURNING id",
+    )
+    .bind(id)
+    .bind(slot)
+    .bind(slot)
+    .bind(slot + 1)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE power_schedules SET checked_until = ? WHERE id = ?")
+        .bind(slot)
+        .bind(id)
+        .execute(db)
+        .await
+        .unwrap();
+    let node = node_of(&admin, vms[0]).await;
+    sqlx::query(
+        "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, state) \
+         VALUES (?, ?, ?, 'qemu', 'pending')",
+    )
+    .bind(run.0)
+    .bind(vms[0])
+    .bind(&node)
+    .execute(db)
+    .await
+    .unwrap();
+    // Cecyber comes back a day later, a minute before that day's slot.
+    let clock = Arc::new(ManualClock::at(slot + 86_400 - 60));
+    for handle in scheduler(&server, &clock).tick().await.unwrap() {
+        tokio::time::timeout(Duration::from_secs(30), handle)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let states = guests(&server, id, slot).await;
+    assert_eq!(states[&vms[0]].0, "failed", "{states:?}");
+    assert!(states[&vms[0]].1.contains("after its grace"), "{states:?}");
+    assert_eq!(tasks_of(&admin, "qmstop").await.get(&vms[0]), None);
+    assert_eq!(runs(&server, id).await, [(Some(slot), "failed".to_owned())]);
 }
 
 #[tokio::test]
@@ -412,70 +551,37 @@ async fn bad_input_is_refused_before_anything_is_stored() {
     let admin = server.log_in("admin", ADMIN_PASSWORD).await;
     let vm = vms_with(&admin, "running", 1).await;
     let vm = join(&vm);
-    let refused = |fields: Vec<(&'static str, String)>, kind: &'static str, text: &'static str| {
-        let admin = &admin;
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let (status, body) = save(admin, &fields).await.expect_err("refused");
-            assert_eq!(error_kind(&body), kind, "{fields:?}: {status} {body}");
-            let message = error_text(&body);
-            assert!(message.contains(text), "{fields:?}: {message}");
-        }
-    };
-    refused(
-        vec![
-            ("target", vm.clone()),
-            ("calendar", "mon..fri 12:60".into()),
-        ],
-        "InvalidInput",
-        "invalid calendar event \"mon..fri 12:60\"",
-    )
-    .await;
-    refused(
-        vec![
-            ("target", vm.clone()),
-            ("timezone", "America/Atlantis".into()),
-        ],
-        "InvalidInput",
-        "unknown time zone",
-    )
-    .await;
-    refused(
-        vec![
-            ("target", vm.clone()),
-            ("calendar", "2020-01-01 10:00".into()),
-        ],
-        "InvalidInput",
-        "has no run after now",
-    )
-    .await;
-    refused(
-        vec![("target", "999999".into())],
-        "InvalidInput",
-        "there is no guest 999999 in cluster demo",
-    )
-    .await;
-    refused(
-        vec![
-            ("target_kind", "tag".into()),
-            ("target", "no-such-tag".into()),
-        ],
-        "InvalidInput",
-        "selects no guest",
-    )
-    .await;
-    refused(
-        vec![("target", vm.clone()), ("action", "explode".into())],
-        "InvalidInput",
-        "unknown power action",
-    )
-    .await;
-    refused(
-        vec![("target", vm.clone()), ("name", " ".into())],
-        "InvalidInput",
-        "name",
-    )
-    .await;
+    // Each case: the fields that differ from a good schedule of `vm`, and what the error says.
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (
+            &[("calendar", "mon..fri 12:60")],
+            "invalid calendar event \"mon..fri 12:60\"",
+        ),
+        (&[("timezone", "America/Atlantis")], "unknown time zone"),
+        (&[("calendar", "2020-01-01 10:00")], "has no run after now"),
+        (
+            &[("target", "999999")],
+            "there is no guest 999999 in cluster demo",
+        ),
+        (
+            &[("target_kind", "tag"), ("target", "no-such-tag")],
+            "selects no guest",
+        ),
+        (&[("action", "explode")], "unknown power action"),
+        (&[("name", " ")], "name"),
+    ];
+    for (changes, text) in cases {
+        let mut fields = vec![("target", vm.as_str())];
+        fields.extend_from_slice(changes);
+        let (status, body) = save(&admin, &fields).await.expect_err("refused");
+        assert_eq!(
+            error_kind(&body),
+            "InvalidInput",
+            "{fields:?}: {status} {body}"
+        );
+        let message = error_text(&body);
+        assert!(message.contains(text), "{fields:?}: {message}");
+    }
     let (status, list) = admin.call("schedules_list", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["schedules"], serde_json::json!([]), "nothing stored");
@@ -526,7 +632,7 @@ async fn viewers_and_scoped_operators_are_kept_to_what_they_may_touch() {
     let admin_cookie = server.admin().await;
     let admin = server.log_in("admin", ADMIN_PASSWORD).await;
     // A tag that some running VM carries, and a running VM without it.
-    let (_, list) = admin.call("vms_list", &[("per", "200")]).await;
+    let (_, list) = admin.call("vms_list", &[("query[per]", "200")]).await;
     let vms = list["vms"].as_array().unwrap();
     let tagged = vms
         .iter()
@@ -584,9 +690,18 @@ async fn viewers_and_scoped_operators_are_kept_to_what_they_may_touch() {
     save(&olga, &[("name", "by id"), ("target", &tagged)])
         .await
         .unwrap();
+    // A guest outside the scope answers exactly like one that does not exist.
     let (status, body) = save(&olga, &[("target", &outside)]).await.unwrap_err();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(error_text(&body).contains("in your scope"), "{body}");
+    assert_eq!(
+        error_text(&body),
+        format!("there is no guest {outside} in cluster demo in your scope.")
+    );
+    let (_, body) = save(&olga, &[("target", "999999")]).await.unwrap_err();
+    assert_eq!(
+        error_text(&body),
+        "there is no guest 999999 in cluster demo in your scope."
+    );
     let (status, _) = save(&olga, &[("target_kind", "tag"), ("target", "other-tenant")])
         .await
         .unwrap_err();
@@ -612,11 +727,62 @@ async fn viewers_and_scoped_operators_are_kept_to_what_they_may_touch() {
     let (status, _) = olga
         .call(
             "schedule_enable",
+            &[("id", &admins.to_string()), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Saving over the admin's schedule (its id in the form) is refused the same way.
+    let (status, _) = save(
+        &olga,
+        &[
+            ("id", &admins.to_string()),
+            ("name", "mine now"),
+            ("target", &tagged),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = vera
+        .call(
+            "schedule_enable",
+            &[("id", &admins.to_string()), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = olga
+        .call(
+            "schedule_enable",
             &[("id", &own.to_string()), ("enabled", "false")],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    // An admin sees every schedule.
+    // An admin sees every schedule, the admin's unchanged.
     let (_, list) = admin.call("schedules_list", &[]).await;
-    assert_eq!(list["schedules"].as_array().unwrap().len(), 3);
+    let schedules = list["schedules"].as_array().unwrap();
+    assert_eq!(schedules.len(), 3);
+    assert_eq!(schedules[0]["name"], "admins");
+    assert_eq!(schedules[0]["enabled"], true);
+
+    // A deleted owner's schedules pass to nobody, not to a new user of that name.
+    let (status, body) = admin.call("users_delete", &[("username", "olga")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.user(&admin_cookie, "olga", "operator").await;
+    let olga = server.log_in("olga", USER_PASSWORD).await;
+    let (_, list) = admin.call("schedules_list", &[]).await;
+    let owners: Vec<&str> = list["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["admin", "", ""]);
+    let (status, _) = olga
+        .call("schedule_runs", &[("id", &own.to_string())])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an unscoped operator sees every schedule"
+    );
 }

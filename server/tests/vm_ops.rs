@@ -30,6 +30,38 @@ async fn vm_with(admin: &Browser, status: &str) -> (String, String) {
     )
 }
 
+/// Guest `vmid`'s row of the VM list.
+async fn guest(admin: &Browser, vmid: &str) -> Value {
+    let (_, list) = admin
+        .call("vms_list", &[("query[q]", vmid), ("query[per]", "200")])
+        .await;
+    list["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vmid"].as_u64().is_some_and(|id| id.to_string() == vmid))
+        .unwrap_or_else(|| panic!("guest {vmid}: {list}"))
+        .clone()
+}
+
+/// `migration_start` of VM `vmid` on `node` to `target`, its disks to `storage` ("": same).
+async fn migrate_to(
+    admin: &Browser,
+    node: &str,
+    vmid: &str,
+    target: &str,
+    storage: &str,
+) -> (StatusCode, Value) {
+    let fields = [
+        ("cluster", "demo"),
+        ("node", node),
+        ("vmid", vmid),
+        ("target", target),
+        ("target_storage", storage),
+    ];
+    admin.call("migration_start", &fields).await
+}
+
 /// Waits for a task until it ends; returns its exit status.
 async fn wait_task(admin: &Browser, task: &Value) -> String {
     admin
@@ -503,5 +535,200 @@ async fn viewers_get_no_device_changes() {
         config(&admin, &node, &vmid).await["digest"],
         digest.as_str(),
         "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn local_disks_go_to_the_target_storage_chosen_and_a_wrong_one_is_refused_first() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let ids = [
+        ("cluster", "demo"),
+        ("node", node.as_str()),
+        ("vmid", vmid.as_str()),
+    ];
+    let (status, check) = admin.call("migration_check", &ids).await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    // Each target offers its storages for VM disks (the demo's nodes: local-lvm).
+    let target = check["targets"][0]["node"].as_str().unwrap().to_owned();
+    assert_eq!(
+        check["targets"][0]["storages"],
+        serde_json::json!(["local-lvm"])
+    );
+    assert_eq!(check["targets"][0]["needs_storage"], false);
+    assert!(check["ha_state"].is_null(), "{check}");
+
+    let migrate = |storage| migrate_to(&admin, &node, &vmid, &target, storage);
+    // Refused by Cecyber before PVE is asked: not a storage id, not a storage for disks there.
+    let (status, body) = migrate("../etc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = migrate("backup").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        error_text(&body).contains(&format!(
+            "storage backup does not hold VM disks on node {target}"
+        )),
+        "{body}"
+    );
+    // A storage of the target: PVE gets the mapping and the disk ends up there.
+    let (status, started) = migrate("local-lvm").await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["by_ha"], false);
+    assert_eq!(wait_task(&admin, &started["task"]).await, "OK");
+    let moved = config(&admin, &target, &vmid).await;
+    assert!(moved.to_string().contains("local-lvm:vm-"), "{moved}");
+    assert_eq!(guest(&admin, &vmid).await["node"], target.as_str());
+}
+
+#[tokio::test]
+async fn an_ha_managed_vm_is_migrated_by_the_ha_manager_and_its_task_is_found() {
+    // VM 125 is the demo simulator's first HA-managed VM: a cluster of 30 VMs has it.
+    let server = start_with(&[
+        ("CECYBER_DEMO__TASK_SPEED", "20"),
+        ("CECYBER_DEMO__VMS", "30"),
+    ])
+    .await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let vm = &guest(&admin, "125").await;
+    assert!(vm["hastate"].is_string(), "{vm}");
+    let node = vm["node"].as_str().unwrap().to_owned();
+    let ids = [
+        ("cluster", "demo"),
+        ("node", node.as_str()),
+        ("vmid", "125"),
+    ];
+    let (status, check) = admin.call("migration_check", &ids).await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    assert_eq!(check["ha_state"], vm["hastate"], "{check}");
+    let target = check["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["refusal"].is_null())
+        .unwrap()["node"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, started) = admin
+        .call(
+            "migration_start",
+            &[
+                ("cluster", "demo"),
+                ("node", &node),
+                ("vmid", "125"),
+                ("target", &target),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["by_ha"], true, "{started}");
+    let request = started["task"]["upid"].as_str().unwrap();
+    assert!(request.contains(":hamigrate:125:"), "{request}");
+    assert_eq!(wait_task(&admin, &started["task"]).await, "OK");
+    // The HA manager's own migration, found and followed to its end.
+    let since = i64::from_str_radix(request.split(':').nth(4).unwrap(), 16).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let task = loop {
+        let (status, found) = admin
+            .call(
+                "migration_ha_task",
+                &[
+                    ("cluster", "demo"),
+                    ("node", &node),
+                    ("vmid", "125"),
+                    ("since", &since.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        if !found.is_null() {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no HA migration task");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let upid = task["upid"].as_str().unwrap();
+    assert!(upid.contains(":qmigrate:125:root@pam:"), "{upid}");
+    assert_eq!(wait_task(&admin, &task).await, "OK");
+    assert_eq!(guest(&admin, "125").await["node"], target.as_str());
+}
+
+#[tokio::test]
+async fn a_node_without_the_disks_storage_takes_the_vm_onto_a_storage_of_its_own() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let (node, vmid) = vm_with(&admin, "stopped").await;
+    let ids = [
+        ("cluster", "demo"),
+        ("node", node.as_str()),
+        ("vmid", vmid.as_str()),
+    ];
+    let (_, check) = admin.call("migration_check", &ids).await;
+    let nodes: Vec<String> = check["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["node"].as_str().unwrap().to_owned())
+        .collect();
+    let (kept, lacking) = (&nodes[0], &nodes[1]);
+    // local-lvm only on the VM's node and one other; the third has a ZFS pool instead.
+    let sim = server.runtime.simulator.as_ref().expect("demo mode");
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    for storage in [
+        serde_json::json!({"storage": "local-lvm", "type": "lvmthin", "content": "images,rootdir", "nodes": [node, kept]}),
+        serde_json::json!({"storage": "local-zfs", "type": "zfspool", "content": "images,rootdir", "nodes": [lacking]}),
+    ] {
+        let reply = http
+            .post(format!("{}/_sim/storage", sim.base_url()))
+            .json(&storage)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reply.status().is_success(),
+            "{}",
+            reply.text().await.unwrap()
+        );
+    }
+    let (status, check) = admin.call("migration_check", &ids).await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    let target = check["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["node"] == lacking.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(target["needs_storage"], true, "{check}");
+    assert!(
+        target["refusal"].as_str().unwrap().contains("local-lvm"),
+        "{target}"
+    );
+    assert_eq!(target["storages"], serde_json::json!(["local-zfs"]));
+
+    let start = |storage| migrate_to(&admin, &node, &vmid, lacking, storage);
+    // Without a target storage PVE refuses (its message passed on); with one the VM goes.
+    let (status, body) = start("").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        error_text(&body).contains(&format!(
+            "storage 'local-lvm' is not available on node '{lacking}'"
+        )),
+        "{body}"
+    );
+    let (status, started) = start("local-zfs").await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(wait_task(&admin, &started["task"]).await, "OK");
+    assert_eq!(guest(&admin, &vmid).await["node"], lacking.as_str());
+    let moved = config(&admin, lacking, &vmid).await;
+    assert!(
+        moved
+            .to_string()
+            .contains(&format!("local-zfs:vm-{vmid}-disk-0")),
+        "{moved}"
     );
 }

@@ -8,16 +8,17 @@
 //! shared by all):
 //! - `world`: the simulated cluster and what happens in it, no HTTP: [`SimState`] (settings,
 //!   locks, faults), `model` (nodes, VMs, storages from a seed), `access` (users, tokens,
-//!   tickets, ACL evaluation), `tasks` (UPIDs, logs, the worker), `power`, `backup` (archives,
-//!   jobs, vzdump and restore tasks), `metrics` and `rrd` (usage values from the seed and the
-//!   clock), `clog` (cluster log), `faults`, `qemu` (QEMU mode: a real tiny QEMU per running
-//!   VM), `error` (typed refusals);
+//!   tickets, ACL evaluation), `tasks` (UPIDs, logs, the worker), `power`, `ha` (HA services
+//!   and the HA manager's requests), `migrate` (migration checks, storage maps) and `qmigrate`
+//!   (the migration task), `backup` (archives, jobs, vzdump and restore tasks), `metrics` and
+//!   `rrd` (usage values from the seed and the clock), `clog` (cluster log), `faults`, `qemu`
+//!   (QEMU mode: a real tiny QEMU per running VM), `error` (typed refusals);
 //! - `api`: PVE's HTTP API over the world: `routes` (one module per API area), `extract` (the
 //!   `Call` extractor: URI parameters merged, permission check, proxy to
 //!   the node, schema check), `auth` (ticket/token/CSRF middleware), `params`, `reply` (PVE's
 //!   answers, the world's errors as PVE answers them), `view` (JSON views), `control`
-//!   (`/_sim/...` for tests: faults, reset), `stats` (`GET /_sim/stats`), `http` (pveproxy's
-//!   headers, the 401 delay, serving), `tls` (the self-signed certificate);
+//!   (`/_sim/...` for tests: faults, reset, added storages), `stats` (`GET /_sim/stats`),
+//!   `http` (pveproxy's headers, the 401 delay, serving), `tls` (the self-signed certificate);
 //! - `vnc`: the consoles (`vncproxy`, `vncwebsocket`, the built-in RFB server), over the world
 //!   and the API layer's helpers; its state is kept with the world, which never looks inside.
 //!

@@ -1,8 +1,9 @@
 //! VM life cycles and the newer API areas over real HTTPS: config and digest, resize, clone,
 //! migrate, vzdump and restore, backup jobs, the task list and stopping tasks, the cluster
 //! log (rrddata: `sim_metrics.rs`); snapshots, pending changes, `nextid` and migration
-//! refusals in `sim_ops/snapshots.rs`, the typed client over all of these in
-//! `sim_ops/client.rs` (with the `client` feature).
+//! refusals in `sim_ops/snapshots.rs`, migration to other storages and of HA-managed VMs in
+//! `sim_ops/migration.rs`, the typed client over all of these in `sim_ops/client.rs` (with the
+//! `client` feature).
 //!
 //! Run: `cargo test -p pve --features sim --test sim_ops`
 
@@ -15,6 +16,9 @@ mod snapshots;
 
 #[path = "sim_ops/devices.rs"]
 mod devices;
+
+#[path = "sim_ops/migration.rs"]
+mod migration;
 
 #[cfg(feature = "client")]
 #[path = "sim_ops/client.rs"]

@@ -164,6 +164,7 @@ impl BulkRuns {
                     vm.node.clone(),
                     vm.vmid.to_string(),
                     node.clone(),
+                    String::new(),
                 )
                 .await
                 .map(|m| m.task),

@@ -1,6 +1,8 @@
 //! "Migrate…" on a VM page (operators): PVE's precondition check, a target among the nodes
-//! it allows, what goes along (local disks) and how (online or offline), one confirmation,
-//! then the task in the task panel; once it has succeeded the page goes where the VM went.
+//! it allows, what goes along (local disks, to the same storage or one of the target's) and
+//! how (online or offline), one confirmation, then the task in the task panel; once it has
+//! succeeded the page goes where the VM went. An HA-managed VM's migration is a request to
+//! PVE's HA manager: the page then follows the HA manager's own migration task.
 
 use leptos::prelude::*;
 
@@ -9,8 +11,11 @@ use crate::{
     components::{error_box::ErrorBox, tasks::Tasks},
     error::AppError,
     format,
-    migration::{MigrationCheck, check_migration, migrate_vm},
+    migration::{MigrationCheck, MigrationStarted, check_migration, ha_migration_task, migrate_vm},
 };
+
+/// How long the page waits for the HA manager to start the migration it was asked for.
+const HA_WAIT_SECS: u32 = 120;
 
 /// Where the dialog stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,12 +75,20 @@ fn MigrateDialog(
     // Where the dialog was opened: the page follows the VM only if the user is still there.
     let location = leptos_router::hooks::use_location();
     let opened_on = location.pathname.get_untracked();
+    let usable = |t: &crate::migration::MigrationTarget| t.refusal.is_none() || t.needs_storage;
     let first_allowed = check
         .targets
         .iter()
         .find(|t| t.refusal.is_none())
+        .or_else(|| check.targets.iter().find(|t| usable(t)))
         .map(|t| t.node.clone());
     let chosen = RwSignal::new(first_allowed.clone().unwrap_or_default());
+    // The target storage of the local disks; empty: storages of the same names.
+    let storage = RwSignal::new(String::new());
+    let targets = StoredValue::new(check.targets.clone());
+    let chosen_target =
+        move || targets.with_value(|list| list.iter().find(|t| t.node == chosen.get()).cloned());
+    let needs_storage = move || chosen_target().is_some_and(|t| t.refusal.is_some());
     let problem = RwSignal::new(None::<AppError>);
     let how = if check.running {
         "Online (live) migration: the VM keeps running while its memory is copied."
@@ -97,10 +110,11 @@ fn MigrateDialog(
         .map(|t| {
             let label = match &t.refusal {
                 None => t.node.clone(),
+                Some(why) if t.needs_storage => format!("{} — needs a target storage ({why})", t.node),
                 Some(why) => format!("{} — not possible: {why}", t.node),
             };
             let selected = first_allowed.as_deref() == Some(t.node.as_str());
-            view! { <option value=t.node.clone() disabled=t.refusal.is_some() selected=selected>{label}</option> }
+            view! { <option value=t.node.clone() disabled=!usable(t) selected=selected>{label}</option> }
         })
         .collect_view();
     let source = check.node.clone();
@@ -109,6 +123,7 @@ fn MigrateDialog(
     let (cancel, after) = (close.clone(), close);
     let go = move |_| {
         let target = chosen.get_untracked();
+        let target_storage = storage.get_untracked();
         let id = tasks.add(format!("Migrate VM {vmid} to {target}"));
         let (cluster, source, navigate, after, opened_on) = (
             cluster.clone(),
@@ -119,11 +134,19 @@ fn MigrateDialog(
         );
         problem.set(None);
         leptos::task::spawn_local(async move {
-            match migrate_vm(cluster.clone(), source, vmid.to_string(), target).await {
+            match migrate_vm(
+                cluster.clone(),
+                source.clone(),
+                vmid.to_string(),
+                target,
+                target_storage,
+            )
+            .await
+            {
                 Ok(started) => {
                     after();
                     let url = format!("/vms/{cluster}/{}/{vmid}", started.target);
-                    tasks.follow_then(id, started.task, move || {
+                    let follow_vm = move || {
                         if location.pathname.try_get_untracked().as_ref() == Some(&opened_on) {
                             navigate(
                                 &url,
@@ -133,7 +156,21 @@ fn MigrateDialog(
                                 },
                             )
                         }
-                    });
+                    };
+                    if started.by_ha {
+                        let request = started.clone();
+                        tasks.follow_then(id, started.task, move || {
+                            await_ha_migration(
+                                tasks,
+                                request.clone(),
+                                source.clone(),
+                                vmid,
+                                follow_vm.clone(),
+                            );
+                        });
+                    } else {
+                        tasks.follow_then(id, started.task, follow_vm);
+                    }
                 }
                 Err(error) => {
                     tasks.fail(id, &error);
@@ -150,16 +187,50 @@ fn MigrateDialog(
                 <p class="error" role="alert">"No node can take this VM now."</p>
             })}
             <p>{how}</p>
+            {check.ha_state.clone().map(|state| view! {
+                <p data-testid="migrate-ha">{format!(
+                    "HA-managed (state {state}): Proxmox VE's HA manager is asked to migrate it and does so itself; this page follows its migration."
+                )}</p>
+            })}
             {has_disks.then(|| view! {
                 <p>"Local disks copied to the target node (this takes a while):"</p>
                 <ul data-testid="migrate-disks">{disks}</ul>
+                <label>
+                    "Target storage "
+                    <select data-testid="migrate-storage" on:change=move |ev| storage.set(event_target_value(&ev))>
+                        {move || {
+                            let same = !needs_storage();
+                            let current = storage.get_untracked();
+                            let choices = chosen_target().map(|t| t.storages).unwrap_or_default();
+                            // A storage of another node is not offered for this one.
+                            if !current.is_empty() && !choices.contains(&current) {
+                                storage.set(String::new());
+                            }
+                            let options = choices
+                                .into_iter()
+                                .map(|s| {
+                                    let picked = s == current;
+                                    view! { <option value=s.clone() selected=picked>{s.clone()}</option> }
+                                })
+                                .collect_view();
+                            view! {
+                                <option value="" disabled=!same selected=current.is_empty()>
+                                    {if same { "the same storages as now" } else { "choose one" }}
+                                </option>
+                                {options}
+                            }
+                        }}
+                    </select>
+                </label>
             })}
             <label>
                 "Target node "
                 <select data-testid="migrate-target" on:change=move |ev| chosen.set(event_target_value(&ev))>{options}</select>
             </label>
             " "
-            <button class="btn danger" data-testid="migrate-go" disabled=!can_go on:click=go>
+            <button class="btn danger" data-testid="migrate-go"
+                disabled=move || !can_go || (needs_storage() && storage.get().is_empty())
+                on:click=go>
                 {move || format!("Migrate to {}", chosen.get())}
             </button>
             " "
@@ -167,4 +238,50 @@ fn MigrateDialog(
             {move || problem.get().map(|error| view! { <ErrorBox error /> })}
         </div>
     }
+}
+
+/// After the HA manager accepted the request: waits for its own migration task (asking every
+/// 2 s, up to [`HA_WAIT_SECS`]), puts it in the task panel, and follows the VM once it has
+/// succeeded.
+fn await_ha_migration(
+    tasks: Tasks,
+    request: MigrationStarted,
+    node: String,
+    vmid: u32,
+    follow_vm: impl Fn() + Clone + 'static,
+) {
+    let id = tasks.add(format!(
+        "Migrate VM {vmid} to {} (HA manager)",
+        request.target
+    ));
+    look_for_ha_task(tasks, id, request, node, vmid, follow_vm, 0);
+}
+
+fn look_for_ha_task(
+    tasks: Tasks,
+    id: u64,
+    request: MigrationStarted,
+    node: String,
+    vmid: u32,
+    follow_vm: impl Fn() + Clone + 'static,
+    asked: u32,
+) {
+    let since = request.task.upid.starttime();
+    let cluster = request.task.cluster.clone();
+    leptos::task::spawn_local(async move {
+        match ha_migration_task(cluster, node.clone(), vmid.to_string(), since).await {
+            Ok(Some(task)) => tasks.follow_then(id, task, follow_vm),
+            Ok(None) if asked * 2 < HA_WAIT_SECS => set_timeout(
+                move || look_for_ha_task(tasks, id, request, node, vmid, follow_vm, asked + 1),
+                std::time::Duration::from_secs(2),
+            ),
+            Ok(None) => tasks.fail(
+                id,
+                &AppError::TimedOut(format!(
+                    "the HA manager did not start migrating VM {vmid} within {HA_WAIT_SECS} s; see its HA state in Proxmox VE"
+                )),
+            ),
+            Err(error) => tasks.fail(id, &error),
+        }
+    });
 }

@@ -231,7 +231,7 @@ fn ScheduleTable(
                     <td><code>{s.calendar.clone()}</code>" "<span class="muted">{s.timezone.clone()}</span></td>
                     <td data-testid="schedule-next">{next}</td>
                     <td data-testid="schedule-last">{last}</td>
-                    <td>{s.owner.clone()}</td>
+                    <td>{if s.owner.is_empty() { "(deleted user)".to_owned() } else { s.owner.clone() }}</td>
                     <td class="actions">
                         <button class="btn" on:click=move |_| shown_runs.set(Some((id, name.clone())))>"Runs"</button>
                         {actions}

@@ -20,6 +20,11 @@
 //! - `POST /_sim/vm/{vmid}/crash`: a running VM stops as if QEMU died (a crash, an OOM kill, a
 //!   shutdown from inside the guest): `stopped` at once, no task, nothing in the cluster log —
 //!   as in PVE, where no task records it. 409 when the VM is not running, 404 for an unknown VM.
+//! - `POST /_sim/storage` with `{"storage": "fast", "type": "lvmthin", "content":
+//!   "images,rootdir", "shared": false, "nodes": ["pve1", "pve2"]}` adds a storage to
+//!   `storage.cfg` (or replaces the one of that ID): `shared` defaults to false, no `nodes`
+//!   means every node. 400 for an invalid ID, an unknown type or content type, or an unknown
+//!   node. A reset takes it away again.
 
 use std::time::Duration;
 
@@ -36,7 +41,8 @@ use serde_json::json;
 use super::rel_path;
 use super::reply::{ApiError, json_response};
 use crate::sim::util::now_secs;
-use crate::sim::world::model::Power;
+use crate::sim::world::migrate::check_storage_id;
+use crate::sim::world::model::{Power, STORAGE_TYPES, Storage};
 use crate::sim::world::{Faults, SimState};
 
 /// The `/_sim` routes.
@@ -46,6 +52,7 @@ pub(crate) fn routes() -> Router<SimState> {
         .route("/_sim/reset", post(reset))
         .route("/_sim/vm/{vmid}/load", post(set_load))
         .route("/_sim/vm/{vmid}/crash", post(crash))
+        .route("/_sim/storage", post(add_storage))
 }
 
 async fn get_fault(State(st): State<SimState>) -> Response {
@@ -143,4 +150,60 @@ async fn crash(
         StatusCode::OK,
         &json!({ "vmid": vmid, "status": "stopped" }),
     )
+}
+
+/// Body of `/_sim/storage`.
+#[derive(serde::Deserialize)]
+struct NewStorage {
+    storage: String,
+    #[serde(rename = "type")]
+    kind: String,
+    content: String,
+    #[serde(default)]
+    shared: bool,
+    nodes: Option<Vec<String>>,
+}
+
+/// Content types of `storage.cfg`.
+const CONTENT_TYPES: &[&str] = &[
+    "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
+];
+
+/// `POST /_sim/storage`: adds (or replaces) a storage definition.
+async fn add_storage(State(st): State<SimState>, Json(body): Json<NewStorage>) -> Response {
+    let bad = |e: String| json_response(StatusCode::BAD_REQUEST, &json!({ "error": e }));
+    if let Err(e) = check_storage_id(&body.storage) {
+        return bad(e.trim_end().to_owned());
+    }
+    if !STORAGE_TYPES.contains(&body.kind.as_str()) {
+        return bad(format!("unknown storage type '{}'", body.kind));
+    }
+    if let Some(c) = body.content.split(',').find(|c| !CONTENT_TYPES.contains(c)) {
+        return bad(format!("unknown content type '{c}'"));
+    }
+    let mut world = st.world();
+    if let Some(n) = body
+        .nodes
+        .iter()
+        .flatten()
+        .find(|n| world.model.node(n).is_none())
+    {
+        return bad(format!("no node '{n}'"));
+    }
+    let storage = Storage {
+        id: body.storage,
+        plugintype: body.kind,
+        content: body.content,
+        shared: body.shared,
+        nodes: body.nodes,
+    };
+    let reply = json!({
+        "storage": storage.id, "type": storage.plugintype, "content": storage.content,
+        "shared": storage.shared, "nodes": storage.nodes,
+    });
+    let storages = &mut world.model.storages;
+    storages.retain(|s| s.id != storage.id);
+    storages.push(storage);
+    storages.sort_by(|a, b| a.id.cmp(&b.id));
+    json_response(StatusCode::OK, &reply)
 }

@@ -10,6 +10,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::reply::ApiError;
+use crate::sim::world::migrate::{StorageMap, split_list};
 use crate::sim::world::model::is_node_name;
 
 /// pveproxy refuses bodies above 512 KiB.
@@ -27,6 +28,9 @@ pub(crate) enum Format {
     /// `pve-poolid`: up to three `/`-separated levels of letters, digits, `-` and `_`, none
     /// starting with `-`.
     PoolId,
+    /// `storage-pair-list`: each entry a `SOURCE:TARGET` pair, a lone target or `1`
+    /// (`verify_storagepair` per entry; the whole map is the endpoint's to parse).
+    StoragePairList,
 }
 
 /// A parameter's JSON-schema type.
@@ -249,6 +253,12 @@ fn check(spec: &Spec, value: &str) -> Result<(), String> {
                 "invalid format - pool name '{value}' contains illegal characters\n"
             ));
         }
+        Some(Format::StoragePairList) => {
+            // `check_format` of a `-list` format stops at the first bad entry.
+            for entry in split_list(value) {
+                StorageMap::check_entry(entry).map_err(|e| format!("invalid format - {e}"))?;
+            }
+        }
         _ => {}
     }
     if let Some(max) = spec.max_len
@@ -428,6 +438,35 @@ mod tests {
         let spec = [Spec::boolean("full").optional()];
         assert!(params(&[("full", "1")]).validate(&spec).is_ok());
         assert!(params(&[("full", "true")]).validate(&spec).is_err());
+    }
+
+    #[test]
+    fn storage_pair_lists_are_checked_entry_by_entry() {
+        let spec = [Spec::string("targetstorage")
+            .format(Format::StoragePairList)
+            .optional()];
+        for good in ["1", "fast", "local-lvm:fast, a1:b2;c.d", "", "x1:y1,x1:y2"] {
+            assert!(
+                params(&[("targetstorage", good)]).validate(&spec).is_ok(),
+                "{good}"
+            );
+        }
+        assert_eq!(
+            error_of(
+                &params(&[("targetstorage", "a:b:c")]),
+                &spec,
+                "targetstorage"
+            ),
+            "invalid format - entry 'a:b:c' contains invalid ID - storage ID 'a:b:c' contains illegal characters\n\n\n"
+        );
+        assert_eq!(
+            error_of(
+                &params(&[("targetstorage", "ok1,x:fast")]),
+                &spec,
+                "targetstorage"
+            ),
+            "invalid format - entry 'x:fast' contains invalid ID - storage ID 'x' cannot be shorter than 2 characters\n\n\n"
+        );
     }
 
     #[test]

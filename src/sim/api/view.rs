@@ -5,6 +5,7 @@ use std::io::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::sim::world::ha;
 use crate::sim::world::metrics::{NodeUsage, VmSample, vm_sample};
 use crate::sim::world::model::{Model, Node, Storage, Vm};
 
@@ -184,7 +185,7 @@ pub(crate) fn storage_entry(node: &Node, storage: &Storage, usage: &NodeUsage) -
         "content": storage.content,
     });
     if node.online {
-        let (disk, maxdisk) = match storage.plugintype {
+        let (disk, maxdisk) = match storage.plugintype.as_str() {
             "lvmthin" => (usage.lvm, node.lvm_size),
             _ => (usage.sample.disk, node.maxdisk),
         };
@@ -267,7 +268,15 @@ pub(crate) fn vm_status(model: &Model, vm: &Vm, now: i64, full: bool) -> Value {
 /// `GET /nodes/{node}/qemu/{vmid}/status/current`: the full status plus HA and agent flags.
 pub(crate) fn vm_status_current(model: &Model, vm: &Vm, now: i64) -> Value {
     let mut v = vm_status(model, vm, now, true);
-    v["ha"] = json!({ "managed": 0 });
+    // pve-ha-manager's `get_service_status`: the manager's state of a managed service.
+    v["ha"] = match model
+        .ha
+        .get(&vm.vmid)
+        .filter(|_| ha::manages(model, vm.vmid))
+    {
+        Some(service) => json!({ "managed": 1, "state": service.hastate() }),
+        None => json!({ "managed": 0 }),
+    };
     if vm.agent {
         v["agent"] = json!(1);
     }

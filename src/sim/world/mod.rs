@@ -15,6 +15,7 @@ pub(crate) mod migrate;
 pub(crate) mod model;
 pub(crate) mod power;
 pub(crate) mod qemu;
+pub(crate) mod qmigrate;
 pub(crate) mod rrd;
 pub(crate) mod snapshots;
 pub(crate) mod tasks;

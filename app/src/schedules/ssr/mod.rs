@@ -80,6 +80,10 @@ pub async fn save(user: &CurrentUser, form: ScheduleForm) -> AppResult<i64> {
         )));
     }
     check_selection(user, cluster, &target, action).await?;
+    let (owner_id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE username = ?")
+        .bind(&user.username)
+        .fetch_one(&state.db)
+        .await?;
     let new = store::NewSchedule {
         name,
         cluster: &cluster.name,
@@ -89,7 +93,7 @@ pub async fn save(user: &CurrentUser, form: ScheduleForm) -> AppResult<i64> {
         timezone: form.timezone.trim(),
         grace_secs: i64::from(form.grace_minutes) * 60,
         enabled: form.enabled,
-        owner: &user.username,
+        owner_id,
     };
     let id = match existing {
         Some(id) => {
@@ -166,20 +170,21 @@ async fn check_selection(
     }
     let resources = cluster.resources().await?;
     let picked = runner::select(&resources, target, action, scope);
-    if let Some(missing) = picked.iter().find(|g| g.node.is_empty()) {
-        return Err(AppError::InvalidInput(format!(
-            "there is no guest {} in cluster {}.",
-            missing.vmid, cluster.name
-        )));
-    }
+    // A guest that does not exist and one outside the scope get the same answer, so that a
+    // scoped user cannot probe for other tenants' guests.
+    let in_scope = if scope.is_everything() {
+        ""
+    } else {
+        " in your scope"
+    };
     if let ScheduleTarget::Vms(_) = target
-        && let Some(outside) = picked
+        && let Some(absent) = picked
             .iter()
-            .find(|g| g.result == "outside the owner's scope")
+            .find(|g| g.node.is_empty() || g.result == runner::OUTSIDE_SCOPE)
     {
         return Err(AppError::InvalidInput(format!(
-            "there is no guest {} in cluster {} in your scope.",
-            outside.vmid, cluster.name
+            "there is no guest {} in cluster {}{in_scope}.",
+            absent.vmid, cluster.name
         )));
     }
     if picked.is_empty() {

@@ -3,7 +3,9 @@
 //! and each PVE task followed to its end. Every step is written down before the next, so a
 //! runner that takes over a run after a crash knows what was done: a guest still `pending` was
 //! never asked for, one `running` has a task to follow, one `sending` may or may not have
-//! reached PVE and is not asked twice (`unknown`).
+//! reached PVE and is not asked twice (`unknown`). Every step is a compare-and-set on the
+//! guest's state within a run the runner still holds (its token): a runner whose run was taken
+//! over — it was slow, or the clock jumped — can neither act on a guest nor write anything.
 
 use std::{sync::Arc, time::Duration};
 
@@ -48,30 +50,48 @@ pub struct RunContext {
 pub struct RunJob {
     /// Run id.
     pub run: i64,
+    /// This runner's token: the run is its own while the run row carries it.
+    pub runner: String,
     /// Its schedule.
     pub schedule: store::ScheduleRow,
-    /// After this instant, a run that could not reach PVE gives up.
+    /// After this instant, a run that could not reach PVE gives up, and a run taken over acts
+    /// on no guest it had not asked for yet.
     pub deadline: i64,
+    /// True when this runner took the run over from one that stopped.
+    pub taken_over: bool,
+}
+
+/// A new runner token.
+pub fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Works a run to its end and records how it went. Never fails: what goes wrong is the
-/// run's result.
+/// run's result. Stops at once, writing nothing more, if the run is taken from it.
 pub async fn execute(ctx: RunContext, job: RunJob) {
     let run = job.run;
     let heartbeat = {
         let ctx = ctx.clone();
+        let runner = job.runner.clone();
         async move {
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
-                if let Err(e) = store::heartbeat(&ctx.db, run, ctx.clock.now()).await {
-                    tracing::warn!(run, error = %e, "power schedule heartbeat not written");
+                match store::heartbeat(&ctx.db, run, &runner, ctx.clock.now()).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(run, error = %e, "power schedule heartbeat not written")
+                    }
                 }
             }
         }
     };
     let outcome = tokio::select! {
         outcome = work(&ctx, &job) => outcome,
-        () = heartbeat => unreachable!("the heartbeat loop does not end"),
+        () = heartbeat => {
+            tracing::warn!(run, schedule = job.schedule.id, "power schedule run taken over by another runner; this one stops");
+            return;
+        }
     };
     let (status, message) = match outcome {
         Ok(()) => match store::guests(&ctx.db, run).await {
@@ -80,11 +100,11 @@ pub async fn execute(ctx: RunContext, job: RunJob) {
         },
         Err(e) => (RunStatus::Failed, e.to_string()),
     };
-    let level_ok = status == RunStatus::Ok;
-    if let Err(e) = store::finish(&ctx.db, run, status, &message, ctx.clock.now()).await {
+    let now = ctx.clock.now();
+    if let Err(e) = store::finish(&ctx.db, run, &job.runner, status, &message, now).await {
         tracing::error!(run, error = %e, "power schedule run could not be recorded as ended");
     }
-    if level_ok {
+    if status == RunStatus::Ok {
         tracing::info!(run, schedule = job.schedule.id, name = %job.schedule.name, "power schedule run ended");
     } else {
         tracing::warn!(run, schedule = job.schedule.id, name = %job.schedule.name, status = status.as_str(), %message, "power schedule run did not succeed");
@@ -111,20 +131,29 @@ fn summary(guests: &[RunGuest]) -> (RunStatus, String) {
 async fn work(ctx: &RunContext, job: &RunJob) -> AppResult<()> {
     let mut guests = store::guests(&ctx.db, job.run).await?;
     if guests.is_empty() {
+        if job.taken_over && ctx.clock.now() > job.deadline {
+            return Err(AppError::Conflict(
+                "not run: Cecyber stopped before it had listed the guests, and came back after the grace".into(),
+            ));
+        }
         guests = plan(ctx, job).await?;
-        store::insert_guests(&ctx.db, job.run, &guests).await?;
+        if !store::insert_guests(&ctx.db, job.run, &job.runner, &guests).await? {
+            // Taken over meanwhile: the heartbeat ends this runner.
+            std::future::pending::<()>().await;
+        }
     }
     let cluster = ctx.clusters.get(&job.schedule.cluster)?.clone();
     let todo: Vec<RunGuest> = guests
         .into_iter()
         .filter(|g| matches!(g.state.as_str(), "pending" | "sending" | "running"))
         .collect();
-    let action = job.schedule.action;
     futures::future::join_all(chunked(todo).into_iter().map(|lane| {
         let cluster = cluster.clone();
         async move {
             for guest in lane {
-                act(ctx, job.run, &cluster, action, guest).await;
+                if let Err(e) = act(ctx, job, &cluster, guest).await {
+                    tracing::error!(run = job.run, error = %e, "power schedule guest state not written");
+                }
             }
         }
     }))
@@ -146,7 +175,7 @@ fn chunked(guests: Vec<RunGuest>) -> Vec<Vec<RunGuest>> {
 /// operator, and sees only the guests of their scope.
 async fn plan(ctx: &RunContext, job: &RunJob) -> AppResult<Vec<RunGuest>> {
     let schedule = &job.schedule;
-    let scope = owner_scope(&ctx.db, &schedule.owner).await?;
+    let scope = owner_scope(&ctx.db, schedule.owner_id).await?;
     let cluster = ctx.clusters.get(&schedule.cluster).map_err(|_| {
         AppError::NotFound(format!(
             "cluster {} is no longer configured",
@@ -163,21 +192,27 @@ async fn plan(ctx: &RunContext, job: &RunJob) -> AppResult<Vec<RunGuest>> {
 }
 
 /// The owner's scope, when they may still run power actions.
-async fn owner_scope(db: &SqlitePool, owner: &str) -> AppResult<Scope> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT role, scope_tags FROM users WHERE username = ?")
+async fn owner_scope(db: &SqlitePool, owner: Option<i64>) -> AppResult<Scope> {
+    let again = "save the schedule again as an operator";
+    let Some(owner) = owner else {
+        return Err(AppError::Forbidden(format!(
+            "the user who saved it has been deleted: {again}"
+        )));
+    };
+    let row: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT username, role, scope_tags FROM users WHERE id = ?")
             .bind(owner)
             .fetch_optional(db)
             .await?;
-    let Some((role, scope)) = row else {
+    let Some((name, role, scope)) = row else {
         return Err(AppError::Forbidden(format!(
-            "its owner {owner} no longer exists: save the schedule again as another operator"
+            "the user who saved it has been deleted: {again}"
         )));
     };
     let role: Role = role.parse().map_err(|_| AppError::Internal)?;
     if !role.allows(Role::Operator) {
         return Err(AppError::Forbidden(format!(
-            "its owner {owner} is no longer an operator: save the schedule again as another operator"
+            "its owner {name} is no longer an operator: {again}"
         )));
     }
     Ok(Scope::from_db(scope.as_deref()))
@@ -205,6 +240,9 @@ async fn resources_within(
         }
     }
 }
+
+/// Why a guest the schedule selects is not acted on: it is not the owner's to touch.
+pub const OUTSIDE_SCOPE: &str = "outside the owner's scope";
 
 /// The guests `target` selects in `resources`, each pending or with why it is skipped.
 pub fn select(
@@ -248,9 +286,19 @@ fn selects(target: &ScheduleTarget, r: &ClusterResource) -> bool {
 fn planned(r: &ClusterResource, action: PowerAction, scope: &Scope) -> RunGuest {
     let kind = r.guest_kind().unwrap_or_default();
     let status = VmStatus::from_name(r.status.as_deref().unwrap_or_default());
-    let skip = if !scope.allows_vm(&r.tag_list()) {
-        Some("outside the owner's scope".to_owned())
-    } else if r.template {
+    if !scope.allows_vm(&r.tag_list()) {
+        // Its name and node are not the owner's to see (the run history shows them).
+        return RunGuest {
+            vmid: r.vmid.unwrap_or_default(),
+            node: String::new(),
+            kind: kind.as_str().into(),
+            name: String::new(),
+            state: "skipped".into(),
+            upid: None,
+            result: OUTSIDE_SCOPE.into(),
+        };
+    }
+    let skip = if r.template {
         Some("a template does not run".into())
     } else if let Some(lock) = r.lock.as_deref() {
         Some(format!("it is locked ({lock})"))
@@ -275,57 +323,96 @@ fn planned(r: &ClusterResource, action: PowerAction, scope: &Scope) -> RunGuest 
     }
 }
 
-/// Acts on one guest and follows its task; records each step.
-async fn act(ctx: &RunContext, run: i64, cluster: &Cluster, action: PowerAction, guest: RunGuest) {
-    let db = &ctx.db;
-    let record = |state: &'static str, upid: Option<String>, result: String| async move {
-        if let Err(e) = store::set_guest(db, run, guest.vmid, state, upid.as_deref(), &result).await
-        {
-            tracing::error!(run, vmid = guest.vmid, error = %e, "power schedule guest state not written");
-        }
+/// Acts on one guest and follows its task; records each step, each a compare-and-set (see
+/// the module's contract).
+async fn act(ctx: &RunContext, job: &RunJob, cluster: &Cluster, guest: RunGuest) -> AppResult<()> {
+    let step = |from: &'static str, to: &'static str| store::GuestMove {
+        run: job.run,
+        runner: &job.runner,
+        vmid: guest.vmid,
+        from,
+        to,
     };
+    let db = &ctx.db;
     let upid = match guest.state.as_str() {
+        "pending" if job.taken_over && ctx.clock.now() > job.deadline => {
+            let why = "not run: the run was taken over after its grace";
+            store::move_guest(db, step("pending", "failed"), None, why).await?;
+            return Ok(());
+        }
         "pending" => {
-            record("sending", None, String::new()).await;
-            match start(cluster, &guest, action).await {
+            if !store::move_guest(db, step("pending", "sending"), None, "").await? {
+                return Ok(()); // someone else's now
+            }
+            match start(ctx, cluster, &guest, job.schedule.action, job.deadline).await {
                 Ok(upid) => {
-                    record("running", Some(upid.to_string()), String::new()).await;
+                    let task = upid.to_string();
+                    store::move_guest(db, step("sending", "running"), Some(&task), "").await?;
                     upid
                 }
-                Err(e) => return record("failed", None, e.to_string()).await,
+                Err((state, e)) => {
+                    store::move_guest(db, step("sending", state), None, &e).await?;
+                    return Ok(());
+                }
             }
         }
-        // Taken over after a crash while PVE was being asked: asking again could act twice.
+        // Taken over while PVE was being asked: asking again could act twice.
         "sending" => {
-            return record(
-                "unknown",
-                None,
-                "Cecyber stopped while asking PVE; see the task list".into(),
-            )
-            .await;
+            let why = "Cecyber stopped while asking PVE; see the task list";
+            store::move_guest(db, step("sending", "unknown"), None, why).await?;
+            return Ok(());
         }
         _ => match guest.upid.as_deref().map(str::parse::<Upid>) {
             Some(Ok(upid)) => upid,
-            _ => return record("unknown", None, "its task is not known".into()).await,
+            _ => {
+                let why = "its task is not known";
+                store::move_guest(db, step("running", "unknown"), None, why).await?;
+                return Ok(());
+            }
         },
     };
     let (state, result) = follow(cluster, &upid).await;
-    record(state, None, result).await;
+    store::move_guest(db, step("running", state), None, &result).await?;
+    Ok(())
 }
 
-async fn start(cluster: &Cluster, guest: &RunGuest, action: PowerAction) -> AppResult<Upid> {
-    let node: NodeName = guest
-        .node
-        .parse()
-        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
-    let vmid = VmId::new(guest.vmid)
-        .map_err(|e: pve::ids::InvalidId| AppError::InvalidInput(e.to_string()))?;
-    let upid = if guest.kind == GuestKind::Lxc.as_str() {
-        cluster.api.lxc_power(&node, vmid, action).await?
-    } else {
-        cluster.api.qemu_power(&node, vmid, action).await?
-    };
-    Ok(upid)
+/// Asks PVE for the action; while PVE cannot be reached (nothing was sent) tries again every
+/// [`RETRY`] until `deadline`. An error says what the guest's state becomes: `failed`, or
+/// `unknown` when the request may have been carried out (a time-out).
+async fn start(
+    ctx: &RunContext,
+    cluster: &Cluster,
+    guest: &RunGuest,
+    action: PowerAction,
+    deadline: i64,
+) -> Result<Upid, (&'static str, String)> {
+    let invalid = |e: pve::ids::InvalidId| ("failed", e.to_string());
+    let node: NodeName = guest.node.parse().map_err(invalid)?;
+    let vmid = VmId::new(guest.vmid).map_err(invalid)?;
+    loop {
+        let asked = if guest.kind == GuestKind::Lxc.as_str() {
+            cluster.api.lxc_power(&node, vmid, action).await
+        } else {
+            cluster.api.qemu_power(&node, vmid, action).await
+        };
+        match asked {
+            Ok(upid) => return Ok(upid),
+            Err(e) if e.retry_safe() && ctx.clock.now() + RETRY.as_secs() as i64 <= deadline => {
+                tracing::warn!(cluster = %cluster.name, vmid = guest.vmid, error = %e, "power schedule: PVE not answering, trying again");
+                tokio::time::sleep(RETRY).await;
+            }
+            Err(e @ (pve::Error::Timeout | pve::Error::Interrupted { .. })) => {
+                return Err((
+                    "unknown",
+                    format!(
+                        "{}; PVE may have started it: see the task list",
+                        AppError::from(e)
+                    ),
+                ));
+            }
+            Err(e) => return Err(("failed", AppError::from(e).to_string())),
+        }
+    }
 }
 
 /// Follows a task until it ends: `ok` or `failed` with PVE's exit status.

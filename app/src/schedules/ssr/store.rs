@@ -33,7 +33,9 @@ pub struct ScheduleRow {
     pub grace_secs: i64,
     /// On or off.
     pub enabled: bool,
-    /// Whose role and scope its runs act with.
+    /// Whose role and scope its runs act with (`None`: that user was deleted).
+    pub owner_id: Option<i64>,
+    /// The owner's name (empty when deleted).
     pub owner: String,
     /// Slots up to this instant are dealt with.
     pub checked_until: i64,
@@ -50,16 +52,22 @@ type Row = (
     String,
     i64,
     bool,
+    Option<i64>,
     String,
     i64,
 );
 
-const COLUMNS: &str = "id, name, cluster, action, target_kind, target, calendar, timezone, \
-                       grace_secs, enabled, owner, checked_until";
+/// The columns of a [`Row`], the owner's name joined in.
+const SELECT: &str = "SELECT s.id, s.name, s.cluster, s.action, s.target_kind, s.target, \
+                      s.calendar, s.timezone, s.grace_secs, s.enabled, s.owner_id, \
+                      COALESCE(u.username, ''), s.checked_until \
+                      FROM power_schedules s LEFT JOIN users u ON u.id = s.owner_id";
 
 fn from_row(row: Row) -> AppResult<ScheduleRow> {
-    let (id, name, cluster, action, kind, target, calendar, timezone, grace, enabled, owner, ck) =
-        row;
+    let (id, name, cluster, action, kind, target, calendar, timezone, grace, enabled) = (
+        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
+    );
+    let (owner_id, owner, ck) = (row.10, row.11, row.12);
     let bad = |what: &str| {
         tracing::error!(schedule = id, what, "stored power schedule unreadable");
         AppError::Internal
@@ -74,6 +82,7 @@ fn from_row(row: Row) -> AppResult<ScheduleRow> {
         timezone,
         grace_secs: grace,
         enabled,
+        owner_id,
         owner,
         checked_until: ck,
     })
@@ -95,22 +104,18 @@ fn target_from_db(kind: &str, value: &str) -> Option<ScheduleTarget> {
 
 /// Every schedule, as stored.
 pub async fn rows(db: &SqlitePool) -> AppResult<Vec<ScheduleRow>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM power_schedules ORDER BY id"
-    ))
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY s.id"))
+        .fetch_all(db)
+        .await?;
     rows.into_iter().map(from_row).collect()
 }
 
 /// One schedule, as stored.
 pub async fn row(db: &SqlitePool, id: i64) -> AppResult<ScheduleRow> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM power_schedules WHERE id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE s.id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
     from_row(row.ok_or_else(|| super::not_found(id))?)
 }
 
@@ -169,15 +174,15 @@ pub struct NewSchedule<'a> {
     pub grace_secs: i64,
     /// On or off.
     pub enabled: bool,
-    /// The user saving it.
-    pub owner: &'a str,
+    /// The id of the user saving it.
+    pub owner_id: i64,
 }
 
 /// Creates a schedule whose first slot is the first after `now`.
 pub async fn insert(db: &SqlitePool, s: &NewSchedule<'_>, now: i64) -> AppResult<i64> {
     let done = sqlx::query(
         "INSERT INTO power_schedules (name, cluster, action, target_kind, target, calendar, \
-         timezone, grace_secs, enabled, owner, created_at, updated_at, checked_until) \
+         timezone, grace_secs, enabled, owner_id, created_at, updated_at, checked_until) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(s.name)
@@ -189,7 +194,7 @@ pub async fn insert(db: &SqlitePool, s: &NewSchedule<'_>, now: i64) -> AppResult
     .bind(s.timezone)
     .bind(s.grace_secs)
     .bind(s.enabled)
-    .bind(s.owner)
+    .bind(s.owner_id)
     .bind(now)
     .bind(now)
     .bind(now)
@@ -203,7 +208,7 @@ pub async fn insert(db: &SqlitePool, s: &NewSchedule<'_>, now: i64) -> AppResult
 pub async fn update(db: &SqlitePool, id: i64, s: &NewSchedule<'_>, now: i64) -> AppResult<()> {
     let done = sqlx::query(
         "UPDATE power_schedules SET name = ?, cluster = ?, action = ?, target_kind = ?, \
-         target = ?, calendar = ?, timezone = ?, grace_secs = ?, enabled = ?, owner = ?, \
+         target = ?, calendar = ?, timezone = ?, grace_secs = ?, enabled = ?, owner_id = ?, \
          updated_at = ?, checked_until = MAX(checked_until, ?) WHERE id = ?",
     )
     .bind(s.name)
@@ -215,7 +220,7 @@ pub async fn update(db: &SqlitePool, id: i64, s: &NewSchedule<'_>, now: i64) -> 
     .bind(s.timezone)
     .bind(s.grace_secs)
     .bind(s.enabled)
-    .bind(s.owner)
+    .bind(s.owner_id)
     .bind(now)
     .bind(now)
     .bind(id)
@@ -253,25 +258,43 @@ pub async fn delete(db: &SqlitePool, id: i64) -> AppResult<()> {
     Ok(())
 }
 
-/// Records the due slots of schedule `id` at once: `missed` as missed (with `why`), `run` (if
-/// any) as a run claimed now, and the cursor moved to `until`. A slot that already has a row
-/// (another process, or before a restart) is left alone. Returns the claimed run's id, if this
-/// call claimed it.
+/// The due slots of one schedule, as the scheduler found them.
+pub struct DueSlots<'a> {
+    /// The schedule.
+    pub schedule: i64,
+    /// Slots recorded as missed.
+    pub missed: &'a [i64],
+    /// Why they were missed.
+    pub why: &'a str,
+    /// The slot to claim and run, if any.
+    pub run: Option<i64>,
+    /// The schedule's cursor moves here.
+    pub until: i64,
+}
+
+/// Records the due slots of a schedule at once: the missed ones as missed (with why), the one
+/// to run (if any) as a run claimed now by `runner`, and the cursor moved on. A slot that
+/// already has a row (another process, or before a restart) is left alone. Returns the claimed
+/// run's id, if this call claimed it.
 pub async fn record_slots(
     db: &SqlitePool,
-    id: i64,
-    missed: &[i64],
-    why: &str,
-    run: Option<i64>,
-    until: i64,
+    due: &DueSlots<'_>,
     now: i64,
+    runner: &str,
 ) -> AppResult<Option<i64>> {
+    let DueSlots {
+        schedule: id,
+        missed,
+        why,
+        run,
+        until,
+    } = *due;
     let mut tx = db.begin().await?;
     for slot in missed {
         sqlx::query(
             "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
-             started_at, finished_at, heartbeat_at, message) \
-             VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             started_at, finished_at, heartbeat_at, runner, message) \
+             VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(slot)
@@ -286,13 +309,14 @@ pub async fn record_slots(
     if let Some(slot) = run {
         let done = sqlx::query(
             "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
-             started_at, heartbeat_at) VALUES (?, ?, 'running', 'schedule', ?, ?) \
+             started_at, heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(slot)
         .bind(now)
         .bind(now)
+        .bind(runner)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
@@ -308,19 +332,30 @@ pub async fn record_slots(
     Ok(claimed)
 }
 
-/// Starts a run outside the calendar ("run now") for `user`.
-pub async fn insert_manual_run(db: &SqlitePool, id: i64, user: &str, now: i64) -> AppResult<i64> {
+/// Starts a run outside the calendar ("run now") for `user`, unless a run of the schedule is
+/// still going (its guests would be acted on twice); `None` then.
+pub async fn insert_manual_run(
+    db: &SqlitePool,
+    id: i64,
+    user: &str,
+    now: i64,
+    runner: &str,
+) -> AppResult<Option<i64>> {
     let done = sqlx::query(
         "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
-         heartbeat_at) VALUES (?, NULL, 'running', ?, ?, ?)",
+         heartbeat_at, runner) SELECT ?, NULL, 'running', ?, ?, ?, ? \
+         WHERE NOT EXISTS (SELECT 1 FROM power_schedule_runs \
+                           WHERE schedule_id = ? AND status = 'running')",
     )
     .bind(id)
     .bind(user)
     .bind(now)
     .bind(now)
+    .bind(runner)
+    .bind(id)
     .execute(db)
     .await?;
-    Ok(done.last_insert_rowid())
+    Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
 }
 
 /// A run a runner works on (or should take over).
@@ -362,14 +397,20 @@ pub async fn stale_runs(db: &SqlitePool, before: i64) -> AppResult<Vec<ActiveRun
         .collect())
 }
 
-/// Takes over a stale run: succeeds for one caller only (the heartbeat it saw must still be
-/// there).
-pub async fn take_over(db: &SqlitePool, run: &ActiveRun, now: i64) -> AppResult<bool> {
+/// Takes over a stale run for `runner`: succeeds for one caller only (the heartbeat it saw
+/// must still be there); the runner that had it can write nothing more to it.
+pub async fn take_over(
+    db: &SqlitePool,
+    run: &ActiveRun,
+    now: i64,
+    runner: &str,
+) -> AppResult<bool> {
     let done = sqlx::query(
-        "UPDATE power_schedule_runs SET heartbeat_at = ? \
+        "UPDATE power_schedule_runs SET heartbeat_at = ?, runner = ? \
          WHERE id = ? AND status = 'running' AND heartbeat_at = ?",
     )
     .bind(now)
+    .bind(runner)
     .bind(run.id)
     .bind(run.heartbeat_at)
     .execute(db)
@@ -377,46 +418,68 @@ pub async fn take_over(db: &SqlitePool, run: &ActiveRun, now: i64) -> AppResult<
     Ok(done.rows_affected() == 1)
 }
 
-/// The runner is alive.
-pub async fn heartbeat(db: &SqlitePool, run: i64, now: i64) -> AppResult<()> {
-    sqlx::query("UPDATE power_schedule_runs SET heartbeat_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(run)
-        .execute(db)
-        .await?;
-    Ok(())
+/// The runner is alive; false when the run is no longer its own (taken over, or ended).
+pub async fn heartbeat(db: &SqlitePool, run: i64, runner: &str, now: i64) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE power_schedule_runs SET heartbeat_at = ? \
+         WHERE id = ? AND runner = ? AND status = 'running'",
+    )
+    .bind(now)
+    .bind(run)
+    .bind(runner)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Ends a run.
+/// Ends a run, if it is still `runner`'s.
 pub async fn finish(
     db: &SqlitePool,
     run: i64,
+    runner: &str,
     status: RunStatus,
     message: &str,
     now: i64,
 ) -> AppResult<()> {
     sqlx::query(
-        "UPDATE power_schedule_runs SET status = ?, message = ?, finished_at = ?, heartbeat_at = ? \
-         WHERE id = ?",
+        "UPDATE power_schedule_runs SET status = ?, message = ?, finished_at = ?, \
+         heartbeat_at = ? WHERE id = ? AND runner = ? AND status = 'running'",
     )
     .bind(status.as_str())
     .bind(message)
     .bind(now)
     .bind(now)
     .bind(run)
+    .bind(runner)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// Lists a run's guests (written once, before the first is acted on).
-pub async fn insert_guests(db: &SqlitePool, run: i64, guests: &[RunGuest]) -> AppResult<()> {
+/// True while run `?` is `runner`'s (an SQL condition; binds: the run, the runner).
+const OWNED_RUN: &str = "EXISTS (SELECT 1 FROM power_schedule_runs r \
+                         WHERE r.id = ? AND r.runner = ? AND r.status = 'running')";
+
+/// True while the guest row's run is `runner`'s (an SQL condition; binds: the runner).
+const OWNED: &str = "EXISTS (SELECT 1 FROM power_schedule_runs r \
+                     WHERE r.id = run_id AND r.runner = ? AND r.status = 'running')";
+
+/// Lists a run's guests (once, before the first is acted on); false when the run is not
+/// `runner`'s any more (nothing written then). Every statement writes: a transaction that
+/// read first and wrote later could fail at once with "database is locked" when another
+/// writer came in between (SQLite cannot upgrade it).
+pub async fn insert_guests(
+    db: &SqlitePool,
+    run: i64,
+    runner: &str,
+    guests: &[RunGuest],
+) -> AppResult<bool> {
     let mut tx = db.begin().await?;
     for g in guests {
-        sqlx::query(
+        let done = sqlx::query(&format!(
             "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, name, state, upid, \
-             result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+             result) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE {OWNED_RUN}"
+        ))
         .bind(run)
         .bind(g.vmid)
         .bind(&g.node)
@@ -425,34 +488,56 @@ pub async fn insert_guests(db: &SqlitePool, run: i64, guests: &[RunGuest]) -> Ap
         .bind(&g.state)
         .bind(&g.upid)
         .bind(&g.result)
+        .bind(run)
+        .bind(runner)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
-/// A guest's new state (and task, and result).
-pub async fn set_guest(
+/// A guest's move from one state to the next, in a run of one runner.
+pub struct GuestMove<'a> {
+    /// The run.
+    pub run: i64,
+    /// The runner that must still have it.
+    pub runner: &'a str,
+    /// The guest.
+    pub vmid: u32,
+    /// The state it must be in.
+    pub from: &'a str,
+    /// Its new state.
+    pub to: &'a str,
+}
+
+/// Moves a guest to its next state (with its task, if one started, and the result); false when
+/// it was not in the expected state or the run is no longer the runner's — then nothing
+/// changed, and the caller must not act on the guest.
+pub async fn move_guest(
     db: &SqlitePool,
-    run: i64,
-    vmid: u32,
-    state: &str,
+    step: GuestMove<'_>,
     upid: Option<&str>,
     result: &str,
-) -> AppResult<()> {
-    sqlx::query(
+) -> AppResult<bool> {
+    let done = sqlx::query(&format!(
         "UPDATE power_schedule_run_guests SET state = ?, upid = COALESCE(?, upid), result = ? \
-         WHERE run_id = ? AND vmid = ?",
-    )
-    .bind(state)
+         WHERE run_id = ? AND vmid = ? AND state = ? AND {OWNED}"
+    ))
+    .bind(step.to)
     .bind(upid)
     .bind(result)
-    .bind(run)
-    .bind(vmid)
+    .bind(step.run)
+    .bind(step.vmid)
+    .bind(step.from)
+    .bind(step.runner)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// A run's guests.

@@ -5,6 +5,11 @@ use pve::calendar::CalendarEvent;
 
 use crate::{error::AppError, schedules::RunTime};
 
+/// Longest calendar event accepted.
+const MAX_CALENDAR_LEN: usize = 200;
+/// Longest time zone name accepted (IANA names are far shorter).
+const MAX_ZONE_LEN: usize = 64;
+
 /// A calendar event and the time zone it is read in.
 #[derive(Debug, Clone)]
 pub struct When {
@@ -16,6 +21,12 @@ impl When {
     /// Checks a calendar event as PVE does and the time zone against the time zone database.
     pub fn parse(calendar: &str, timezone: &str) -> Result<Self, AppError> {
         let calendar = calendar.trim();
+        // PVE's own events are short; a long one only costs the parser and the search.
+        if calendar.len() > MAX_CALENDAR_LEN {
+            return Err(AppError::InvalidInput(format!(
+                "a calendar event is at most {MAX_CALENDAR_LEN} characters."
+            )));
+        }
         let event: CalendarEvent = calendar.parse().map_err(|e| {
             AppError::InvalidInput(format!("invalid calendar event {calendar:?}: {e}"))
         })?;
@@ -55,7 +66,12 @@ impl When {
 /// The time zone named `name` (`America/Sao_Paulo`, `UTC`).
 pub fn zone(name: &str) -> Result<TimeZone, AppError> {
     let name = name.trim();
-    TimeZone::get(name).map_err(|_| {
+    let found = if name.len() <= MAX_ZONE_LEN {
+        TimeZone::get(name).ok()
+    } else {
+        None
+    };
+    found.ok_or_else(|| {
         AppError::InvalidInput(format!(
             "unknown time zone {:?}: give an IANA name such as America/Sao_Paulo or UTC.",
             name.chars().take(64).collect::<String>()

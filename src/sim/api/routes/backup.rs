@@ -13,7 +13,10 @@ use crate::sim::util::now_secs;
 use crate::sim::world::SimState;
 use crate::sim::world::backup::{DumpPlan, run_vzdump};
 use crate::sim::world::metrics::{lvm_usage, node_sample};
-use crate::sim::world::model::{Model, Node, Storage};
+use crate::sim::world::model::devices::{
+    drive_gib, drive_parts, is_cdrom, is_disk_key, is_unused_key,
+};
+use crate::sim::world::model::{Model, Node, Storage, Vm};
 use crate::sim::world::tasks;
 
 /// Size of the shared `backup` storage.
@@ -67,7 +70,7 @@ pub(super) fn routes() -> Router<SimState> {
 }
 
 fn storage_usage(model: &Model, world_backups: u64, node: &Node, s: &Storage) -> (u64, u64) {
-    match s.id {
+    match s.id.as_str() {
         "local-lvm" => (lvm_usage(model, node), node.lvm_size),
         "backup" => (200_000_000_000 + world_backups, BACKUP_STORE),
         _ => (node_sample(model, node, now_secs()).disk, node.maxdisk),
@@ -147,7 +150,7 @@ async fn content(call: Call) -> ApiResult {
     let want = params.get("content");
     let vmid = params.int("vmid").and_then(|v| u32::try_from(v).ok());
     let mut list = Vec::new();
-    if s.content.contains("backup") && want.is_none_or(|c| c == "backup") {
+    if s.holds("backup") && want.is_none_or(|c| c == "backup") {
         let mut archives: Vec<_> = world
             .backups
             .iter()
@@ -156,19 +159,55 @@ async fn content(call: Call) -> ApiResult {
         archives.sort_by_key(|a| a.volid());
         list.extend(archives.into_iter().map(|a| a.content_entry()));
     }
-    if s.content.contains("images") && want.is_none_or(|c| c == "images") {
-        for vm in model
-            .vms_on(node)
+    if s.holds("images") && want.is_none_or(|c| c == "images") {
+        // The VMs' volumes on this storage: of this node's VMs, or of all on a shared one.
+        let mut images: Vec<Value> = model
+            .vms
+            .values()
+            .filter(|v| s.shared || v.node == node)
             .filter(|v| vmid.is_none_or(|id| v.vmid == id))
-        {
-            let volid = vm.scsi0.split(',').next().unwrap_or_default();
-            list.push(json!({
-                "volid": volid, "content": "images", "format": "raw", "vmid": vm.vmid,
-                "size": vm.maxdisk(), "used": 0,
-            }));
-        }
+            .flat_map(|vm| {
+                image_volumes(vm)
+                    .filter(|(volid, _)| volid.split(':').next() == Some(storage))
+                    .map(|(volid, size)| {
+                        json!({
+                            "format": volume_format(&volid), "volid": volid, "content": "images",
+                            "vmid": vm.vmid, "size": size, "used": 0,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        images.sort_by(|a, b| a["volid"].as_str().cmp(&b["volid"].as_str()));
+        list.extend(images);
     }
     ok(Value::Array(list))
+}
+
+/// A VM's volumes (boot disk, other disks, unused disks) with their sizes in bytes (0 where
+/// the config has none).
+fn image_volumes(vm: &Vm) -> impl Iterator<Item = (String, u64)> + '_ {
+    let others = vm
+        .extra
+        .iter()
+        .filter(|(k, v)| (is_disk_key(k) && !is_cdrom(v)) || is_unused_key(k))
+        .map(|(_, v)| {
+            (
+                drive_parts(v).0.to_owned(),
+                drive_gib(v).map_or(0, |g| g << 30),
+            )
+        });
+    std::iter::once((vm.disk_volid().to_owned(), vm.maxdisk()))
+        .chain(others)
+        .filter(|(volid, _)| volid.contains(':'))
+}
+
+/// A volume's format: a file's extension, else `raw`.
+fn volume_format(volid: &str) -> &str {
+    match volid.rsplit_once('.') {
+        Some((_, ext @ ("qcow2" | "vmdk" | "raw"))) => ext,
+        _ => "raw",
+    }
 }
 
 /// `POST /nodes/{node}/vzdump`: backs up the listed (or all) VMs of this node → UPID.

@@ -1,8 +1,9 @@
 //! VM life cycle beyond power: `clone` (`qmclone`), `migrate` (GET preconditions, POST →
-//! `qmigrate`) and restore from a backup (`POST /nodes/{node}/qemu` with `archive` →
-//! `qmrestore`), qemu-server `API2::Qemu`. The VMs' disks live on the node-local `local-lvm`,
-//! so clones stay on their node, online migration needs `with-local-disks` and a VM with
-//! snapshots cannot migrate (see the world's `migrate`).
+//! `qmigrate`, or `hamigrate` for an HA-managed VM) and restore from a backup (`POST
+//! /nodes/{node}/qemu` with `archive` → `qmrestore`), qemu-server `API2::Qemu`. The VMs' disks
+//! live on the node-local `local-lvm`, so clones stay on their node, online migration needs
+//! `with-local-disks`, a VM with snapshots cannot migrate and `targetstorage` can move the
+//! disks to another storage (see the world's `migrate` and `qmigrate`).
 
 use std::time::Duration;
 
@@ -13,14 +14,16 @@ use serde_json::{Value, json};
 use crate::sim::api::extract::Call;
 use crate::sim::api::params::{Format, NODE, Params, Spec, VMID};
 use crate::sim::api::reply::{ApiError, ApiResult, ok};
-use crate::sim::util::{log_time, now_secs};
+use crate::sim::util::now_secs;
 use crate::sim::world::SimState;
 use crate::sim::world::backup::run_restore;
-use crate::sim::world::migrate;
+use crate::sim::world::ha;
+use crate::sim::world::migrate::{self, StorageMap};
 use crate::sim::world::model::devices::{
     drive_parts, is_net_key, is_unused_key, with_new_mac, with_volume,
 };
-use crate::sim::world::model::{Power, config_missing, mac_address};
+use crate::sim::world::model::{Power, mac_address};
+use crate::sim::world::qmigrate::{self, Request};
 use crate::sim::world::tasks::{self, Outcome};
 
 pub(super) fn routes() -> Router<SimState> {
@@ -235,7 +238,9 @@ const MIGRATE_PARAMS: &[Spec] = &[
     Spec::boolean("online").optional(),
     Spec::boolean("force").optional(),
     Spec::boolean("with-local-disks").optional(),
-    Spec::string("targetstorage").optional(),
+    Spec::string("targetstorage")
+        .format(Format::StoragePairList)
+        .optional(),
     Spec::string("migration_type")
         .one_of(&["secure", "insecure"])
         .optional(),
@@ -244,9 +249,13 @@ const MIGRATE_PARAMS: &[Spec] = &[
     Spec::boolean("with-conntrack-state").optional(),
 ];
 
-/// What the API checks before forking `qmigrate`, in qemu-server's order; answers whether the
-/// VM runs and its disk size.
-fn migrate_prechecks(call: &Call, params: &Params, target: &str) -> Result<(bool, u64), ApiError> {
+/// What the API checks before forking, in qemu-server's order (`migrate_vm`); answers the
+/// storage map of `targetstorage`, if any.
+fn migrate_prechecks(
+    call: &Call,
+    params: &Params,
+    target: &str,
+) -> Result<Option<StorageMap>, ApiError> {
     let (node, vmid) = (call.node(), call.vmid());
     if target == node {
         return Err(ApiError::param("target", "target is local node."));
@@ -268,128 +277,54 @@ fn migrate_prechecks(call: &Call, params: &Params, target: &str) -> Result<(bool
     if let Some(l) = &vm.lock {
         return Err(ApiError::fail(format!("VM is locked ({l})")));
     }
-    let running = vm.has_process();
-    if running && !params.flag("online") {
+    if vm.has_process() && !params.flag("online") {
         return Err(ApiError::fail("can't migrate running VM without --online"));
     }
-    if let Some(storage) = migrate::unavailable_storages(&world.model, vm, target).first() {
-        return Err(ApiError::fail(format!(
-            "storage '{storage}' is not available on node '{target}'"
-        )));
+    let Some(text) = params.get("targetstorage").filter(|t| !t.is_empty()) else {
+        migrate::check_storage_availability(&world.model, vm, target)?;
+        return Ok(None);
+    };
+    let map = StorageMap::parse(text).map_err(|e| {
+        ApiError::param("targetstorage", format!("failed to parse storage map: {e}"))
+    })?;
+    if !map.identity {
+        call.require_vm(&["VM.Config.Disk"])?;
     }
-    Ok((running, vm.disk_gib))
+    // `$check_storage_access_migrate` for each target storage: there on the target node, the
+    // caller may allocate space on it, it holds VM images.
+    for storage in map.targets() {
+        let found = migrate::storage_on_node(&world.model, storage, target)?;
+        call.require(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"])?;
+        migrate::check_images(found)?;
+    }
+    if map.identity {
+        migrate::check_storage_availability(&world.model, vm, target)?;
+    }
+    Ok(Some(map))
 }
 
-/// `POST /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate) → `qmigrate` task; the VM's config
-/// moves to `target` at the end. The worker refuses local devices (unless `force` for a
-/// stopped VM), a running VM's local disks without `with-local-disks`, and disks with
-/// snapshots, ending with "migration aborted" as `PVE::AbstractMigrate` does.
+/// `POST /nodes/{node}/qemu/{vmid}/migrate` (VM.Migrate) → a `qmigrate` task ([`qmigrate`]):
+/// the VM's config moves to `target`, its local disks to the storages `targetstorage` maps
+/// them to. An HA-managed VM's migration is the HA manager's: a `hamigrate` request task,
+/// after the same checks ([`ha::request_migration`]).
 async fn migrate(call: Call) -> ApiResult {
     let Call { st, who, .. } = &call;
     let params = call.on_vm(&["VM.Migrate"], MIGRATE_PARAMS)?;
     let (node, vmid) = (call.node(), call.vmid());
     let target = params.get("target").unwrap_or_default().to_owned();
-    let (running, disk_gib) = migrate_prechecks(&call, &params, &target)?;
-    let force = params.flag("force");
-    let with_local_disks = params.flag("with-local-disks");
-    let source = node.to_owned();
-    let upid = tasks::spawn_locked(
-        st,
-        node,
-        "qmigrate",
-        vmid,
-        &who.authid,
-        move |ctx| async move {
-            let started = now_secs();
-            let log = |msg: &str| ctx.log(format!("{} {msg}", log_time(now_secs())));
-            let abort = |err: &str| {
-                let secs = now_secs() - started;
-                let duration = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-                ctx.log(format!(
-                    "{} ERROR: migration aborted (duration {duration}): {err}",
-                    log_time(now_secs())
-                ));
-                Outcome::Error("migration aborted".to_owned())
-            };
-            // prepare, then phase 1's volume scan
-            let found = ctx.world().and_then(|world| {
-                let vm = world.model.vm_on(&source, vmid)?;
-                let ip = world.model.node(&target).map(|n| n.ip.clone())?;
-                Some((
-                    migrate::local_resources(vm),
-                    migrate::local_volumes(&world.model, vm),
-                    migrate::volume_errors(&world.model, vm, with_local_disks),
-                    ip,
-                ))
-            });
-            let Some((devices, volumes, errors, ip)) = found else {
-                return abort(&config_missing(&source, vmid));
-            };
-            if !devices.is_empty() && (running || !force) {
-                return abort(&format!(
-                    "can't migrate VM which uses local devices: {}",
-                    devices.join(", ")
-                ));
-            }
-            let _lock = ctx.hold_lock(vmid, "migrate");
-            log(&format!(
-                "starting migration of VM {vmid} to node '{target}' ({ip})"
-            ));
-            for v in &volumes {
-                let why = if v.attached {
-                    "attached"
-                } else {
-                    "referenced by snapshot(s)"
-                };
-                log(&format!("found local disk '{}' ({why})", v.volid));
-            }
-            if !errors.is_empty() {
-                for (volid, msg) in &errors {
-                    log(&format!("can't migrate local disk '{volid}': {msg}"));
-                }
-                let err = "Problem found while scanning volumes - can't migrate VM - check log";
-                ctx.log(format!("{} ERROR: {err}", log_time(now_secs())));
-                log("aborting phase 1 - cleanup resources");
-                return abort(err);
-            }
-            if running {
-                log(&format!("starting VM {vmid} on remote node '{target}'"));
-                log("starting storage migration");
-                log(&format!(
-                    "scsi0: start migration to nbd:unix:/run/qemu-server/{vmid}_nbd.migrate:exportname=drive-scsi0"
-                ));
-            } else {
-                log("copying local disk images");
-            }
-            // Like drive-mirror's job status, one line a second; the copy runs at 1 GiB/s
-            // (a 10 GbE migration network).
-            let seconds = disk_gib.max(3);
-            for i in 1..=seconds {
-                tokio::time::sleep(ctx.st.scaled(Duration::from_secs(1))).await;
-                let done = (disk_gib as f64 * i as f64 / seconds as f64).min(disk_gib as f64);
-                log(&format!(
-                    "drive-scsi0: transferred {done:.1} GiB of {disk_gib}.0 GiB ({:.2}%) in {i}s",
-                    done * 100.0 / disk_gib.max(1) as f64,
-                ));
-            }
-            if running {
-                log("migration status: completed");
-            }
-            let secs = now_secs() - started;
-            log(&format!(
-                "migration finished successfully (duration {:02}:{:02}:{:02})",
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60
-            ));
-            if let Some(mut world) = ctx.world()
-                && let Some(vm) = world.model.vms.get_mut(&vmid)
-            {
-                vm.node = target.clone();
-            }
-            Outcome::Ok
-        },
-    )?;
+    let storagemap = migrate_prechecks(&call, &params, &target)?;
+    if ha::manages(&st.world().model, vmid) {
+        let upid = ha::request_migration(st, &who.authid, node, vmid, &target)?;
+        return ok(json!(upid));
+    }
+    let request = Request {
+        target,
+        online: params.flag("online"),
+        force: params.flag("force"),
+        with_local_disks: params.flag("with-local-disks"),
+        storagemap,
+    };
+    let upid = qmigrate::launch(st, &who.authid, node, vmid, request)?;
     ok(json!(upid))
 }
 

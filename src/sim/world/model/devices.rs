@@ -123,6 +123,18 @@ pub(crate) fn with_size(value: &str, gib: u64) -> String {
     print_drive(volume, props)
 }
 
+/// The drive with property `key` set to `value` (PVE's order: the volume, then the
+/// properties sorted by name).
+pub(crate) fn with_prop(drive: &str, key: &str, value: &str) -> String {
+    let (volume, props) = drive_parts(drive);
+    let props: Vec<(String, String)> = props
+        .filter(|(k, _)| *k != key)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain([(key.to_owned(), value.to_owned())])
+        .collect();
+    print_drive(volume, props)
+}
+
 /// The drive on another volume, its properties kept.
 pub(crate) fn with_volume(value: &str, volume: &str) -> String {
     let props = drive_parts(value)
@@ -221,7 +233,7 @@ pub(crate) fn allocate(
             ),
         ));
     }
-    if !storage.content.split(',').any(|c| c == "images") {
+    if !storage.holds("images") {
         return Err(OptionError::new(
             key,
             format!("storage '{}' does not support vm images", storage.id),

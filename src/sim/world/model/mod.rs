@@ -140,9 +140,10 @@ pub(crate) struct Vm {
 /// A storage definition (`storage.cfg` entry).
 #[derive(Clone, Debug)]
 pub(crate) struct Storage {
-    pub id: &'static str,
-    pub plugintype: &'static str,
-    pub content: &'static str,
+    pub id: String,
+    pub plugintype: String,
+    /// Content types, comma-separated (`images,rootdir`).
+    pub content: String,
     pub shared: bool,
     /// `nodes`: the nodes the storage is available on; `None` for all.
     pub nodes: Option<Vec<String>>,
@@ -155,7 +156,47 @@ impl Storage {
             .as_ref()
             .is_none_or(|nodes| nodes.iter().any(|n| n == node))
     }
+
+    /// True if the storage holds content type `content` (`images`, `backup`, …).
+    pub(crate) fn holds(&self, content: &str) -> bool {
+        self.content.split(',').any(|c| c == content)
+    }
+
+    /// True for the storage types that keep volumes as files under a path (`dir`, `nfs`, …):
+    /// their volume names are `<vmid>/<name>.<format>`.
+    pub(crate) fn file_based(&self) -> bool {
+        FILE_STORAGE_TYPES.contains(&self.plugintype.as_str())
+    }
+
+    /// True if the storage can hold a VM image in `format` (`raw`, `qcow2`, `vmdk`): files
+    /// take all three, block storages only `raw`.
+    pub(crate) fn takes_format(&self, format: &str) -> bool {
+        format == "raw" || (self.file_based() && matches!(format, "qcow2" | "vmdk"))
+    }
 }
+
+/// Storage types whose volumes are files (pve-storage plugins with a `path`).
+pub(crate) const FILE_STORAGE_TYPES: &[&str] =
+    &["dir", "btrfs", "nfs", "cifs", "cephfs", "glusterfs"];
+
+/// Every storage type a simulated storage may have (pve-storage's plugins).
+pub(crate) const STORAGE_TYPES: &[&str] = &[
+    "btrfs",
+    "cephfs",
+    "cifs",
+    "dir",
+    "esxi",
+    "glusterfs",
+    "iscsi",
+    "iscsidirect",
+    "lvm",
+    "lvmthin",
+    "nfs",
+    "pbs",
+    "rbd",
+    "zfs",
+    "zfspool",
+];
 
 impl Model {
     /// The node called `name`.
