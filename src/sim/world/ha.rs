@@ -40,13 +40,9 @@ pub(crate) fn add_services(model: &mut Model) {
     }
 }
 
-/// pve-ha-manager's `vm_is_ha_managed`: VM `vmid` has an HA service that is not `ignored`
-/// (an ignored service behaves as if it were not managed).
+/// pve-ha-manager's `vm_is_ha_managed` (see [`Model::ha_managed`]).
 pub(crate) fn manages(model: &Model, vmid: u32) -> bool {
-    model
-        .ha
-        .get(&vmid)
-        .is_some_and(|s| s.requested != "ignored")
+    model.ha_managed(vmid)
 }
 
 /// True when PVE hands `action` on VM `vmid` to the HA manager.

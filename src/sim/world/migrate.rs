@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::error::Error;
-use super::ha;
 use super::model::devices::{drive_gib, drive_parts, is_unused_key};
 use super::model::{Model, Storage, Vm};
 
@@ -388,7 +387,7 @@ pub(crate) fn precondition(model: &Model, vm: &Vm, local: &str) -> Value {
     });
     // An HA-managed VM's resources that would follow it (positive affinity rules): the
     // simulator has no HA rules.
-    if ha::manages(model, vm.vmid) {
+    if model.ha_managed(vm.vmid) {
         pre["dependent-ha-resources"] = json!([]);
     }
     pre

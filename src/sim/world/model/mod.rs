@@ -199,6 +199,13 @@ pub(crate) const STORAGE_TYPES: &[&str] = &[
 ];
 
 impl Model {
+    /// pve-ha-manager's `vm_is_ha_managed`: VM `vmid` has an HA service that is not `ignored`
+    /// (an ignored service behaves as if it were not managed). Here, not in `ha`, so that the
+    /// migration checks need not depend on the HA manager that depends on them.
+    pub(crate) fn ha_managed(&self, vmid: u32) -> bool {
+        self.ha.get(&vmid).is_some_and(|s| s.requested != "ignored")
+    }
+
     /// The node called `name`.
     pub(crate) fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
