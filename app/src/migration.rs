@@ -76,6 +76,7 @@ pub async fn check_migration(
                     node: n.clone(),
                     refusal: Some(refusal(why)),
                     storages: Vec::new(),
+                    // Refined below: only if a target storage can fix it.
                     needs_storage: !why.unavailable_storages.is_empty() && why.extra.is_empty(),
                 }),
         )
@@ -88,7 +89,10 @@ pub async fn check_migration(
         .filter(|d| d.cdrom != Some(true))
         .map(|d| (d.volid.clone(), d.size))
         .collect();
-    if !local_disks.is_empty() {
+    let ha_state = ha_state(&vm).await;
+    // PVE's HA manager migrates with no storage map: an HA-managed VM's disks go to storages
+    // of the same names, or nowhere.
+    if !local_disks.is_empty() && ha_state.is_none() {
         let storages =
             futures::future::join_all(targets.iter().map(|t| disk_storages(&vm.cluster, &t.node)))
                 .await;
@@ -96,11 +100,23 @@ pub async fn check_migration(
             target.storages = storages;
         }
     }
-    let ha_state = vm.cluster.resources().await.ok().and_then(|r| {
-        r.iter()
-            .find(|r| r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()))
-            .and_then(|r| r.hastate.clone())
-    });
+    // A target storage moves only the local disks: it helps a node that lacks only their
+    // storages (not a shared storage it does not see), and only if it has one to offer.
+    let disk_storage = |volid: &str| volid.split(':').next().unwrap_or_default().to_owned();
+    let local_storages: std::collections::HashSet<String> = local_disks
+        .iter()
+        .map(|(volid, _)| disk_storage(volid))
+        .collect();
+    for target in &mut targets {
+        let lacking = pre
+            .not_allowed_nodes
+            .get(&target.node)
+            .map(|why| why.unavailable_storages.as_slice())
+            .unwrap_or_default();
+        target.needs_storage = target.needs_storage
+            && !target.storages.is_empty()
+            && lacking.iter().all(|s| local_storages.contains(s));
+    }
     let blocked = if let Some(lock) = &status.lock {
         Some(format!(
             "VM {} is locked ({lock}): a task is working on it.",
@@ -124,6 +140,16 @@ pub async fn check_migration(
         blocked,
         ha_state,
     })
+}
+
+/// The HA state of the VM when PVE's HA manager manages it, from the shared poll.
+#[cfg(feature = "ssr")]
+async fn ha_state(vm: &access::VmAccess) -> Option<String> {
+    let resources = vm.cluster.resources().await.ok()?;
+    resources
+        .iter()
+        .find(|r| r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()))
+        .and_then(|r| r.hastate.clone())
 }
 
 /// The storages of `node` that hold VM disks (enabled, content `images`), sorted; none when
@@ -216,6 +242,12 @@ pub async fn migrate_vm(
     migrate.online = pre.running.then_some(true);
     migrate.with_local_disks = (!pre.local_disks.is_empty()).then_some(true);
     if let Some(storage) = &target_storage {
+        if let Some(state) = ha_state(&vm).await {
+            return Err(AppError::InvalidInput(format!(
+                "VM {} is HA-managed ({state}): PVE's HA manager migrates it and takes no target storage; its disks go to storages of the same names.",
+                vm.vmid
+            )));
+        }
         if pre.local_disks.is_empty() {
             return Err(AppError::InvalidInput(format!(
                 "VM {} has no local disk: its disks stay on their shared storage, so no target storage applies.",
@@ -233,11 +265,6 @@ pub async fn migrate_vm(
         }
         migrate.targetstorage = Some(storage.to_string());
     }
-    let by_ha = vm.cluster.resources().await.ok().is_some_and(|r| {
-        r.iter().any(|r| {
-            r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()) && r.hastate.is_some()
-        })
-    });
     let upid = vm
         .cluster
         .api
@@ -245,7 +272,8 @@ pub async fn migrate_vm(
         .await?;
     tracing::info!(user = %vm.user.username, cluster = %vm.cluster.name, node = %vm.node, vmid = %vm.vmid, target = %target_node, online = pre.running, target_storage = ?target_storage, %upid, "migration");
     Ok(MigrationStarted {
-        by_ha: by_ha || upid.task_type() == "hamigrate",
+        // PVE decides: a request to the HA manager is a `hamigrate` task.
+        by_ha: upid.task_type() == "hamigrate",
         task: TaskRef {
             cluster: vm.cluster.name.clone(),
             upid,

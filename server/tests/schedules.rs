@@ -483,6 +483,59 @@ async fn a_run_taken_over_after_its_grace_asks_pve_for_nothing_more() {
 }
 
 #[tokio::test]
+async fn a_slot_that_comes_while_the_previous_run_still_goes_is_recorded_not_run() {
+    let server = start().await;
+    let admin = server.log_in("admin", ADMIN_PASSWORD).await;
+    let vms = vms_with(&admin, "running", 1).await;
+    let id = save(
+        &admin,
+        &[
+            ("action", "shutdown"),
+            ("target", &join(&vms)),
+            ("calendar", "*:0/10"),
+        ],
+    )
+    .await
+    .unwrap();
+    let (_, first) = next_slot(&server, id).await;
+    let second = When::parse("*:0/10", "UTC")
+        .unwrap()
+        .next_after(first)
+        .unwrap();
+    let clock = Arc::new(ManualClock::at(first + 1));
+    let scheduler = scheduler(&server, &clock);
+    let running = scheduler.tick().await.unwrap();
+    assert_eq!(running.len(), 1);
+    // The next slot comes while the shutdown is still under way.
+    clock.set(second + 1);
+    assert!(scheduler.tick().await.unwrap().is_empty(), "no second run");
+    for handle in running {
+        tokio::time::timeout(Duration::from_secs(60), handle)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        runs(&server, id).await,
+        [
+            (Some(first), "ok".to_owned()),
+            (Some(second), "missed".to_owned())
+        ]
+    );
+    let (_, listed) = admin
+        .call("schedule_runs", &[("id", &id.to_string())])
+        .await;
+    assert!(
+        listed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("previous run was still going"),
+        "{listed}"
+    );
+    assert_eq!(tasks_of(&admin, "qmshutdown").await.get(&vms[0]), Some(&1));
+}
+
+#[tokio::test]
 async fn slots_missed_while_nothing_ran_are_recorded_and_only_the_latest_runs_late() {
     let server = start().await;
     let admin = server.log_in("admin", ADMIN_PASSWORD).await;

@@ -610,17 +610,19 @@ async fn an_ha_managed_vm_is_migrated_by_the_ha_manager_and_its_task_is_found() 
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, started) = admin
-        .call(
-            "migration_start",
-            &[
-                ("cluster", "demo"),
-                ("node", &node),
-                ("vmid", "125"),
-                ("target", &target),
-            ],
-        )
-        .await;
+    // The HA manager takes no storage map: none is offered, and one given is refused.
+    assert!(
+        check["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["storages"] == serde_json::json!([])),
+        "{check}"
+    );
+    let (status, body) = migrate_to(&admin, &node, "125", &target, "local-lvm").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_text(&body).contains("HA-managed"), "{body}");
+    let (status, started) = migrate_to(&admin, &node, "125", &target, "").await;
     assert_eq!(status, StatusCode::OK, "{started}");
     assert_eq!(started["by_ha"], true, "{started}");
     let request = started["task"]["upid"].as_str().unwrap();

@@ -195,16 +195,25 @@ fn MigrateDialog(
             {has_disks.then(|| view! {
                 <p>"Local disks copied to the target node (this takes a while):"</p>
                 <ul data-testid="migrate-disks">{disks}</ul>
+            })}
+            // The HA manager takes no target storage.
+            {(has_disks && check.ha_state.is_none()).then(|| view! {
                 <label>
                     "Target storage "
                     <select data-testid="migrate-storage" on:change=move |ev| storage.set(event_target_value(&ev))>
                         {move || {
                             let same = !needs_storage();
-                            let current = storage.get_untracked();
                             let choices = chosen_target().map(|t| t.storages).unwrap_or_default();
-                            // A storage of another node is not offered for this one.
-                            if !current.is_empty() && !choices.contains(&current) {
-                                storage.set(String::new());
+                            // A storage of another node is not offered for this one; without
+                            // "the same storages" the first of this node's is the choice.
+                            let mut current = storage.get_untracked();
+                            if !choices.contains(&current) {
+                                current = if same {
+                                    String::new()
+                                } else {
+                                    choices.first().cloned().unwrap_or_default()
+                                };
+                                storage.set(current.clone());
                             }
                             let options = choices
                                 .into_iter()
@@ -271,7 +280,9 @@ fn look_for_ha_task(
     leptos::task::spawn_local(async move {
         match ha_migration_task(cluster, node.clone(), vmid.to_string(), since).await {
             Ok(Some(task)) => tasks.follow_then(id, task, follow_vm),
-            Ok(None) if asked * 2 < HA_WAIT_SECS => set_timeout(
+            // Not started yet, or not answerable for a moment (Cecyber or PVE restarting, the
+            // poll not yet showing the VM on its new node): asked again until the time is up.
+            _ if asked * 2 < HA_WAIT_SECS => set_timeout(
                 move || look_for_ha_task(tasks, id, request, node, vmid, follow_vm, asked + 1),
                 std::time::Duration::from_secs(2),
             ),

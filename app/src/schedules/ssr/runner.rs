@@ -115,7 +115,10 @@ pub async fn execute(ctx: RunContext, job: RunJob) {
 fn summary(guests: &[RunGuest]) -> (RunStatus, String) {
     let count = |state: &str| guests.iter().filter(|g| g.state == state).count();
     let (ok, skipped) = (count("ok"), count("skipped"));
-    let failed = count("failed") + count("unknown");
+    // A guest still pending, sending or running when the lanes ended: its state could not be
+    // written (the database failed); it counts as failed, never as done.
+    let unfinished = count("pending") + count("sending") + count("running");
+    let failed = count("failed") + count("unknown") + unfinished;
     if guests.is_empty() {
         return (RunStatus::Failed, "the schedule selects no guest".into());
     }
@@ -516,6 +519,8 @@ mod tests {
         assert_eq!(summary(&[g("skipped")]).0, RunStatus::Ok);
         assert_eq!(summary(&[g("ok"), g("unknown")]).0, RunStatus::Partial);
         assert_eq!(summary(&[g("failed")]).0, RunStatus::Failed);
+        assert_eq!(summary(&[g("ok"), g("sending")]).0, RunStatus::Partial);
+        assert_eq!(summary(&[g("pending")]).0, RunStatus::Failed);
         assert_eq!(summary(&[]).0, RunStatus::Failed);
     }
 }

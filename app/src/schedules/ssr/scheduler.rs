@@ -252,7 +252,10 @@ impl Scheduler {
     ) -> JoinHandle<()> {
         tracing::info!(run, schedule = schedule.id, name = %schedule.name, action = schedule.action.path_segment(), "power schedule run starts");
         self.lock_active().insert(run);
-        let active = Arc::clone(&self.active);
+        let working = Working {
+            run,
+            active: Arc::clone(&self.active),
+        };
         let job = RunJob {
             run,
             runner,
@@ -262,11 +265,24 @@ impl Scheduler {
         };
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
+            let _working = working;
             runner::execute(ctx, job).await;
-            active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&run);
         })
+    }
+}
+
+/// A run this process works on, until its runner ends however it ends (a panic too): then
+/// another tick may take the run over.
+struct Working {
+    run: i64,
+    active: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.run);
     }
 }

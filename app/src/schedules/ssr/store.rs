@@ -307,9 +307,13 @@ pub async fn record_slots(
     }
     let mut claimed = None;
     if let Some(slot) = run {
+        // Not while a run of the schedule still goes (the slot before, or a "run now"): its
+        // guests could be asked twice. The slot is then recorded as missed, saying why.
         let done = sqlx::query(
             "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
-             started_at, heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, ?) \
+             started_at, heartbeat_at, runner) SELECT ?, ?, 'running', 'schedule', ?, ?, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM power_schedule_runs \
+                               WHERE schedule_id = ? AND status = 'running') \
              ON CONFLICT DO NOTHING",
         )
         .bind(id)
@@ -317,10 +321,25 @@ pub async fn record_slots(
         .bind(now)
         .bind(now)
         .bind(runner)
+        .bind(id)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
             claimed = Some(done.last_insert_rowid());
+        } else {
+            sqlx::query(
+                "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
+                 started_at, finished_at, heartbeat_at, runner, message) \
+                 VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(slot)
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .bind(BUSY)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     sqlx::query("UPDATE power_schedules SET checked_until = MAX(checked_until, ?) WHERE id = ?")
@@ -331,6 +350,9 @@ pub async fn record_slots(
     tx.commit().await?;
     Ok(claimed)
 }
+
+/// Why a slot did not run while the schedule's previous run still went.
+pub const BUSY: &str = "not run: the schedule's previous run was still going";
 
 /// Starts a run outside the calendar ("run now") for `user`, unless a run of the schedule is
 /// still going (its guests would be acted on twice); `None` then.
