@@ -142,8 +142,8 @@ pub fn SchedulesPage() -> impl IntoView {
     // A saved form starts over; an edit that failed keeps what was typed.
     Effect::new(move |_| {
         if let Some(Ok(id)) = save.value().get() {
+            shown_runs.set(Some((id, draft.name.get_untracked())));
             draft.reset();
-            shown_runs.set(Some((id, String::new())));
         }
     });
     let problem = move || {
