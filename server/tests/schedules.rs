@@ -133,6 +133,51 @@ async fn vms_with(admin: &Browser, status: &str, n: usize) -> Vec<u32> {
     ids
 }
 
+/// What a runner that died leaves: the run of `slot` claimed (its last heartbeat at
+/// `heartbeat`), the schedule's cursor past the slot, and its guests in the states given
+/// (vmid, state, task).
+async fn abandon(
+    server: &TestServer,
+    admin: &Browser,
+    id: i64,
+    slot: i64,
+    heartbeat: i64,
+    guests: &[(u32, &str, Option<&str>)],
+) {
+    let db = &server.runtime.state.db;
+    let (run,): (i64,) = sqlx::query_as(
+        "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
+         heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, 'dead') RETURNING id",
+    )
+    .bind(id)
+    .bind(slot)
+    .bind(slot)
+    .bind(heartbeat)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE power_schedules SET checked_until = ? WHERE id = ?")
+        .bind(slot)
+        .bind(id)
+        .execute(db)
+        .await
+        .unwrap();
+    for (vmid, state, upid) in guests {
+        sqlx::query(
+            "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, state, upid) \
+             VALUES (?, ?, ?, 'qemu', ?, ?)",
+        )
+        .bind(run)
+        .bind(vmid)
+        .bind(node_of(admin, *vmid).await)
+        .bind(state)
+        .bind(upid)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+}
+
 /// The node guest `vmid` is on.
 async fn node_of(admin: &Browser, vmid: u32) -> String {
     let (_, list) = admin.call("vms_list", &[("query[per]", "200")]).await;
@@ -278,44 +323,13 @@ async fn a_run_left_by_a_dead_runner_is_finished_without_asking_pve_twice() {
     assert_eq!(status, StatusCode::OK, "{task}");
     // What a runner that died leaves: the slot claimed, one guest not asked yet, one whose
     // request was on its way, one with its task started; its last heartbeat long ago.
-    let db = &server.runtime.state.db;
     let heartbeat = slot + 5;
-    let run: (i64,) = sqlx::query_as(
-        "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
-         heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, 'dead') RETURNING id",
-    )
-    .bind(id)
-    .bind(slot)
-    .bind(slot)
-    .bind(heartbeat)
-    .fetch_one(db)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE power_schedules SET checked_until = ? WHERE id = ?")
-        .bind(slot)
-        .bind(id)
-        .execute(db)
-        .await
-        .unwrap();
-    for (vmid, state, upid) in [
+    let left = [
         (pending, "pending", None),
         (sending, "sending", None),
         (started, "running", task["upid"].as_str()),
-    ] {
-        let node = node_of(&admin, vmid).await;
-        sqlx::query(
-            "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, state, upid) \
-             VALUES (?, ?, ?, 'qemu', ?, ?)",
-        )
-        .bind(run.0)
-        .bind(vmid)
-        .bind(&node)
-        .bind(state)
-        .bind(upid)
-        .execute(db)
-        .await
-        .unwrap();
-    }
+    ];
+    abandon(&server, &admin, id, slot, heartbeat, &left).await;
 
     // Not stale yet: left alone.
     let clock = Arc::new(ManualClock::at(heartbeat + STALE_SECS - 1));
@@ -446,35 +460,15 @@ async fn a_run_taken_over_after_its_grace_asks_pve_for_nothing_more() {
     .await
     .unwrap();
     let (_, slot) = next_slot(&server, id).await;
-    let db = &server.runtime.state.db;
-    let run: (i64,) = sqlx::query_as(
-        "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
-         heartbeat_at, runner) VALUES (?, ?, 'running', 'schedule', ?, ?, 'dead') RETURNING id",
+    abandon(
+        &server,
+        &admin,
+        id,
+        slot,
+        slot + 1,
+        &[(vms[0], "pending", None)],
     )
-    .bind(id)
-    .bind(slot)
-    .bind(slot)
-    .bind(slot + 1)
-    .fetch_one(db)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE power_schedules SET checked_until = ? WHERE id = ?")
-        .bind(slot)
-        .bind(id)
-        .execute(db)
-        .await
-        .unwrap();
-    let node = node_of(&admin, vms[0]).await;
-    sqlx::query(
-        "INSERT INTO power_schedule_run_guests (run_id, vmid, node, kind, state) \
-         VALUES (?, ?, ?, 'qemu', 'pending')",
-    )
-    .bind(run.0)
-    .bind(vms[0])
-    .bind(&node)
-    .execute(db)
-    .await
-    .unwrap();
+    .await;
     // Cecyber comes back a day later, a minute before that day's slot.
     let clock = Arc::new(ManualClock::at(slot + 86_400 - 60));
     for handle in scheduler(&server, &clock).tick().await.unwrap() {

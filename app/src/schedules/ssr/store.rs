@@ -272,6 +272,30 @@ pub struct DueSlots<'a> {
     pub until: i64,
 }
 
+/// Records slot `slot` of schedule `id` as missed, saying why, unless it has a row already.
+async fn insert_missed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: i64,
+    slot: i64,
+    why: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, started_at, \
+         finished_at, heartbeat_at, runner, message) \
+         VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(slot)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .bind(why)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Records the due slots of a schedule at once: the missed ones as missed (with why), the one
 /// to run (if any) as a run claimed now by `runner`, and the cursor moved on. A slot that
 /// already has a row (another process, or before a restart) is left alone. Returns the claimed
@@ -290,20 +314,8 @@ pub async fn record_slots(
         until,
     } = *due;
     let mut tx = db.begin().await?;
-    for slot in missed {
-        sqlx::query(
-            "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
-             started_at, finished_at, heartbeat_at, runner, message) \
-             VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(slot)
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(why)
-        .execute(&mut *tx)
-        .await?;
+    for &slot in missed {
+        insert_missed(&mut tx, id, slot, why, now).await?;
     }
     let mut claimed = None;
     if let Some(slot) = run {
@@ -327,19 +339,7 @@ pub async fn record_slots(
         if done.rows_affected() == 1 {
             claimed = Some(done.last_insert_rowid());
         } else {
-            sqlx::query(
-                "INSERT INTO power_schedule_runs (schedule_id, slot, status, requested_by, \
-                 started_at, finished_at, heartbeat_at, runner, message) \
-                 VALUES (?, ?, 'missed', 'schedule', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(slot)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .bind(BUSY)
-            .execute(&mut *tx)
-            .await?;
+            insert_missed(&mut tx, id, slot, BUSY, now).await?;
         }
     }
     sqlx::query("UPDATE power_schedules SET checked_until = MAX(checked_until, ?) WHERE id = ?")
