@@ -37,16 +37,11 @@ pub async fn clone_options(
     vmid: String,
 ) -> Result<CloneChoices, AppError> {
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
-    let images = pve::types::StorageListFilter {
-        content: vec![pve::types::ContentType::Images],
-        enabled: Some(true),
-        ..Default::default()
-    };
     let (next_id, status, nodes, storages, pools) = futures::join!(
         vm.cluster.api.cluster_nextid(None),
         vm.cluster.api.qemu_status(&vm.node, vm.vmid),
         vm.cluster.api.nodes(),
-        vm.cluster.api.node_storage(&vm.node, &images),
+        vm.cluster.disk_storages(&vm.node),
         vm.cluster.api.pools()
     );
     // Pools are optional: without Pool.Audit the clone simply joins none.
@@ -71,7 +66,7 @@ pub async fn clone_options(
         template: status.template,
         node: vm.node.to_string(),
         nodes,
-        storages: storages?.into_iter().map(|s| s.storage).collect(),
+        storages: storages?,
         pools,
     })
 }

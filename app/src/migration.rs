@@ -93,9 +93,12 @@ pub async fn check_migration(
     // PVE's HA manager migrates with no storage map: an HA-managed VM's disks go to storages
     // of the same names, or nowhere.
     if !local_disks.is_empty() && ha_state.is_none() {
-        let storages =
-            futures::future::join_all(targets.iter().map(|t| disk_storages(&vm.cluster, &t.node)))
-                .await;
+        let storages = futures::future::join_all(
+            targets
+                .iter()
+                .map(|t| target_storages(&vm.cluster, &t.node)),
+        )
+        .await;
         for (target, storages) in targets.iter_mut().zip(storages) {
             target.storages = storages;
         }
@@ -145,36 +148,20 @@ pub async fn check_migration(
 /// The HA state of the VM when PVE's HA manager manages it, from the shared poll.
 #[cfg(feature = "ssr")]
 async fn ha_state(vm: &access::VmAccess) -> Option<String> {
-    let resources = vm.cluster.resources().await.ok()?;
-    resources
-        .iter()
-        .find(|r| r.guest_kind().is_some() && r.vmid == Some(vm.vmid.get()))
-        .and_then(|r| r.hastate.clone())
+    vm.cluster.locate(vm.vmid).await?.hastate
 }
 
-/// The storages of `node` that hold VM disks (enabled, content `images`), sorted; none when
-/// PVE does not say (the dialog then offers only the disks' own storages).
+/// The storages of a migration target that hold VM disks; none when PVE does not say (the
+/// dialog then offers only the disks' own storages).
 #[cfg(feature = "ssr")]
-async fn disk_storages(cluster: &crate::state::clusters::Cluster, node: &str) -> Vec<String> {
+async fn target_storages(cluster: &crate::state::clusters::Cluster, node: &str) -> Vec<String> {
     let Ok(node) = node.parse::<pve::ids::NodeName>() else {
         return Vec::new();
     };
-    let images = pve::types::StorageListFilter {
-        content: vec![pve::types::ContentType::Images],
-        enabled: Some(true),
-        ..Default::default()
-    };
-    match cluster.api.node_storage(&node, &images).await {
-        Ok(list) => {
-            let mut names: Vec<String> = list.into_iter().map(|s| s.storage).collect();
-            names.sort();
-            names
-        }
-        Err(e) => {
-            tracing::debug!(cluster = %cluster.name, %node, error = %e, "storages of a migration target not readable");
-            Vec::new()
-        }
-    }
+    cluster.disk_storages(&node).await.unwrap_or_else(|e| {
+        tracing::debug!(cluster = %cluster.name, %node, error = %e, "storages of a migration target not readable");
+        Vec::new()
+    })
 }
 
 /// PVE's reasons against a node, in words.
@@ -254,7 +241,7 @@ pub async fn migrate_vm(
                 vm.vmid
             )));
         }
-        if !disk_storages(&vm.cluster, target_node.as_str())
+        if !target_storages(&vm.cluster, target_node.as_str())
             .await
             .iter()
             .any(|s| s == storage.as_str())

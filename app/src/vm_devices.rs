@@ -70,7 +70,7 @@ pub async fn device_choices(
     vmid: String,
 ) -> Result<DeviceOptions, AppError> {
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
-    let (bridges, storages) = futures::join!(bridges(&vm), disk_storages(&vm));
+    let (bridges, storages) = futures::join!(bridges(&vm), vm.cluster.disk_storages(&vm.node));
     Ok(DeviceOptions {
         bridges: bridges?,
         storages: storages?,
@@ -98,20 +98,6 @@ async fn bridges(vm: &access::VmAccess) -> AppResult<Vec<String>> {
         .filter(|i| i.is_bridge())
         .map(|i| i.iface)
         .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// The node's enabled storages that hold VM disks, sorted.
-#[cfg(feature = "ssr")]
-async fn disk_storages(vm: &access::VmAccess) -> AppResult<Vec<String>> {
-    let images = pve::types::StorageListFilter {
-        content: vec![pve::types::ContentType::Images],
-        enabled: Some(true),
-        ..Default::default()
-    };
-    let list = vm.cluster.api.node_storage(&vm.node, &images).await?;
-    let mut names: Vec<String> = list.into_iter().map(|s| s.storage).collect();
     names.sort();
     Ok(names)
 }
@@ -252,7 +238,7 @@ pub async fn add_disk(
     let vm = access::require_vm(Role::Operator, &cluster, &node, &vmid).await?;
     let now = vm.cluster.api.qemu_config(&vm.node, vm.vmid).await?;
     check_digest(&vm, &now, &digest)?;
-    let storages = disk_storages(&vm).await?;
+    let storages = vm.cluster.disk_storages(&vm.node).await?;
     if !storages.contains(&disk.storage) {
         return Err(AppError::InvalidInput(format!(
             "Storage {:?} does not hold VM disks on node {}; choose one of {}.",

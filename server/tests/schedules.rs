@@ -180,16 +180,7 @@ async fn abandon(
 
 /// The node guest `vmid` is on.
 async fn node_of(admin: &Browser, vmid: u32) -> String {
-    let (_, list) = admin.call("vms_list", &[("query[per]", "200")]).await;
-    list["vms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["vmid"] == vmid)
-        .unwrap_or_else(|| panic!("guest {vmid}: {list}"))["node"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    admin.guest(vmid).await["node"].as_str().unwrap().to_owned()
 }
 
 fn join(ids: &[u32]) -> String {

@@ -30,20 +30,6 @@ async fn vm_with(admin: &Browser, status: &str) -> (String, String) {
     )
 }
 
-/// Guest `vmid`'s row of the VM list.
-async fn guest(admin: &Browser, vmid: &str) -> Value {
-    let (_, list) = admin
-        .call("vms_list", &[("query[q]", vmid), ("query[per]", "200")])
-        .await;
-    list["vms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["vmid"].as_u64().is_some_and(|id| id.to_string() == vmid))
-        .unwrap_or_else(|| panic!("guest {vmid}: {list}"))
-        .clone()
-}
-
 /// `migration_start` of VM `vmid` on `node` to `target`, its disks to `storage` ("": same).
 async fn migrate_to(
     admin: &Browser,
@@ -578,7 +564,10 @@ async fn local_disks_go_to_the_target_storage_chosen_and_a_wrong_one_is_refused_
     assert_eq!(wait_task(&admin, &started["task"]).await, "OK");
     let moved = config(&admin, &target, &vmid).await;
     assert!(moved.to_string().contains("local-lvm:vm-"), "{moved}");
-    assert_eq!(guest(&admin, &vmid).await["node"], target.as_str());
+    assert_eq!(
+        admin.guest(vmid.parse().unwrap()).await["node"],
+        target.as_str()
+    );
 }
 
 #[tokio::test]
@@ -590,7 +579,7 @@ async fn an_ha_managed_vm_is_migrated_by_the_ha_manager_and_its_task_is_found() 
     ])
     .await;
     let admin = server.log_in("admin", ADMIN_PASSWORD).await;
-    let vm = &guest(&admin, "125").await;
+    let vm = &admin.guest(125).await;
     assert!(vm["hastate"].is_string(), "{vm}");
     let node = vm["node"].as_str().unwrap().to_owned();
     let ids = [
@@ -653,7 +642,7 @@ async fn an_ha_managed_vm_is_migrated_by_the_ha_manager_and_its_task_is_found() 
     let upid = task["upid"].as_str().unwrap();
     assert!(upid.contains(":qmigrate:125:root@pam:"), "{upid}");
     assert_eq!(wait_task(&admin, &task).await, "OK");
-    assert_eq!(guest(&admin, "125").await["node"], target.as_str());
+    assert_eq!(admin.guest(125).await["node"], target.as_str());
 }
 
 #[tokio::test]
@@ -725,7 +714,10 @@ async fn a_node_without_the_disks_storage_takes_the_vm_onto_a_storage_of_its_own
     let (status, started) = start("local-zfs").await;
     assert_eq!(status, StatusCode::OK, "{started}");
     assert_eq!(wait_task(&admin, &started["task"]).await, "OK");
-    assert_eq!(guest(&admin, &vmid).await["node"], lacking.as_str());
+    assert_eq!(
+        admin.guest(vmid.parse().unwrap()).await["node"],
+        lacking.as_str()
+    );
     let moved = config(&admin, lacking, &vmid).await;
     assert!(
         moved

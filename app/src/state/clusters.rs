@@ -50,6 +50,19 @@ impl Cluster {
         Ok(resources)
     }
 
+    /// The storages of `node` that hold VM disks (enabled, content `images`), sorted.
+    pub async fn disk_storages(&self, node: &NodeName) -> pve::Result<Vec<String>> {
+        let images = pve::types::StorageListFilter {
+            content: vec![pve::types::ContentType::Images],
+            enabled: Some(true),
+            ..Default::default()
+        };
+        let list = self.api.node_storage(node, &images).await?;
+        let mut names: Vec<String> = list.into_iter().map(|s| s.storage).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Where guest `vmid` (a VM or a container) is, its kind and tags, from the shared poll
     /// (read again if it is not fresh); `None` when the guest is not in it (just created, or
     /// gone) or PVE cannot be asked.
@@ -62,6 +75,7 @@ impl Cluster {
             node: guest.node_name()?,
             kind: guest.guest_kind()?,
             tags: guest.tag_list(),
+            hastate: guest.hastate.clone(),
         })
     }
 }
@@ -75,6 +89,8 @@ pub struct Located {
     pub kind: pve::types::GuestKind,
     /// Its tags (what scopes go by).
     pub tags: Vec<String>,
+    /// Its HA state when PVE's HA manager manages it.
+    pub hastate: Option<String>,
 }
 
 /// The last `/cluster/resources` of one cluster, stamped with when it was asked for: an answer

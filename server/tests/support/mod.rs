@@ -349,6 +349,22 @@ impl Browser {
         }
     }
 
+    /// Guest `vmid`'s row of the VM list (`vms_list`, the whole list on one page).
+    pub async fn guest(&self, vmid: u32) -> Value {
+        let id = vmid.to_string();
+        let (status, list) = self
+            .call("vms_list", &[("query[q]", &id), ("query[per]", "200")])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["vmid"] == vmid)
+            .unwrap_or_else(|| panic!("guest {vmid}: {list}"))
+            .clone()
+    }
+
     /// `GET path` on the server with the browser's cookies.
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(format!("{}{path}", self.base))

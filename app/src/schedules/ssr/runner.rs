@@ -18,6 +18,7 @@ use sqlx::SqlitePool;
 use super::{clock::Clock, store};
 use crate::{
     access::{Role, Scope},
+    bulk::{BulkAction, VmPick},
     error::{AppError, AppResult},
     schedules::{RunGuest, RunStatus, ScheduleTarget},
     state::clusters::{Cluster, Clusters},
@@ -301,25 +302,24 @@ fn planned(r: &ClusterResource, action: PowerAction, scope: &Scope) -> RunGuest 
             result: OUTSIDE_SCOPE.into(),
         };
     }
-    let skip = if r.template {
-        Some("a template does not run".into())
-    } else if let Some(lock) = r.lock.as_deref() {
-        Some(format!("it is locked ({lock})"))
-    } else {
-        let applicable = match kind {
-            GuestKind::Qemu => PowerAction::applicable(status),
-            GuestKind::Lxc => PowerAction::applicable_to_container(status),
-        };
-        (!applicable.contains(&action)).then(|| match status {
-            VmStatus::Unknown => "its status is unknown (is its node offline?)".to_owned(),
-            status => format!("it is {status}"),
-        })
-    };
-    RunGuest {
-        vmid: r.vmid.unwrap_or_default(),
+    // The same rules as a bulk action of the VM list: templates, locks, the actions PVE
+    // accepts in each state.
+    let pick = VmPick {
+        cluster: String::new(),
         node: r.node.clone().unwrap_or_default(),
-        kind: kind.as_str().into(),
+        vmid: r.vmid.unwrap_or_default(),
         name: r.name.clone().unwrap_or_default(),
+        status,
+        template: r.template,
+        kind,
+        lock: r.lock.clone(),
+    };
+    let skip = BulkAction::Power(action).refusal(&pick);
+    RunGuest {
+        vmid: pick.vmid,
+        node: pick.node,
+        kind: kind.as_str().into(),
+        name: pick.name,
         state: if skip.is_some() { "skipped" } else { "pending" }.into(),
         upid: None,
         result: skip.unwrap_or_default(),

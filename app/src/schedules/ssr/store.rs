@@ -178,54 +178,54 @@ pub struct NewSchedule<'a> {
     pub owner_id: i64,
 }
 
+/// Binds the fields a save writes, in the order of the columns `name` … `owner_id`.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    s: &NewSchedule<'q>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(s.name)
+        .bind(s.cluster)
+        .bind(s.action.path_segment())
+        .bind(s.target.kind())
+        .bind(s.target.value())
+        .bind(s.calendar)
+        .bind(s.timezone)
+        .bind(s.grace_secs)
+        .bind(s.enabled)
+        .bind(s.owner_id)
+}
+
 /// Creates a schedule whose first slot is the first after `now`.
 pub async fn insert(db: &SqlitePool, s: &NewSchedule<'_>, now: i64) -> AppResult<i64> {
-    let done = sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO power_schedules (name, cluster, action, target_kind, target, calendar, \
          timezone, grace_secs, enabled, owner_id, created_at, updated_at, checked_until) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(s.name)
-    .bind(s.cluster)
-    .bind(s.action.path_segment())
-    .bind(s.target.kind())
-    .bind(s.target.value())
-    .bind(s.calendar)
-    .bind(s.timezone)
-    .bind(s.grace_secs)
-    .bind(s.enabled)
-    .bind(s.owner_id)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .execute(db)
-    .await?;
+    );
+    let done = bind_fields(query, s)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(db)
+        .await?;
     Ok(done.last_insert_rowid())
 }
 
 /// Changes a schedule. Its cursor moves to `now` if it was behind, so that a new calendar does
 /// not run slots of the past.
 pub async fn update(db: &SqlitePool, id: i64, s: &NewSchedule<'_>, now: i64) -> AppResult<()> {
-    let done = sqlx::query(
+    let query = sqlx::query(
         "UPDATE power_schedules SET name = ?, cluster = ?, action = ?, target_kind = ?, \
          target = ?, calendar = ?, timezone = ?, grace_secs = ?, enabled = ?, owner_id = ?, \
          updated_at = ?, checked_until = MAX(checked_until, ?) WHERE id = ?",
-    )
-    .bind(s.name)
-    .bind(s.cluster)
-    .bind(s.action.path_segment())
-    .bind(s.target.kind())
-    .bind(s.target.value())
-    .bind(s.calendar)
-    .bind(s.timezone)
-    .bind(s.grace_secs)
-    .bind(s.enabled)
-    .bind(s.owner_id)
-    .bind(now)
-    .bind(now)
-    .bind(id)
-    .execute(db)
-    .await?;
+    );
+    let done = bind_fields(query, s)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(db)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(super::not_found(id));
     }
