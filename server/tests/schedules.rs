@@ -710,6 +710,39 @@ async fn viewers_and_scoped_operators_are_kept_to_what_they_may_touch() {
     server.user(&admin_cookie, "vera", "viewer").await;
     let vera = server.log_in("vera", USER_PASSWORD).await;
 
+    // Nobody logged in: every schedule function answers 401.
+    let anonymous = server.browser();
+    for endpoint in [
+        "schedules_list",
+        "schedule_preview",
+        "schedule_save",
+        "schedule_enable",
+        "schedule_delete",
+        "schedule_run_now",
+        "schedule_runs",
+    ] {
+        // Arguments every one of them decodes (the others' are ignored), so that the refusal
+        // is the session check's, not the decoder's.
+        let fields = [
+            ("id", "1"),
+            ("enabled", "true"),
+            ("calendar", "daily"),
+            ("timezone", "UTC"),
+            ("form[id]", "0"),
+            ("form[name]", "x"),
+            ("form[cluster]", "demo"),
+            ("form[action]", "stop"),
+            ("form[target_kind]", "vms"),
+            ("form[target]", "100"),
+            ("form[calendar]", "daily"),
+            ("form[timezone]", "UTC"),
+            ("form[grace_minutes]", "5"),
+            ("form[enabled]", "true"),
+        ];
+        let (status, body) = anonymous.call(endpoint, &fields).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{endpoint}: {body}");
+    }
+
     let admins = save(&admin, &[("name", "admins"), ("target", &outside)])
         .await
         .unwrap();
